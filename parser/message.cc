@@ -1,0 +1,261 @@
+#include "parser/message.h"
+
+#include <cstring>
+
+#include "parser/scan.h"
+#include "parser/uri.h"
+
+namespace locus::sip {
+namespace {
+
+constexpr size_t kMaxContentLengthDigits = 10;
+
+// True when any byte of [p, p+n) is a control character other than HTAB
+// (RFC 3261 section 25.1: header values are TEXT-UTF8 and LWS; CR and LF only
+// appear as line ends, which the caller excludes). Eight bytes at a time.
+bool HasControlChar(const char* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    // Sets the top bit of every byte below 0x20 (bytes >= 0x80 may also flag;
+    // the exact loop below decides).
+    const uint64_t low = (word - 0x2020202020202020ull) & ~word & 0x8080808080808080ull;
+    const uint64_t del = word ^ 0x7F7F7F7F7F7F7F7Full;
+    const uint64_t is_del = (del - 0x0101010101010101ull) & ~del & 0x8080808080808080ull;
+    if ((low | is_del) != 0) {
+      for (size_t k = i; k < i + 8; ++k) {
+        const unsigned char c = static_cast<unsigned char>(p[k]);
+        if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
+      }
+    }
+  }
+  for (; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
+  }
+  return false;
+}
+
+// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, case-insensitive (7.1).
+ParseError CheckVersion(std::string_view v) {
+  if (v.size() >= 4 && EqualsIgnoreCase(v.substr(0, 4), "SIP/")) {
+    std::string_view num = v.substr(4);
+    const size_t dot = num.find('.');
+    bool digits = dot != std::string_view::npos && dot > 0 && dot + 1 < num.size();
+    for (size_t i = 0; digits && i < num.size(); ++i) {
+      if (i != dot && !IsDigit(num[i])) digits = false;
+    }
+    if (digits) {
+      return num == "2.0" ? kParseOk : MakeError(ErrorCode::kBadVersion, "SIP version is not 2.0");
+    }
+  }
+  return MakeError(ErrorCode::kBadStartLine, "malformed SIP-Version");
+}
+
+// Request-Line = Method SP Request-URI SP SIP-Version (section 7.1), exactly
+// one SP between elements.
+ParseError ParseRequestLine(std::string_view line, std::string_view* method,
+                            std::string_view* uri) {
+  const size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return MakeError(ErrorCode::kBadStartLine, "request line has no spaces");
+  const size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return MakeError(ErrorCode::kBadStartLine, "request line has no SIP-Version");
+  *method = line.substr(0, sp1);
+  *uri = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (!IsToken(*method)) return MakeError(ErrorCode::kBadStartLine, "method is not a token");
+  if (version.find(' ') != std::string_view::npos) {
+    return MakeError(ErrorCode::kBadStartLine, "request line has extra spaces");
+  }
+  if (const ParseError e = CheckVersion(version); !e.ok()) return e;
+  Uri parsed;
+  if (uri->empty() || !ParseUri(*uri, HeaderId::kNone, &parsed).ok()) {
+    return MakeError(ErrorCode::kBadStartLine, "Request-URI is invalid");
+  }
+  // Header components are not allowed in a Request-URI (table of 19.1.1).
+  if (parsed.is_sip() && !parsed.headers.empty()) {
+    return MakeError(ErrorCode::kBadStartLine, "Request-URI has header components");
+  }
+  return kParseOk;
+}
+
+// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (section 7.2).
+ParseError ParseStatusLine(std::string_view line, int* code, std::string_view* reason) {
+  const size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return MakeError(ErrorCode::kBadStartLine, "status line has no status code");
+  if (const ParseError e = CheckVersion(line.substr(0, sp1)); !e.ok()) return e;
+  std::string_view rest = line.substr(sp1 + 1);
+  if (rest.size() < 4 || !IsDigit(rest[0]) || !IsDigit(rest[1]) || !IsDigit(rest[2]) ||
+      rest[3] != ' ') {
+    return MakeError(ErrorCode::kBadStartLine, "status code is not three digits and a space");
+  }
+  *code = (rest[0] - '0') * 100 + (rest[1] - '0') * 10 + (rest[2] - '0');
+  if (*code < 100 || *code > 699) return MakeError(ErrorCode::kBadStartLine, "status code outside 100-699");
+  *reason = rest.substr(4);
+  return kParseOk;
+}
+
+}  // namespace
+
+void Message::Reset() {
+  is_request_ = false;
+  method_ = Method::kOther;
+  method_name_ = request_uri_ = reason_ = body_ = {};
+  status_code_ = 0;
+  consumed_ = 0;
+  content_length_ = -1;
+  header_count_ = 0;
+  first_.fill(kAbsent);
+  counts_.fill(0);
+}
+
+const HeaderField* Message::FindByName(std::string_view name) const {
+  for (size_t i = 0; i < header_count_; ++i) {
+    if (EqualsIgnoreCase(headers_[i].name, name)) return &headers_[i];
+  }
+  return nullptr;
+}
+
+ParseError ParseMessage(std::string_view data, const ParseOptions& options, Message* out) {
+  out->Reset();
+  // Leading CRLFs are keep-alives, not part of the message (7.5, RFC 5626).
+  size_t pos = 0;
+  while (pos + 1 < data.size() && data[pos] == '\r' && data[pos + 1] == '\n') pos += 2;
+  if (pos == data.size() || (pos + 1 == data.size() && data[pos] == '\r')) {
+    out->consumed_ = pos;
+    if (options.stream && pos < data.size()) return MakeError(ErrorCode::kNeedMore, "partial CRLF");
+    return MakeError(ErrorCode::kEmpty, "only CRLF keep-alives");
+  }
+  const size_t start = pos;
+  const size_t limit = start + options.max_message_size;
+  if (!options.stream && data.size() > limit) {
+    return MakeError(ErrorCode::kTooLarge, "message exceeds the size limit");
+  }
+  const char* const base = data.data();
+  const size_t end = data.size() < limit ? data.size() : limit;
+
+  // Start line.
+  const char* nl = static_cast<const char*>(std::memchr(base + pos, '\n', end - pos));
+  if (nl == nullptr) {
+    if (options.stream && data.size() < limit) return MakeError(ErrorCode::kNeedMore, "start line incomplete");
+    if (options.stream) return MakeError(ErrorCode::kTooLarge, "start line exceeds the size limit");
+    return MakeError(ErrorCode::kBadStartLine, "start line has no CRLF");
+  }
+  size_t line_end = static_cast<size_t>(nl - base);
+  if (line_end == pos || base[line_end - 1] != '\r') {
+    return MakeError(ErrorCode::kBadStartLine, "start line does not end in CRLF");
+  }
+  std::string_view start_line(base + pos, line_end - 1 - pos);
+  if (HasControlChar(start_line.data(), start_line.size())) {
+    return MakeError(ErrorCode::kBadStartLine, "start line has a control character");
+  }
+  pos = line_end + 1;
+
+  // Header fields, up to the empty line.
+  HeaderField* current = nullptr;
+  bool ended = false;
+  while (pos < end) {
+    nl = static_cast<const char*>(std::memchr(base + pos, '\n', end - pos));
+    if (nl == nullptr) break;
+    line_end = static_cast<size_t>(nl - base);
+    if (line_end == pos || base[line_end - 1] != '\r') {
+      return MakeError(ErrorCode::kBadHeaderLine, "line does not end in CRLF");
+    }
+    const size_t content_end = line_end - 1;
+    const size_t line_start = pos;
+    pos = line_end + 1;
+    if (content_end == line_start) {  // the empty line
+      ended = true;
+      break;
+    }
+    if (HasControlChar(base + line_start, content_end - line_start)) {
+      return MakeError(ErrorCode::kBadHeaderLine, "header line has a control character");
+    }
+    const char first = base[line_start];
+    if (first == ' ' || first == '\t') {  // obsolete line folding (7.3.1)
+      if (current == nullptr) return MakeError(ErrorCode::kBadHeaderLine, "continuation line before any header");
+      const char* value_begin = current->value.data();
+      current->value = TrimLws(std::string_view(value_begin, base + content_end - value_begin));
+      // An empty value followed by folding: the value starts on the next line.
+      if (current->value.empty()) current->value = std::string_view(base + content_end, 0);
+      continue;
+    }
+    // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
+    size_t i = line_start;
+    while (i < content_end && IsTokenChar(base[i])) ++i;
+    const std::string_view name(base + line_start, i - line_start);
+    while (i < content_end && (base[i] == ' ' || base[i] == '\t')) ++i;
+    if (name.empty() || i == content_end || base[i] != ':') {
+      return MakeError(ErrorCode::kBadHeaderLine, "header line has no name and colon");
+    }
+    if (out->header_count_ == Message::kMaxHeaders) {
+      return MakeError(ErrorCode::kTooManyHeaders, "more header fields than the index holds");
+    }
+    const HeaderId id = LookupHeaderId(name);
+    const uint8_t index = static_cast<uint8_t>(out->header_count_++);
+    current = &out->headers_[index];
+    current->id = id;
+    current->name = name;
+    std::string_view value(base + i + 1, content_end - i - 1);
+    current->value = TrimLws(value);
+    if (current->value.empty()) current->value = std::string_view(base + content_end, 0);
+    const size_t slot = static_cast<size_t>(id);
+    if (out->first_[slot] == Message::kAbsent) out->first_[slot] = index;
+    ++out->counts_[slot];
+  }
+  if (!ended) {
+    if (options.stream && data.size() < limit) return MakeError(ErrorCode::kNeedMore, "header section incomplete");
+    if (data.size() >= limit) return MakeError(ErrorCode::kTooLarge, "header section exceeds the size limit");
+    return MakeError(ErrorCode::kBadHeaderLine, "no empty line after the header section");
+  }
+
+  // Content-Length (sections 18.3 and 20.14).
+  const size_t available = data.size() - pos;
+  if (out->counts_[static_cast<size_t>(HeaderId::kContentLength)] > 1) {
+    return MakeError(ErrorCode::kDuplicateHeader, "Content-Length appears more than once",
+                     HeaderId::kContentLength);
+  }
+  if (const HeaderField* cl = out->Find(HeaderId::kContentLength)) {
+    uint64_t length = 0;
+    if (cl->value.size() > kMaxContentLengthDigits ||
+        !ParseDecimal(cl->value, UINT32_MAX, &length)) {
+      return MakeError(ErrorCode::kBadContentLength, "Content-Length is not a number",
+                       HeaderId::kContentLength);
+    }
+    out->content_length_ = static_cast<int64_t>(length);
+    if (pos - start + length > options.max_message_size) {
+      return MakeError(ErrorCode::kTooLarge, "body exceeds the size limit", HeaderId::kContentLength);
+    }
+    if (length > available) {
+      if (options.stream) return MakeError(ErrorCode::kNeedMore, "body incomplete");
+      return MakeError(ErrorCode::kBadContentLength, "Content-Length exceeds the bytes received",
+                       HeaderId::kContentLength);
+    }
+    out->body_ = std::string_view(base + pos, length);
+    out->consumed_ = pos + length;
+  } else {
+    if (options.stream) {
+      return MakeError(ErrorCode::kBadContentLength, "Content-Length is mandatory on streams",
+                       HeaderId::kContentLength);
+    }
+    out->body_ = std::string_view(base + pos, available);
+    out->consumed_ = data.size();
+  }
+
+  // The start line is interpreted last: framing errors take precedence, so a
+  // stream never misframes the next message because this one was bad.
+  if (start_line.size() >= 4 && EqualsIgnoreCase(start_line.substr(0, 4), "SIP/")) {
+    out->is_request_ = false;
+    return ParseStatusLine(start_line, &out->status_code_, &out->reason_);
+  }
+  out->is_request_ = true;
+  if (const ParseError e = ParseRequestLine(start_line, &out->method_name_, &out->request_uri_);
+      !e.ok()) {
+    return e;
+  }
+  out->method_ = LookupMethod(out->method_name_);
+  return kParseOk;
+}
+
+}  // namespace locus::sip

@@ -1,0 +1,104 @@
+// A SIP message parsed in place (RFC 3261 section 7): the start line, an index
+// of header fields, and the body, all as views into the caller's buffer. The
+// buffer must outlive the Message. Parsing never allocates: the header index
+// has a fixed capacity, and a message with more fields is rejected.
+#ifndef LOCUS_PARSER_MESSAGE_H_
+#define LOCUS_PARSER_MESSAGE_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "parser/error.h"
+#include "parser/header_id.h"
+#include "parser/method.h"
+
+namespace locus::sip {
+
+struct HeaderField {
+  HeaderId id = HeaderId::kNone;
+  std::string_view name;   // as written (full or compact form, any case)
+  std::string_view value;  // trimmed; may contain folded line breaks (CRLF + WSP)
+};
+
+struct ParseOptions {
+  // Largest message accepted, start line to end of body. 65,535 is the largest
+  // UDP payload; streams may choose less.
+  size_t max_message_size = 65535;
+  // Stream transports (TCP, TLS): Content-Length is mandatory and the message
+  // ends exactly after that many body bytes (RFC 3261 section 18.3). For
+  // datagrams a missing Content-Length means "to the end of the datagram", and
+  // extra bytes after Content-Length are discarded.
+  bool stream = false;
+};
+
+class Message {
+ public:
+  static constexpr size_t kMaxHeaders = 80;
+
+  bool is_request() const { return is_request_; }
+  bool is_response() const { return !is_request_; }
+
+  // Requests: method token (case-sensitive) and the Request-URI as written.
+  Method method() const { return method_; }
+  std::string_view method_name() const { return method_name_; }
+  std::string_view request_uri() const { return request_uri_; }
+
+  // Responses: status code (100..699) and reason phrase (may be empty).
+  int status_code() const { return status_code_; }
+  std::string_view reason() const { return reason_; }
+
+  std::span<const HeaderField> headers() const { return {headers_.data(), header_count_}; }
+
+  // First field with this id, or nullptr.
+  const HeaderField* Find(HeaderId id) const {
+    const uint8_t i = first_[static_cast<size_t>(id)];
+    return i == kAbsent ? nullptr : &headers_[i];
+  }
+  // Number of header fields (lines) with this id.
+  int Count(HeaderId id) const { return counts_[static_cast<size_t>(id)]; }
+  // First field whose name equals `name` case-insensitively (for unknown
+  // headers); nullptr when absent.
+  const HeaderField* FindByName(std::string_view name) const;
+
+  std::string_view body() const { return body_; }
+  // Bytes from the start of the buffer to the end of this message (leading
+  // CRLFs included); for streams, where the next message begins.
+  size_t consumed() const { return consumed_; }
+  // Content-Length as declared, or -1 when the header is absent.
+  int64_t content_length() const { return content_length_; }
+
+ private:
+  friend ParseError ParseMessage(std::string_view, const ParseOptions&, Message*);
+  static constexpr uint8_t kAbsent = 0xFF;
+  static_assert(kMaxHeaders < kAbsent);
+
+  void Reset();
+
+  bool is_request_ = false;
+  Method method_ = Method::kOther;
+  std::string_view method_name_;
+  std::string_view request_uri_;
+  int status_code_ = 0;
+  std::string_view reason_;
+  std::string_view body_;
+  size_t consumed_ = 0;
+  int64_t content_length_ = -1;
+  size_t header_count_ = 0;
+  std::array<uint8_t, kHeaderIdCount> first_{};
+  std::array<uint8_t, kHeaderIdCount> counts_{};
+  std::array<HeaderField, kMaxHeaders> headers_{};
+};
+
+// Parses one message from `data`. On success `*out` describes it. Leading CRLFs
+// (keep-alives, RFC 5626 section 3.5.1) are skipped; a buffer of nothing but
+// CRLFs yields kEmpty. Checks framing, the start line, header-line syntax and
+// Content-Length; it does not interpret header values (see validate.h).
+// With options.stream, kNeedMore means "append more bytes and call again".
+ParseError ParseMessage(std::string_view data, const ParseOptions& options, Message* out);
+
+}  // namespace locus::sip
+
+#endif  // LOCUS_PARSER_MESSAGE_H_

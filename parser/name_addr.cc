@@ -1,0 +1,66 @@
+#include "parser/name_addr.h"
+
+#include "parser/params.h"
+#include "parser/scan.h"
+
+namespace locus::sip {
+namespace {
+
+// display-name = *(token LWS) / quoted-string
+bool ValidUnquotedDisplayName(std::string_view name) {
+  for (char c : name) {
+    if (!IsTokenChar(c) && !IsLws(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out) {
+  *out = NameAddr{};
+  std::string_view s = TrimLws(element);
+  if (s.empty()) return HeaderError(where, "empty value");
+  std::string_view uri_text;
+  if (s.front() == '"') {
+    const size_t n = QuotedStringLength(s);
+    if (n == 0) return HeaderError(where, "display name has an unterminated quoted string");
+    out->display_name = s.substr(0, n);
+    s = TrimLeadingLws(s.substr(n));
+    if (s.empty() || s.front() != '<') {
+      return HeaderError(where, "quoted display name is not followed by <URI>");
+    }
+  }
+  const size_t open = s.find('<');
+  if (open != std::string_view::npos) {
+    if (out->display_name.empty()) {
+      out->display_name = TrimLws(s.substr(0, open));
+      if (!ValidUnquotedDisplayName(out->display_name)) {
+        return HeaderError(where, "display name has characters that need quoting");
+      }
+    }
+    const size_t close = s.find('>', open);
+    if (close == std::string_view::npos) return HeaderError(where, "'<' without '>'");
+    uri_text = s.substr(open + 1, close - open - 1);
+    out->angle_brackets = true;
+    out->params = s.substr(close + 1);
+  } else {
+    // addr-spec: parameters after the first ';' belong to the header.
+    size_t end = 0;
+    while (end < s.size() && s[end] != ';' && !IsLws(s[end])) ++end;
+    uri_text = s.substr(0, end);
+    out->params = s.substr(end);
+    if (uri_text.find('?') != std::string_view::npos) {
+      return HeaderError(where, "URI with headers must be inside <...>");
+    }
+  }
+  if (const ParseError e = ParseUri(uri_text, where, &out->uri); !e.ok()) return e;
+  if (!ValidateParams(out->params)) return HeaderError(where, "header parameter is malformed");
+  return kParseOk;
+}
+
+std::string_view TagOf(const NameAddr& value) {
+  Param tag;
+  return FindParam(value.params, "tag", &tag) ? tag.value : std::string_view();
+}
+
+}  // namespace locus::sip

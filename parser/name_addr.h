@@ -1,0 +1,29 @@
+// name-addr / addr-spec values with header parameters (RFC 3261 section 20.10
+// and 25.1): From, To, Contact, Route, Record-Route, Path.
+#ifndef LOCUS_PARSER_NAME_ADDR_H_
+#define LOCUS_PARSER_NAME_ADDR_H_
+
+#include <string_view>
+
+#include "parser/error.h"
+#include "parser/uri.h"
+
+namespace locus::sip {
+
+struct NameAddr {
+  std::string_view display_name;  // as written, quotes included; empty if none
+  Uri uri;
+  bool angle_brackets = false;    // the URI was written inside <...>
+  std::string_view params;        // header parameters (";tag=..."), as written
+};
+
+// Parses one list element. When the URI is not inside <...>, its first ';'
+// starts the header parameters (section 20) and it may not contain '?'.
+ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out);
+
+// The tag parameter of From/To, or empty.
+std::string_view TagOf(const NameAddr& value);
+
+}  // namespace locus::sip
+
+#endif  // LOCUS_PARSER_NAME_ADDR_H_

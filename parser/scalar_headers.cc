@@ -1,0 +1,177 @@
+#include "parser/scalar_headers.h"
+
+#include "parser/params.h"
+#include "parser/scan.h"
+
+namespace locus::sip {
+namespace {
+
+size_t DigitRun(std::string_view s) {
+  size_t n = 0;
+  while (n < s.size() && IsDigit(s[n])) ++n;
+  return n;
+}
+
+size_t TokenRun(std::string_view s) {
+  size_t n = 0;
+  while (n < s.size() && IsTokenChar(s[n])) ++n;
+  return n;
+}
+
+bool IsOneOf(std::string_view s, std::initializer_list<std::string_view> set) {
+  for (std::string_view candidate : set) {
+    if (s == candidate) return true;
+  }
+  return false;
+}
+
+bool TwoDigits(std::string_view s, size_t at, int max) {
+  if (at + 2 > s.size() || !IsDigit(s[at]) || !IsDigit(s[at + 1])) return false;
+  return (s[at] - '0') * 10 + (s[at + 1] - '0') <= max;
+}
+
+}  // namespace
+
+ParseError ParseCSeq(std::string_view value, CSeq* out) {
+  constexpr HeaderId kWhere = HeaderId::kCSeq;
+  std::string_view s = TrimLws(value);
+  const size_t digits = DigitRun(s);
+  if (digits == 0) return HeaderError(kWhere, "sequence number is missing");
+  uint64_t number = 0;
+  ParseDecimal(s.substr(0, digits), uint64_t{kMaxCSeq} + 1, &number);
+  if (number > kMaxCSeq) return HeaderError(kWhere, "sequence number above 2^31-1");
+  s.remove_prefix(digits);
+  if (s.empty() || !IsLws(s.front())) return HeaderError(kWhere, "no space before the method");
+  s = TrimLeadingLws(s);
+  if (!IsToken(s)) return HeaderError(kWhere, "method is not a token");
+  out->number = static_cast<uint32_t>(number);
+  out->method_name = s;
+  out->method = LookupMethod(s);
+  return kParseOk;
+}
+
+ParseError ParseCallId(std::string_view value, std::string_view* out) {
+  std::string_view s = TrimLws(value);
+  const size_t at = s.find('@');
+  std::string_view left = s.substr(0, at);
+  std::string_view right = at == std::string_view::npos ? std::string_view("x") : s.substr(at + 1);
+  auto is_word = [](std::string_view w) {
+    if (w.empty()) return false;
+    for (char c : w) {
+      if (!IsWordChar(c)) return false;
+    }
+    return true;
+  };
+  if (!is_word(left) || !is_word(right)) {
+    return HeaderError(HeaderId::kCallId, "Call-ID is not word[@word]");
+  }
+  *out = s;
+  return kParseOk;
+}
+
+ParseError ParseDeltaSeconds(std::string_view value, HeaderId where, uint32_t* out) {
+  uint64_t v = 0;
+  if (!ParseDecimal(TrimLws(value), kMaxDeltaSeconds, &v)) {
+    return HeaderError(where, "value is not delta-seconds");
+  }
+  *out = static_cast<uint32_t>(v);
+  return kParseOk;
+}
+
+ParseError ParseMaxForwards(std::string_view value, uint32_t* out) {
+  uint64_t v = 0;
+  if (!ParseDecimal(TrimLws(value), 256, &v) || v > 255) {
+    return HeaderError(HeaderId::kMaxForwards, "value is not 0-255");
+  }
+  *out = static_cast<uint32_t>(v);
+  return kParseOk;
+}
+
+ParseError ParseRetryAfter(std::string_view value, uint32_t* out) {
+  constexpr HeaderId kWhere = HeaderId::kRetryAfter;
+  std::string_view s = TrimLws(value);
+  const size_t digits = DigitRun(s);
+  uint64_t v = 0;
+  bool clamped = false;
+  if (digits == 0 || !ParseDecimal(s.substr(0, digits), kMaxDeltaSeconds, &v, &clamped) ||
+      clamped) {
+    return HeaderError(kWhere, "value is not delta-seconds below 2^32");
+  }
+  s = TrimLeadingLws(s.substr(digits));
+  if (!s.empty() && s.front() == '(') {
+    // comment = LPAREN *(ctext / quoted-pair / comment) RPAREN; nesting bounded by length.
+    int depth = 0;
+    size_t i = 0;
+    for (; i < s.size(); ++i) {
+      if (s[i] == '\\') {
+        ++i;
+      } else if (s[i] == '(') {
+        ++depth;
+      } else if (s[i] == ')' && --depth == 0) {
+        break;
+      }
+    }
+    if (depth != 0) return HeaderError(kWhere, "comment is not closed");
+    s = s.substr(i + 1);
+  }
+  if (!ValidateParams(s)) return HeaderError(kWhere, "parameter is malformed");
+  *out = static_cast<uint32_t>(v);
+  return kParseOk;
+}
+
+ParseError ValidateDate(std::string_view value) {
+  // "Sat, 13 Nov 2010 23:29:00 GMT": fixed layout, 29 characters.
+  constexpr HeaderId kWhere = HeaderId::kDate;
+  std::string_view s = TrimLws(value);
+  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+      s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT") {
+    return HeaderError(kWhere, "not an RFC 1123 date in GMT");
+  }
+  if (!IsOneOf(s.substr(0, 3), {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}) ||
+      !IsOneOf(s.substr(8, 3), {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+                                "Oct", "Nov", "Dec"}) ||
+      !TwoDigits(s, 5, 31) || !TwoDigits(s, 12, 99) || !TwoDigits(s, 14, 99) ||
+      !TwoDigits(s, 17, 23) || !TwoDigits(s, 20, 59) || !TwoDigits(s, 23, 60)) {
+    return HeaderError(kWhere, "date has an invalid field");
+  }
+  return kParseOk;
+}
+
+ParseError ValidateWarning(std::string_view element) {
+  constexpr HeaderId kWhere = HeaderId::kWarning;
+  std::string_view s = TrimLws(element);
+  if (s.size() < 4 || DigitRun(s) != 3 || s[3] != ' ') {
+    return HeaderError(kWhere, "warn-code is not three digits");
+  }
+  s.remove_prefix(4);
+  const size_t agent_end = s.find(' ');
+  if (agent_end == 0 || agent_end == std::string_view::npos) {
+    return HeaderError(kWhere, "warn-agent is missing");
+  }
+  std::string_view text = s.substr(agent_end + 1);
+  if (text.empty() || text.front() != '"' || QuotedStringLength(text) != text.size()) {
+    return HeaderError(kWhere, "warn-text is not a quoted string");
+  }
+  return kParseOk;
+}
+
+ParseError ValidateContentType(std::string_view value) {
+  constexpr HeaderId kWhere = HeaderId::kContentType;
+  std::string_view s = TrimLws(value);
+  size_t n = TokenRun(s);
+  if (n == 0) return HeaderError(kWhere, "media type is missing");
+  s = TrimLeadingLws(s.substr(n));
+  if (s.empty() || s.front() != '/') return HeaderError(kWhere, "media type has no '/'");
+  s = TrimLeadingLws(s.substr(1));
+  n = TokenRun(s);
+  if (n == 0) return HeaderError(kWhere, "media subtype is missing");
+  if (!ValidateParams(s.substr(n))) return HeaderError(kWhere, "parameter is malformed");
+  return kParseOk;
+}
+
+ParseError ValidateOptionTag(std::string_view element, HeaderId where) {
+  if (!IsToken(TrimLws(element))) return HeaderError(where, "option-tag is not a token");
+  return kParseOk;
+}
+
+}  // namespace locus::sip

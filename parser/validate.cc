@@ -1,0 +1,146 @@
+#include "parser/validate.h"
+
+#include "parser/contact.h"
+#include "parser/digest.h"
+#include "parser/element_cursor.h"
+#include "parser/scan.h"
+
+namespace locus::sip {
+namespace {
+
+// Headers that may appear at most once (their grammar has no list form).
+constexpr HeaderId kSingleValued[] = {
+    HeaderId::kCallId,  HeaderId::kCSeq,       HeaderId::kFrom,        HeaderId::kTo,
+    HeaderId::kMaxForwards, HeaderId::kContentLength, HeaderId::kExpires,
+    HeaderId::kMinExpires, HeaderId::kContentType, HeaderId::kDate,
+};
+
+// Mandatory in every request and response (8.1.1); Max-Forwards is tolerated
+// missing, as proxies before RFC 3261 omitted it.
+constexpr HeaderId kMandatory[] = {
+    HeaderId::kVia, HeaderId::kFrom, HeaderId::kTo, HeaderId::kCallId, HeaderId::kCSeq,
+};
+
+// Runs `check` on every element of a list-valued field; `at_least_one` when
+// the grammar needs 1#element.
+template <typename Check>
+ParseError ForEachElement(const HeaderField& field, bool at_least_one, Check check) {
+  ElementCursor cursor(field.value);
+  std::string_view element;
+  int count = 0;
+  while (cursor.Next(&element)) {
+    if (const ParseError e = check(element, count); !e.ok()) return e;
+    ++count;
+  }
+  if (cursor.error()) return HeaderError(field.id, "list has an empty or unterminated element");
+  if (at_least_one && count == 0) return HeaderError(field.id, "value is empty");
+  return kParseOk;
+}
+
+ParseError RouteElement(std::string_view element, HeaderId id) {
+  NameAddr route;
+  if (const ParseError e = ParseNameAddr(element, id, &route); !e.ok()) return e;
+  if (!route.angle_brackets) return HeaderError(id, "route entry is not a name-addr in <...>");
+  return kParseOk;
+}
+
+ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders* out) {
+  const HeaderId id = field.id;
+  switch (id) {
+    case HeaderId::kVia:
+      return ForEachElement(field, true, [&](std::string_view element, int index) {
+        Via via;
+        Via* target = (first_of_id && index == 0) ? &out->top_via : &via;
+        return ParseVia(element, target);
+      });
+    case HeaderId::kFrom:
+      return ParseNameAddr(field.value, id, &out->from);
+    case HeaderId::kTo:
+      return ParseNameAddr(field.value, id, &out->to);
+    case HeaderId::kCallId:
+      return ParseCallId(field.value, &out->call_id);
+    case HeaderId::kCSeq:
+      return ParseCSeq(field.value, &out->cseq);
+    case HeaderId::kContact:
+      return ForEachElement(field, true, [&](std::string_view element, int) {
+        Contact contact;
+        if (const ParseError e = ParseContact(element, &contact); !e.ok()) return e;
+        ++out->contact_count;
+        out->contact_star |= contact.star;
+        return kParseOk;
+      });
+    case HeaderId::kExpires:
+      out->has_expires = true;
+      return ParseDeltaSeconds(field.value, id, &out->expires);
+    case HeaderId::kMinExpires: {
+      uint32_t ignored;
+      return ParseDeltaSeconds(field.value, id, &ignored);
+    }
+    case HeaderId::kMaxForwards:
+      out->has_max_forwards = true;
+      return ParseMaxForwards(field.value, &out->max_forwards);
+    case HeaderId::kContentType:
+      return ValidateContentType(field.value);
+    case HeaderId::kRequire:
+    case HeaderId::kProxyRequire:
+      return ForEachElement(field, true, [id](std::string_view element, int) {
+        return ValidateOptionTag(element, id);
+      });
+    case HeaderId::kSupported:
+    case HeaderId::kUnsupported:
+    case HeaderId::kAllow:
+      return ForEachElement(field, false, [id](std::string_view element, int) {
+        return ValidateOptionTag(element, id);
+      });
+    case HeaderId::kRoute:
+    case HeaderId::kRecordRoute:
+    case HeaderId::kPath:
+      return ForEachElement(field, true, [id](std::string_view element, int) {
+        return RouteElement(element, id);
+      });
+    case HeaderId::kAuthorization:
+    case HeaderId::kProxyAuthorization:
+    case HeaderId::kWwwAuthenticate:
+    case HeaderId::kProxyAuthenticate: {
+      DigestParams digest;
+      return ParseDigest(field.value, id, &digest);
+    }
+    case HeaderId::kDate:
+      return ValidateDate(field.value);
+    case HeaderId::kRetryAfter: {
+      uint32_t ignored;
+      return ParseRetryAfter(field.value, &ignored);
+    }
+    case HeaderId::kWarning:
+      return ForEachElement(field, true, [](std::string_view element, int) {
+        return ValidateWarning(element);
+      });
+    default:
+      return kParseOk;  // content checked by framing, or not interpreted
+  }
+}
+
+}  // namespace
+
+ParseError ValidateMessage(const Message& message, CoreHeaders* out) {
+  *out = CoreHeaders{};
+  for (HeaderId id : kSingleValued) {
+    if (message.Count(id) > 1) {
+      return MakeError(ErrorCode::kDuplicateHeader, "appears more than once", id);
+    }
+  }
+  for (HeaderId id : kMandatory) {
+    if (message.Count(id) == 0) return MakeError(ErrorCode::kMissingHeader, "is missing", id);
+  }
+  const HeaderField* top_via = message.Find(HeaderId::kVia);
+  for (const HeaderField& field : message.headers()) {
+    if (const ParseError e = ValidateField(field, &field == top_via, out); !e.ok()) return e;
+  }
+  // CSeq method must equal the request method (8.1.1.5; RFC 4475 3.1.2.17).
+  if (message.is_request() && out->cseq.method_name != message.method_name()) {
+    return MakeError(ErrorCode::kMismatch, "method differs from the request line", HeaderId::kCSeq);
+  }
+  return kParseOk;
+}
+
+}  // namespace locus::sip

@@ -1,0 +1,130 @@
+#include "parser/via.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "parser/params.h"
+#include "parser/scan.h"
+
+namespace locus::sip {
+namespace {
+
+constexpr HeaderId kWhere = HeaderId::kVia;
+
+// Reads a token at the front of *s (after SWS); empty when there is none.
+std::string_view TakeToken(std::string_view* s) {
+  *s = TrimLeadingLws(*s);
+  size_t n = 0;
+  while (n < s->size() && IsTokenChar((*s)[n])) ++n;
+  std::string_view token = s->substr(0, n);
+  s->remove_prefix(n);
+  return token;
+}
+
+// SLASH = SWS "/" SWS
+bool TakeSlash(std::string_view* s) {
+  *s = TrimLeadingLws(*s);
+  if (s->empty() || s->front() != '/') return false;
+  s->remove_prefix(1);
+  return true;
+}
+
+// via-received = IPv4address / IPv6address (bare or bracketed, RFC 5118).
+bool ValidReceived(std::string_view value) {
+  HostType type;
+  if (!value.empty() && value.front() != '[' && value.find(':') != std::string_view::npos) {
+    if (value.size() > 45) return false;
+    char buf[46];
+    std::memcpy(buf, value.data(), value.size());
+    buf[value.size()] = '\0';
+    unsigned char addr[16];
+    return inet_pton(AF_INET6, buf, addr) == 1;
+  }
+  return ParseHost(value, &type) && type != HostType::kHostname;
+}
+
+}  // namespace
+
+ParseError ParseVia(std::string_view element, Via* out) {
+  *out = Via{};
+  std::string_view s = element;
+  // sent-protocol = protocol-name SLASH protocol-version SLASH transport
+  out->protocol_name = TakeToken(&s);
+  if (out->protocol_name.empty() || !TakeSlash(&s)) {
+    return HeaderError(kWhere, "sent-protocol is not name/version/transport");
+  }
+  out->protocol_version = TakeToken(&s);
+  if (out->protocol_version.empty() || !TakeSlash(&s)) {
+    return HeaderError(kWhere, "sent-protocol is not name/version/transport");
+  }
+  out->transport = TakeToken(&s);
+  if (out->transport.empty()) return HeaderError(kWhere, "transport is missing");
+  // LWS, then sent-by = host [ COLON port ], COLON = SWS ":" SWS.
+  if (s.empty() || !IsLws(s.front())) return HeaderError(kWhere, "no space before sent-by");
+  s = TrimLeadingLws(s);
+  size_t host_end = 0;
+  if (!s.empty() && s.front() == '[') {
+    host_end = s.find(']');
+    if (host_end == std::string_view::npos) return HeaderError(kWhere, "IPv6 sent-by without ']'");
+    ++host_end;
+  } else {
+    while (host_end < s.size() && (IsAlnum(s[host_end]) || s[host_end] == '-' || s[host_end] == '.')) {
+      ++host_end;
+    }
+  }
+  out->host = s.substr(0, host_end);
+  if (!ParseHost(out->host, &out->host_type)) return HeaderError(kWhere, "sent-by host is invalid");
+  s.remove_prefix(host_end);
+  std::string_view after_host = TrimLeadingLws(s);
+  if (!after_host.empty() && after_host.front() == ':') {
+    s = TrimLeadingLws(after_host.substr(1));
+    size_t n = 0;
+    while (n < s.size() && IsDigit(s[n])) ++n;
+    uint64_t port = 0;
+    if (n == 0 || n > 5 || !ParseDecimal(s.substr(0, n), 65536, &port) || port > 65535) {
+      return HeaderError(kWhere, "sent-by port is invalid");
+    }
+    out->has_port = true;
+    out->port = static_cast<uint16_t>(port);
+    s.remove_prefix(n);
+  }
+  out->params = s;
+  ParamCursor cursor(s);
+  Param p;
+  while (cursor.Next(&p)) {
+    if (EqualsIgnoreCase(p.name, "branch")) {
+      if (!p.has_value || !IsToken(p.value)) return HeaderError(kWhere, "branch is not a token");
+      out->branch = p.value;
+    } else if (EqualsIgnoreCase(p.name, "received")) {
+      if (!p.has_value || !ValidReceived(p.value)) {
+        return HeaderError(kWhere, "received is not an IP address");
+      }
+      out->received = p.value;
+    } else if (EqualsIgnoreCase(p.name, "maddr")) {
+      HostType type;
+      if (!p.has_value || !ParseHost(p.value, &type)) return HeaderError(kWhere, "maddr is not a host");
+      out->maddr = p.value;
+    } else if (EqualsIgnoreCase(p.name, "ttl")) {
+      uint64_t ttl = 0;
+      if (!p.has_value || p.value.size() > 3 || !ParseDecimal(p.value, 256, &ttl) || ttl > 255) {
+        return HeaderError(kWhere, "ttl is not 0-255");
+      }
+      out->has_ttl = true;
+      out->ttl = static_cast<uint8_t>(ttl);
+    } else if (EqualsIgnoreCase(p.name, "rport")) {
+      out->has_rport = true;
+      if (p.has_value) {
+        uint64_t port = 0;
+        if (p.value.size() > 5 || !ParseDecimal(p.value, 65536, &port) || port > 65535) {
+          return HeaderError(kWhere, "rport is not a port number");
+        }
+        out->rport = static_cast<uint16_t>(port);
+      }
+    }
+  }
+  if (cursor.error()) return HeaderError(kWhere, "parameter is malformed");
+  return kParseOk;
+}
+
+}  // namespace locus::sip
