@@ -213,14 +213,14 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
   // Content-Length (sections 18.3 and 20.14).
   const size_t available = data.size() - pos;
   if (out->counts_[static_cast<size_t>(HeaderId::kContentLength)] > 1) {
-    return MakeError(ErrorCode::kDuplicateHeader, "Content-Length appears more than once",
+    return MakeError(ErrorCode::kDuplicateHeader, "appears more than once",
                      HeaderId::kContentLength);
   }
   if (const HeaderField* cl = out->Find(HeaderId::kContentLength)) {
     uint64_t length = 0;
     if (cl->value.size() > kMaxContentLengthDigits ||
         !ParseDecimal(cl->value, UINT32_MAX, &length)) {
-      return MakeError(ErrorCode::kBadContentLength, "Content-Length is not a number",
+      return MakeError(ErrorCode::kBadContentLength, "not a number",
                        HeaderId::kContentLength);
     }
     out->content_length_ = static_cast<int64_t>(length);
@@ -229,14 +229,14 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
     }
     if (length > available) {
       if (options.stream) return MakeError(ErrorCode::kNeedMore, "body incomplete");
-      return MakeError(ErrorCode::kBadContentLength, "Content-Length exceeds the bytes received",
+      return MakeError(ErrorCode::kBadContentLength, "exceeds the bytes received",
                        HeaderId::kContentLength);
     }
     out->body_ = std::string_view(base + pos, length);
     out->consumed_ = pos + length;
   } else {
     if (options.stream) {
-      return MakeError(ErrorCode::kBadContentLength, "Content-Length is mandatory on streams",
+      return MakeError(ErrorCode::kBadContentLength, "mandatory on stream transports",
                        HeaderId::kContentLength);
     }
     out->body_ = std::string_view(base + pos, available);

@@ -63,7 +63,7 @@ ParseError ParseCallId(std::string_view value, std::string_view* out) {
     return true;
   };
   if (!is_word(left) || !is_word(right)) {
-    return HeaderError(HeaderId::kCallId, "Call-ID is not word[@word]");
+    return HeaderError(HeaderId::kCallId, "not word[@word]");
   }
   *out = s;
   return kParseOk;
