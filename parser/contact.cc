@@ -28,7 +28,9 @@ ParseError ParseContact(std::string_view element, Contact* out) {
     out->star = true;
     return kParseOk;
   }
-  if (const ParseError e = ParseNameAddr(element, kWhere, &out->address); !e.ok()) return e;
+  if (const ParseError e = ParseNameAddrUncheckedParams(element, kWhere, &out->address); !e.ok()) {
+    return e;
+  }
   ParamCursor cursor(out->address.params);
   Param p;
   while (cursor.Next(&p)) {
@@ -59,7 +61,8 @@ ParseError ParseContact(std::string_view element, Contact* out) {
       out->reg_id = static_cast<uint32_t>(v);
     }
   }
-  return kParseOk;  // the parameter list was validated by ParseNameAddr
+  if (cursor.error()) return HeaderError(kWhere, "header parameter is malformed");
+  return kParseOk;
 }
 
 }  // namespace locus::sip

@@ -1,5 +1,7 @@
 #include "parser/element_cursor.h"
 
+#include <cstring>
+
 #include "parser/scan.h"
 
 namespace locus::sip {
@@ -10,6 +12,13 @@ bool ElementCursor::Next(std::string_view* element) {
     started_ = true;
     rest_ = TrimLws(rest_);
     if (rest_.empty()) return false;  // an empty value has no elements
+    // Most values are one element: without a comma there is nothing to split
+    // (one memchr instead of a walk through quotes and brackets).
+    if (std::memchr(rest_.data(), ',', rest_.size()) == nullptr) {
+      *element = rest_;
+      rest_ = std::string_view();
+      return true;
+    }
   } else if (rest_.data() == nullptr) {
     return false;
   }
@@ -24,7 +33,7 @@ bool ElementCursor::Next(std::string_view* element) {
       }
       i += n;
     } else if (c == '<') {
-      const size_t close = rest_.find('>', i);
+      const size_t close = FindChar(rest_, '>', i);
       if (close == std::string_view::npos) {
         error_ = true;
         return false;
@@ -55,13 +64,13 @@ HeaderElements::HeaderElements(const Message& message, HeaderId id)
     : fields_(message.headers()), id_(id), index_(0) {
   const HeaderField* first = message.Find(id);
   index_ = first == nullptr ? fields_.size() : static_cast<size_t>(first - fields_.data());
-  if (index_ < fields_.size()) cursor_ = ElementCursor(fields_[index_].value);
+  if (index_ < fields_.size()) cursor_ = ElementCursor(fields_[index_].value());
 }
 
 bool HeaderElements::NextField() {
   for (++index_; index_ < fields_.size(); ++index_) {
     if (fields_[index_].id == id_) {
-      cursor_ = ElementCursor(fields_[index_].value);
+      cursor_ = ElementCursor(fields_[index_].value());
       return true;
     }
   }

@@ -1,6 +1,7 @@
 #include "parser/header_id.h"
 
 #include <array>
+#include <cstring>
 
 #include "parser/scan.h"
 
@@ -65,36 +66,57 @@ constexpr HeaderId CompactForm(char c) {
   }
 }
 
-// Buckets of kNames by lower-cased first letter, so a lookup compares against
-// at most a handful of names of the right length.
-struct Index {
-  std::array<std::array<uint8_t, 8>, 26> bucket{};
-  std::array<uint8_t, 26> size{};
-};
+// A perfect hash of (length, first letter, last letter) into 128 slots: one
+// case-insensitive comparison per lookup. The multipliers were searched for,
+// and MakeIndex() fails to compile if a name is added that collides.
+constexpr size_t kSlots = 128;
 
-constexpr Index MakeIndex() {
-  Index index;
+constexpr size_t Slot(std::string_view name) {
+  return (name.size() + static_cast<size_t>(ToLower(name.front())) * 7 +
+          static_cast<size_t>(ToLower(name.back())) * 21) &
+         (kSlots - 1);
+}
+
+constexpr std::array<uint8_t, kSlots> MakeIndex() {
+  std::array<uint8_t, kSlots> index{};  // entry + 1; 0 = empty
   for (size_t i = 0; i < std::size(kNames); ++i) {
-    const int letter = ToLower(kNames[i].name[0]) - 'a';
-    index.bucket[letter][index.size[letter]++] = static_cast<uint8_t>(i);
+    const size_t slot = Slot(kNames[i].name);
+    if (index[slot] != 0) throw "header name hash collision: change the multipliers";
+    index[slot] = static_cast<uint8_t>(i + 1);
   }
   return index;
 }
 
-constexpr Index kIndex = MakeIndex();
+constexpr std::array<uint8_t, kSlots> kIndex = MakeIndex();
+
+// Case-insensitive equality of a token against a known header name, eight
+// bytes at a time: OR-ing 0x20 lower-cases letters and leaves '-' and digits
+// alone. A token byte that differs from the name's but matches after OR-ing
+// would have to be a control character, which tokens exclude.
+bool EqualsKnownName(std::string_view known, std::string_view name) {
+  if (known.size() != name.size()) return false;
+  size_t i = 0;
+  uint64_t diff = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, known.data() + i, 8);
+    std::memcpy(&b, name.data() + i, 8);
+    diff |= (a | 0x2020202020202020ull) ^ (b | 0x2020202020202020ull);
+  }
+  for (; i < name.size(); ++i) diff |= static_cast<uint64_t>((known[i] | 0x20) ^ (name[i] | 0x20));
+  return diff == 0;
+}
 
 }  // namespace
 
 HeaderId LookupHeaderId(std::string_view name) {
   if (name.empty()) return HeaderId::kOther;
   if (name.size() == 1) return CompactForm(name[0]);
-  const int letter = ToLower(name[0]) - 'a';
-  if (letter < 0 || letter >= 26) return HeaderId::kOther;
-  for (uint8_t k = 0; k < kIndex.size[letter]; ++k) {
-    const NameEntry& entry = kNames[kIndex.bucket[letter][k]];
-    if (EqualsIgnoreCase(entry.name, name)) return entry.id;
-  }
-  return HeaderId::kOther;
+  const uint8_t entry = kIndex[Slot(name)];
+  if (entry == 0) return HeaderId::kOther;
+  const NameEntry& candidate = kNames[entry - 1];
+  return EqualsKnownName(candidate.name, name) ? candidate.id : HeaderId::kOther;
 }
 
 std::string_view HeaderName(HeaderId id) {

@@ -10,38 +10,41 @@ namespace {
 
 constexpr size_t kMaxContentLengthDigits = 10;
 
-// True when any byte of [p, p+n) is a control character other than HTAB
-// (RFC 3261 section 25.1: header values are TEXT-UTF8 and LWS; CR and LF only
-// appear as line ends, which the caller excludes). Eight bytes at a time.
-bool HasControlChar(const char* p, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t word;
-    std::memcpy(&word, p + i, 8);
-    // Sets the top bit of every byte below 0x20 (bytes >= 0x80 may also flag;
-    // the exact loop below decides).
-    const uint64_t low = (word - 0x2020202020202020ull) & ~word & 0x8080808080808080ull;
-    const uint64_t del = word ^ 0x7F7F7F7F7F7F7F7Full;
-    const uint64_t is_del = (del - 0x0101010101010101ull) & ~del & 0x8080808080808080ull;
-    if ((low | is_del) != 0) {
-      for (size_t k = i; k < i + 8; ++k) {
-        const unsigned char c = static_cast<unsigned char>(p[k]);
-        if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
-      }
+// Finds the CRLF that ends the line starting at `pos`, checking on the way
+// that the line holds no control character but HTAB (RFC 3261 section 25.1:
+// CR and LF appear only as line ends). Returns the offset of the CR; npos when
+// the data ends first (more may come); sets *bad on a stray control byte.
+size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad) {
+  while (true) {
+    const size_t i = pos + FindControl(base + pos, end - pos);
+    if (i == end) return std::string_view::npos;
+    if (base[i] == '\t') {
+      pos = i + 1;
+      continue;
     }
+    if (base[i] == '\r') {
+      if (i + 1 == end) return std::string_view::npos;
+      if (base[i + 1] == '\n') return i;
+    }
+    *bad = true;
+    return std::string_view::npos;
   }
-  for (; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(p[i]);
-    if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
-  }
-  return false;
+}
+
+// Stores a trimmed value; an empty one points at the line end so that later
+// folding can extend it. False when it does not fit the 16-bit size.
+bool SetValue(HeaderField* field, std::string_view value, const char* line_end) {
+  if (value.size() > UINT16_MAX) return false;
+  field->value_data = value.empty() ? line_end : value.data();
+  field->value_size = static_cast<uint16_t>(value.size());
+  return true;
 }
 
 // SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, case-insensitive (7.1).
 ParseError CheckVersion(std::string_view v) {
   if (v.size() >= 4 && EqualsIgnoreCase(v.substr(0, 4), "SIP/")) {
     std::string_view num = v.substr(4);
-    const size_t dot = num.find('.');
+    const size_t dot = FindChar(num, '.');
     bool digits = dot != std::string_view::npos && dot > 0 && dot + 1 < num.size();
     for (size_t i = 0; digits && i < num.size(); ++i) {
       if (i != dot && !IsDigit(num[i])) digits = false;
@@ -57,15 +60,15 @@ ParseError CheckVersion(std::string_view v) {
 // one SP between elements.
 ParseError ParseRequestLine(std::string_view line, std::string_view* method,
                             std::string_view* uri) {
-  const size_t sp1 = line.find(' ');
+  const size_t sp1 = FindChar(line, ' ');
   if (sp1 == std::string_view::npos) return MakeError(ErrorCode::kBadStartLine, "request line has no spaces");
-  const size_t sp2 = line.find(' ', sp1 + 1);
+  const size_t sp2 = FindChar(line, ' ', sp1 + 1);
   if (sp2 == std::string_view::npos) return MakeError(ErrorCode::kBadStartLine, "request line has no SIP-Version");
   *method = line.substr(0, sp1);
   *uri = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
   if (!IsToken(*method)) return MakeError(ErrorCode::kBadStartLine, "method is not a token");
-  if (version.find(' ') != std::string_view::npos) {
+  if (FindChar(version, ' ') != std::string_view::npos) {
     return MakeError(ErrorCode::kBadStartLine, "request line has extra spaces");
   }
   if (const ParseError e = CheckVersion(version); !e.ok()) return e;
@@ -82,7 +85,7 @@ ParseError ParseRequestLine(std::string_view line, std::string_view* method,
 
 // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (section 7.2).
 ParseError ParseStatusLine(std::string_view line, int* code, std::string_view* reason) {
-  const size_t sp1 = line.find(' ');
+  const size_t sp1 = FindChar(line, ' ');
   if (sp1 == std::string_view::npos) return MakeError(ErrorCode::kBadStartLine, "status line has no status code");
   if (const ParseError e = CheckVersion(line.substr(0, sp1)); !e.ok()) return e;
   std::string_view rest = line.substr(sp1 + 1);
@@ -112,7 +115,7 @@ void Message::Reset() {
 
 const HeaderField* Message::FindByName(std::string_view name) const {
   for (size_t i = 0; i < header_count_; ++i) {
-    if (EqualsIgnoreCase(headers_[i].name, name)) return &headers_[i];
+    if (EqualsIgnoreCase(headers_[i].name(), name)) return &headers_[i];
   }
   return nullptr;
 }
@@ -136,70 +139,60 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
   const size_t end = data.size() < limit ? data.size() : limit;
 
   // Start line.
-  const char* nl = static_cast<const char*>(std::memchr(base + pos, '\n', end - pos));
-  if (nl == nullptr) {
+  bool bad = false;
+  size_t cr = FindLineEnd(base, pos, end, &bad);
+  if (bad) return MakeError(ErrorCode::kBadStartLine, "start line has a control character or bare CR/LF");
+  if (cr == std::string_view::npos) {
     if (options.stream && data.size() < limit) return MakeError(ErrorCode::kNeedMore, "start line incomplete");
     if (options.stream) return MakeError(ErrorCode::kTooLarge, "start line exceeds the size limit");
     return MakeError(ErrorCode::kBadStartLine, "start line has no CRLF");
   }
-  size_t line_end = static_cast<size_t>(nl - base);
-  if (line_end == pos || base[line_end - 1] != '\r') {
-    return MakeError(ErrorCode::kBadStartLine, "start line does not end in CRLF");
-  }
-  std::string_view start_line(base + pos, line_end - 1 - pos);
-  if (HasControlChar(start_line.data(), start_line.size())) {
-    return MakeError(ErrorCode::kBadStartLine, "start line has a control character");
-  }
-  pos = line_end + 1;
+  std::string_view start_line(base + pos, cr - pos);
+  pos = cr + 2;
 
   // Header fields, up to the empty line.
   HeaderField* current = nullptr;
   bool ended = false;
   while (pos < end) {
-    nl = static_cast<const char*>(std::memchr(base + pos, '\n', end - pos));
-    if (nl == nullptr) break;
-    line_end = static_cast<size_t>(nl - base);
-    if (line_end == pos || base[line_end - 1] != '\r') {
-      return MakeError(ErrorCode::kBadHeaderLine, "line does not end in CRLF");
-    }
-    const size_t content_end = line_end - 1;
+    cr = FindLineEnd(base, pos, end, &bad);
+    if (bad) return MakeError(ErrorCode::kBadHeaderLine, "control character or bare CR/LF in a header line");
+    if (cr == std::string_view::npos) break;
     const size_t line_start = pos;
-    pos = line_end + 1;
-    if (content_end == line_start) {  // the empty line
+    pos = cr + 2;
+    if (cr == line_start) {  // the empty line
       ended = true;
       break;
-    }
-    if (HasControlChar(base + line_start, content_end - line_start)) {
-      return MakeError(ErrorCode::kBadHeaderLine, "header line has a control character");
     }
     const char first = base[line_start];
     if (first == ' ' || first == '\t') {  // obsolete line folding (7.3.1)
       if (current == nullptr) return MakeError(ErrorCode::kBadHeaderLine, "continuation line before any header");
-      const char* value_begin = current->value.data();
-      current->value = TrimLws(std::string_view(value_begin, base + content_end - value_begin));
-      // An empty value followed by folding: the value starts on the next line.
-      if (current->value.empty()) current->value = std::string_view(base + content_end, 0);
+      // The value now runs to the end of this line; an empty value followed by
+      // folding starts on this line.
+      const char* value_begin = current->value_size == 0 ? base + line_start : current->value_data;
+      const std::string_view value = TrimLws(std::string_view(value_begin, base + cr - value_begin));
+      if (!SetValue(current, value, base + cr)) return MakeError(ErrorCode::kTooLarge, "header value too long");
       continue;
     }
     // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
     size_t i = line_start;
-    while (i < content_end && IsTokenChar(base[i])) ++i;
-    const std::string_view name(base + line_start, i - line_start);
-    while (i < content_end && (base[i] == ' ' || base[i] == '\t')) ++i;
-    if (name.empty() || i == content_end || base[i] != ':') {
+    while (i < cr && IsTokenChar(base[i])) ++i;
+    const size_t name_size = i - line_start;
+    while (i < cr && (base[i] == ' ' || base[i] == '\t')) ++i;
+    if (name_size == 0 || name_size > UINT8_MAX || i == cr || base[i] != ':') {
       return MakeError(ErrorCode::kBadHeaderLine, "header line has no name and colon");
     }
     if (out->header_count_ == Message::kMaxHeaders) {
       return MakeError(ErrorCode::kTooManyHeaders, "more header fields than the index holds");
     }
-    const HeaderId id = LookupHeaderId(name);
+    const HeaderId id = LookupHeaderId(std::string_view(base + line_start, name_size));
     const uint8_t index = static_cast<uint8_t>(out->header_count_++);
     current = &out->headers_[index];
     current->id = id;
-    current->name = name;
-    std::string_view value(base + i + 1, content_end - i - 1);
-    current->value = TrimLws(value);
-    if (current->value.empty()) current->value = std::string_view(base + content_end, 0);
+    current->name_data = base + line_start;
+    current->name_size = static_cast<uint8_t>(name_size);
+    if (!SetValue(current, TrimLws(std::string_view(base + i + 1, cr - i - 1)), base + cr)) {
+      return MakeError(ErrorCode::kTooLarge, "header value too long");
+    }
     const size_t slot = static_cast<size_t>(id);
     if (out->first_[slot] == Message::kAbsent) out->first_[slot] = index;
     ++out->counts_[slot];
@@ -218,8 +211,8 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
   }
   if (const HeaderField* cl = out->Find(HeaderId::kContentLength)) {
     uint64_t length = 0;
-    if (cl->value.size() > kMaxContentLengthDigits ||
-        !ParseDecimal(cl->value, UINT32_MAX, &length)) {
+    if (cl->value().size() > kMaxContentLengthDigits ||
+        !ParseDecimal(cl->value(), UINT32_MAX, &length)) {
       return MakeError(ErrorCode::kBadContentLength, "not a number",
                        HeaderId::kContentLength);
     }

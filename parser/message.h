@@ -17,10 +17,18 @@
 
 namespace locus::sip {
 
+// One header field line (with its folded continuation lines). Trivially
+// constructible, so a Message's fixed index costs nothing to create.
 struct HeaderField {
-  HeaderId id = HeaderId::kNone;
-  std::string_view name;   // as written (full or compact form, any case)
-  std::string_view value;  // trimmed; may contain folded line breaks (CRLF + WSP)
+  HeaderId id;
+  uint8_t name_size;
+  uint16_t value_size;
+  const char* name_data;
+  const char* value_data;
+
+  std::string_view name() const { return {name_data, name_size}; }  // as written
+  // Trimmed; may contain folded line breaks (CRLF + WSP).
+  std::string_view value() const { return {value_data, value_size}; }
 };
 
 struct ParseOptions {
@@ -89,7 +97,7 @@ class Message {
   size_t header_count_ = 0;
   std::array<uint8_t, kHeaderIdCount> first_{};
   std::array<uint8_t, kHeaderIdCount> counts_{};
-  std::array<HeaderField, kMaxHeaders> headers_{};
+  std::array<HeaderField, kMaxHeaders> headers_;  // the first header_count_ are set
 };
 
 // Parses one message from `data`. On success `*out` describes it. Leading CRLFs

@@ -1,5 +1,7 @@
 #include "parser/name_addr.h"
 
+#include <cstring>
+
 #include "parser/params.h"
 #include "parser/scan.h"
 
@@ -17,6 +19,12 @@ bool ValidUnquotedDisplayName(std::string_view name) {
 }  // namespace
 
 ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out) {
+  if (const ParseError e = ParseNameAddrUncheckedParams(element, where, out); !e.ok()) return e;
+  if (!ValidateParams(out->params)) return HeaderError(where, "header parameter is malformed");
+  return kParseOk;
+}
+
+ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where, NameAddr* out) {
   *out = NameAddr{};
   std::string_view s = TrimLws(element);
   if (s.empty()) return HeaderError(where, "empty value");
@@ -30,7 +38,7 @@ ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out
       return HeaderError(where, "quoted display name is not followed by <URI>");
     }
   }
-  const size_t open = s.find('<');
+  const size_t open = FindChar(s, '<');
   if (open != std::string_view::npos) {
     if (out->display_name.empty()) {
       out->display_name = TrimLws(s.substr(0, open));
@@ -38,8 +46,9 @@ ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out
         return HeaderError(where, "display name has characters that need quoting");
       }
     }
-    const size_t close = s.find('>', open);
-    if (close == std::string_view::npos) return HeaderError(where, "'<' without '>'");
+    const void* close_ptr = std::memchr(s.data() + open, '>', s.size() - open);
+    if (close_ptr == nullptr) return HeaderError(where, "'<' without '>'");
+    const size_t close = static_cast<size_t>(static_cast<const char*>(close_ptr) - s.data());
     uri_text = s.substr(open + 1, close - open - 1);
     out->angle_brackets = true;
     out->params = s.substr(close + 1);
@@ -49,13 +58,11 @@ ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out
     while (end < s.size() && s[end] != ';' && !IsLws(s[end])) ++end;
     uri_text = s.substr(0, end);
     out->params = s.substr(end);
-    if (uri_text.find('?') != std::string_view::npos) {
+    if (FindChar(uri_text, '?') != std::string_view::npos) {
       return HeaderError(where, "URI with headers must be inside <...>");
     }
   }
-  if (const ParseError e = ParseUri(uri_text, where, &out->uri); !e.ok()) return e;
-  if (!ValidateParams(out->params)) return HeaderError(where, "header parameter is malformed");
-  return kParseOk;
+  return ParseUri(uri_text, where, &out->uri);
 }
 
 std::string_view TagOf(const NameAddr& value) {

@@ -21,6 +21,10 @@ struct NameAddr {
 // starts the header parameters (section 20) and it may not contain '?'.
 ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out);
 
+// As ParseNameAddr, but out->params is not checked: for callers that walk the
+// parameters with a ParamCursor anyway and check its error().
+ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where, NameAddr* out);
+
 // The tag parameter of From/To, or empty.
 std::string_view TagOf(const NameAddr& value);
 

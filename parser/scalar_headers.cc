@@ -51,20 +51,15 @@ ParseError ParseCSeq(std::string_view value, CSeq* out) {
 }
 
 ParseError ParseCallId(std::string_view value, std::string_view* out) {
-  std::string_view s = TrimLws(value);
-  const size_t at = s.find('@');
-  std::string_view left = s.substr(0, at);
-  std::string_view right = at == std::string_view::npos ? std::string_view("x") : s.substr(at + 1);
-  auto is_word = [](std::string_view w) {
-    if (w.empty()) return false;
-    for (char c : w) {
-      if (!IsWordChar(c)) return false;
-    }
-    return true;
-  };
-  if (!is_word(left) || !is_word(right)) {
-    return HeaderError(HeaderId::kCallId, "not word[@word]");
+  // callid = word [ "@" word ]: one pass, at most one '@', words not empty.
+  const std::string_view s = TrimLws(value);
+  size_t at = std::string_view::npos;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (IsWordChar(s[i])) continue;
+    if (s[i] != '@' || at != std::string_view::npos) return HeaderError(HeaderId::kCallId, "not word[@word]");
+    at = i;
   }
+  if (s.empty() || at == 0 || at + 1 == s.size()) return HeaderError(HeaderId::kCallId, "not word[@word]");
   *out = s;
   return kParseOk;
 }
@@ -144,7 +139,7 @@ ParseError ValidateWarning(std::string_view element) {
     return HeaderError(kWhere, "warn-code is not three digits");
   }
   s.remove_prefix(4);
-  const size_t agent_end = s.find(' ');
+  const size_t agent_end = FindChar(s, ' ');
   if (agent_end == 0 || agent_end == std::string_view::npos) {
     return HeaderError(kWhere, "warn-agent is missing");
   }

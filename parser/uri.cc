@@ -31,43 +31,29 @@ constexpr uint16_t kParamChars = char_class::kUnreserved | char_class::kParamUnr
 constexpr uint16_t kHeaderChars = char_class::kUnreserved | char_class::kHnvUnreserved;
 constexpr uint16_t kUricChars = char_class::kUnreserved | char_class::kReserved;
 
-// dec-octet: 1 to 3 digits, at most 255.
+// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most
+// 255. `s` holds only digits and dots.
 bool ParseIpv4(std::string_view s) {
   int parts = 0;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t start = i;
-    int value = 0;
-    while (i < s.size() && IsDigit(s[i]) && i - start < 3) {
-      value = value * 10 + (s[i] - '0');
-      ++i;
+  int digits = 0;
+  int value = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (digits == 0 || ++parts == 4) return false;
+      digits = value = 0;
+    } else {
+      value = value * 10 + (c - '0');
+      if (++digits > 3 || value > 255) return false;
     }
-    if (i == start || value > 255) return false;
-    ++parts;
-    if (i == s.size()) break;
-    if (s[i] != '.' || parts == 4) return false;
-    ++i;
   }
-  return parts == 4;
+  return parts == 3 && digits != 0;
 }
 
-// hostname = *( domainlabel "." ) toplabel [ "." ]   (section 25.1)
-bool ParseHostname(std::string_view s) {
-  if (s.empty()) return false;
-  if (s.back() == '.') s.remove_suffix(1);
-  if (s.empty()) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    const bool last = dot == std::string_view::npos;
-    std::string_view label = s.substr(start, last ? std::string_view::npos : dot - start);
-    if (label.empty() || !IsAlnum(label.front()) || !IsAlnum(label.back())) return false;
-    for (char c : label) {
-      if (!IsAlnum(c) && c != '-') return false;
-    }
-    if (last) return IsAlpha(label.front());  // toplabel starts with ALPHA
-    start = dot + 1;
-  }
+bool ParsePort(std::string_view s, uint16_t* port) {
+  uint64_t v = 0;
+  if (s.size() > 5 || !ParseDecimal(s, 65536, &v) || v > 65535) return false;
+  *port = static_cast<uint16_t>(v);
+  return true;
 }
 
 bool ParseIpv6Reference(std::string_view s) {
@@ -80,37 +66,27 @@ bool ParseIpv6Reference(std::string_view s) {
   return inet_pton(AF_INET6, buf, addr) == 1;
 }
 
-bool ParsePort(std::string_view s, uint16_t* port) {
-  uint64_t v = 0;
-  if (s.size() > 5 || !ParseDecimal(s, 65536, &v) || v > 65535) return false;
-  *port = static_cast<uint16_t>(v);
-  return true;
-}
-
-// uri-parameters = *( ";" uri-parameter ), section 19.1.1 / 25.1.
+// uri-parameters = *( ";" uri-parameter ), section 19.1.1 / 25.1: one pass.
 bool ValidUriParams(std::string_view params) {
   size_t i = 0;
   while (i < params.size()) {
     if (params[i] != ';') return false;
-    ++i;
-    size_t end = params.find(';', i);
-    if (end == std::string_view::npos) end = params.size();
-    std::string_view param = params.substr(i, end - i);
-    const size_t eq = param.find('=');
-    std::string_view name = param.substr(0, eq);
+    const size_t name_start = ++i;
+    while (i < params.size() && params[i] != ';' && params[i] != '=') ++i;
+    const std::string_view name = params.substr(name_start, i - name_start);
     if (name.empty() || !ValidEscapedRun(name, kParamChars)) return false;
-    if (eq != std::string_view::npos) {
-      std::string_view value = param.substr(eq + 1);
-      if (value.empty() || !ValidEscapedRun(value, kParamChars)) return false;
-      if (EqualsIgnoreCase(name, "ttl")) {
-        uint64_t ttl = 0;
-        if (value.size() > 3 || !ParseDecimal(value, 256, &ttl) || ttl > 255) return false;
-      } else if (EqualsIgnoreCase(name, "maddr")) {
-        HostType type;
-        if (!ParseHost(value, &type)) return false;
-      }
+    if (i == params.size() || params[i] == ';') continue;
+    const size_t value_start = ++i;  // after '='
+    while (i < params.size() && params[i] != ';') ++i;
+    const std::string_view value = params.substr(value_start, i - value_start);
+    if (value.empty() || !ValidEscapedRun(value, kParamChars)) return false;
+    if (name.size() == 3 && EqualsIgnoreCase(name, "ttl")) {
+      uint64_t ttl = 0;
+      if (value.size() > 3 || !ParseDecimal(value, 256, &ttl) || ttl > 255) return false;
+    } else if (name.size() == 5 && EqualsIgnoreCase(name, "maddr")) {
+      HostType type;
+      if (!ParseHost(value, &type)) return false;
     }
-    i = end;
   }
   return true;
 }
@@ -119,52 +95,70 @@ bool ValidUriParams(std::string_view params) {
 bool ValidUriHeaders(std::string_view headers) {
   size_t i = 0;
   while (true) {
-    size_t end = headers.find('&', i);
-    if (end == std::string_view::npos) end = headers.size();
-    std::string_view header = headers.substr(i, end - i);
-    const size_t eq = header.find('=');
-    if (eq == std::string_view::npos || eq == 0) return false;
-    if (!ValidEscapedRun(header.substr(0, eq), kHeaderChars)) return false;
-    if (!ValidEscapedRun(header.substr(eq + 1), kHeaderChars)) return false;
-    if (end == headers.size()) return true;
-    i = end + 1;
+    const size_t name_start = i;
+    while (i < headers.size() && headers[i] != '=' && headers[i] != '&') ++i;
+    if (i == name_start || i == headers.size() || headers[i] != '=') return false;
+    if (!ValidEscapedRun(headers.substr(name_start, i - name_start), kHeaderChars)) return false;
+    const size_t value_start = ++i;
+    while (i < headers.size() && headers[i] != '&') ++i;
+    if (!ValidEscapedRun(headers.substr(value_start, i - value_start), kHeaderChars)) return false;
+    if (i == headers.size()) return true;
+    ++i;  // '&'
   }
 }
 
-ParseError ParseSipUri(std::string_view rest, HeaderId where, Uri* out) {
-  // userinfo: everything before the '@'. '@' appears nowhere else unescaped.
-  const size_t at = rest.find('@');
-  if (at != std::string_view::npos) {
-    if (rest.find('@', at + 1) != std::string_view::npos) {
-      return HeaderError(where, "URI has more than one '@'");
-    }
-    std::string_view userinfo = rest.substr(0, at);
-    const size_t colon = userinfo.find(':');
-    std::string_view user = userinfo.substr(0, colon);
-    if (user.empty() || !ValidEscapedRun(user, kUserChars)) {
-      return HeaderError(where, "URI user part is empty or has an invalid character");
-    }
-    out->has_user = true;
-    out->user = user;
-    if (colon != std::string_view::npos) {
-      std::string_view password = userinfo.substr(colon + 1);
-      if (!ValidEscapedRun(password, kPasswordChars)) {
-        return HeaderError(where, "URI password has an invalid character");
+// userinfo = user [ ":" password ] "@", validated in one pass.
+ParseError ParseUserinfo(std::string_view userinfo, HeaderId where, Uri* out) {
+  size_t colon = std::string_view::npos;
+  uint16_t allowed = kUserChars;
+  for (size_t i = 0; i < userinfo.size(); ++i) {
+    const char c = userinfo[i];
+    if (c == '%') {
+      if (i + 2 >= userinfo.size() || !IsHex(userinfo[i + 1]) || !IsHex(userinfo[i + 2])) {
+        return HeaderError(where, "URI userinfo has an invalid %-escape");
       }
-      out->has_password = true;
-      out->password = password;
+      i += 2;
+    } else if (c == ':' && colon == std::string_view::npos) {
+      colon = i;
+      allowed = kPasswordChars;
+    } else if (!Has(c, allowed)) {
+      return HeaderError(where, "URI user or password has an invalid character");
     }
-    rest.remove_prefix(at + 1);
   }
-  // hostport ends at the first ';' (parameters) or '?' (headers).
-  size_t hostport_end = rest.find_first_of(";?");
-  if (hostport_end == std::string_view::npos) hostport_end = rest.size();
-  if (!ParseHostPort(rest.substr(0, hostport_end), &out->host, &out->host_type,
-                     &out->has_port, &out->port)) {
+  if (colon == 0 || userinfo.empty()) return HeaderError(where, "URI user part is empty");
+  out->has_user = true;
+  out->user = userinfo.substr(0, colon);
+  if (colon != std::string_view::npos) {
+    out->has_password = true;
+    out->password = userinfo.substr(colon + 1);
+  }
+  return kParseOk;
+}
+
+ParseError ParseSipUri(std::string_view rest, HeaderId where, Uri* out) {
+  // userinfo ends at the '@'. No other part of a SIP URI admits an unescaped
+  // '@', so a second one fails the host, parameter or header check below.
+  if (const void* at = std::memchr(rest.data(), '@', rest.size())) {
+    const size_t size = static_cast<size_t>(static_cast<const char*>(at) - rest.data());
+    if (const ParseError e = ParseUserinfo(rest.substr(0, size), where, out); !e.ok()) return e;
+    rest.remove_prefix(size + 1);
+  }
+  // hostport = host [ ":" port ], then ';' parameters and '?' headers.
+  const size_t host_size = ScanHost(rest, &out->host_type);
+  if (host_size == 0) return HeaderError(where, "URI host is invalid");
+  out->host = rest.substr(0, host_size);
+  rest.remove_prefix(host_size);
+  if (!rest.empty() && rest.front() == ':') {
+    size_t digits = 1;
+    while (digits < rest.size() && IsDigit(rest[digits])) ++digits;
+    out->has_port = true;
+    if (!ParsePort(rest.substr(1, digits - 1), &out->port)) return HeaderError(where, "URI port is invalid");
+    rest.remove_prefix(digits);
+  }
+  if (!rest.empty() && rest.front() != ';' && rest.front() != '?') {
     return HeaderError(where, "URI host or port is invalid");
   }
-  rest.remove_prefix(hostport_end);
-  const size_t question = rest.find('?');
+  const size_t question = FindChar(rest, '?');
   out->params = rest.substr(0, question);
   if (!ValidUriParams(out->params)) return HeaderError(where, "URI parameter is invalid");
   if (question != std::string_view::npos) {
@@ -176,51 +170,75 @@ ParseError ParseSipUri(std::string_view rest, HeaderId where, Uri* out) {
 
 }  // namespace
 
-bool ParseHost(std::string_view host, HostType* type) {
-  if (host.empty()) return false;
-  if (host.front() == '[') {
+size_t ScanHost(std::string_view s, HostType* type) {
+  if (s.empty()) return 0;
+  if (s.front() == '[') {
+    const size_t close = FindChar(s, ']');
+    if (close == std::string_view::npos) return 0;
     *type = HostType::kIpv6;
-    return ParseIpv6Reference(host);
+    return ParseIpv6Reference(s.substr(0, close + 1)) ? close + 1 : 0;
   }
-  if (IsDigit(host.back()) || (host.size() > 1 && host.back() == '.' && IsDigit(host[host.size() - 2]))) {
-    // A toplabel starts with a letter, so a host ending in a digit label can
-    // only be an IPv4 address.
+  // hostname = *( domainlabel "." ) toplabel [ "." ] (section 25.1): labels
+  // of alphanumerics with inner '-'; the toplabel starts with a letter. A host
+  // of only digits and dots is an IPv4 address instead. One pass, stopping at
+  // the first character that cannot be part of a host.
+  bool letters = false;
+  char previous = '.';
+  size_t label = 0;           // start of the current label
+  size_t previous_label = 0;  // start of the label before the last dot
+  size_t i = 0;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (IsAlpha(c)) {
+      letters = true;
+    } else if (c == '.') {
+      if (previous == '.' || previous == '-') return 0;  // empty label, or '-' ending one
+      previous_label = label;
+      label = i + 1;
+    } else if (c == '-') {
+      if (previous == '.') return 0;  // '-' starting a label
+      letters = true;
+    } else if (!IsDigit(c)) {
+      break;
+    }
+    previous = c;
+  }
+  if (i == 0 || previous == '-') return 0;
+  if (!letters) {
     *type = HostType::kIpv4;
-    if (ParseIpv4(host)) return true;
+    return ParseIpv4(s.substr(0, i)) ? i : 0;
   }
+  // After one trailing dot the toplabel is the label before it.
+  const size_t toplabel = previous == '.' ? previous_label : label;
   *type = HostType::kHostname;
-  return ParseHostname(host);
+  return IsAlpha(s[toplabel]) ? i : 0;
+}
+
+bool ParseHost(std::string_view host, HostType* type) {
+  return !host.empty() && ScanHost(host, type) == host.size();
 }
 
 bool ParseHostPort(std::string_view text, std::string_view* host, HostType* type,
                    bool* has_port, uint16_t* port) {
-  size_t host_end;
-  if (!text.empty() && text.front() == '[') {
-    host_end = text.find(']');
-    if (host_end == std::string_view::npos) return false;
-    ++host_end;
-  } else {
-    host_end = text.find(':');
-    if (host_end == std::string_view::npos) host_end = text.size();
-  }
-  *host = text.substr(0, host_end);
-  if (!ParseHost(*host, type)) return false;
+  const size_t host_size = ScanHost(text, type);
+  if (host_size == 0) return false;
+  *host = text.substr(0, host_size);
   *has_port = false;
   *port = 0;
-  if (host_end == text.size()) return true;
-  if (text[host_end] != ':') return false;
+  if (host_size == text.size()) return true;
+  if (text[host_size] != ':') return false;
   *has_port = true;
-  return ParsePort(text.substr(host_end + 1), port);
+  return ParsePort(text.substr(host_size + 1), port);
 }
 
 bool FindUriParam(std::string_view params, std::string_view name, std::string_view* value) {
   size_t i = 0;
   while (i < params.size()) {
     ++i;  // skip ';'
-    size_t end = params.find(';', i);
+    size_t end = FindChar(params, ';', i);
     if (end == std::string_view::npos) end = params.size();
     std::string_view param = params.substr(i, end - i);
-    const size_t eq = param.find('=');
+    const size_t eq = FindChar(param, '=');
     if (EqualsIgnoreCase(param.substr(0, eq), name)) {
       *value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
       return true;
@@ -234,7 +252,7 @@ ParseError ParseUri(std::string_view text, HeaderId where, Uri* out) {
   *out = Uri{};
   out->text = text;
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-  const size_t colon = text.find(':');
+  const size_t colon = FindChar(text, ':');
   if (colon == std::string_view::npos || colon == 0 || !IsAlpha(text[0])) {
     return HeaderError(where, "URI has no scheme");
   }

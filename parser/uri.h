@@ -44,6 +44,11 @@ ParseError ParseUri(std::string_view text, HeaderId where, Uri* out);
 // reports which kind it is. Shared by URIs and the Via sent-by.
 bool ParseHost(std::string_view host, HostType* type);
 
+// Reads a host from the front of `s` and returns its length, or 0 when the
+// front of `s` is not a valid host. Stops at the first character that cannot
+// continue the host (':' before a port, ';' before parameters, ...).
+size_t ScanHost(std::string_view s, HostType* type);
+
 // Parses `host[:port]` as in Via sent-by and URI hostport.
 bool ParseHostPort(std::string_view text, std::string_view* host, HostType* type,
                    bool* has_port, uint16_t* port);

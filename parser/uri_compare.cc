@@ -69,10 +69,10 @@ class UriParamCursor {
   bool Next(UriParam* out) {
     if (rest_.empty()) return false;
     rest_.remove_prefix(1);  // ';'
-    size_t end = rest_.find(';');
+    size_t end = FindChar(rest_, ';');
     std::string_view param = rest_.substr(0, end);
     rest_ = end == std::string_view::npos ? std::string_view() : rest_.substr(end);
-    const size_t eq = param.find('=');
+    const size_t eq = FindChar(param, '=');
     out->name = param.substr(0, eq);
     out->value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
     return true;
@@ -122,14 +122,14 @@ class UriHeaderCursor {
   explicit UriHeaderCursor(std::string_view headers) : rest_(headers), done_(headers.empty()) {}
   bool Next(UriParam* out) {
     if (done_) return false;
-    const size_t amp = rest_.find('&');
+    const size_t amp = FindChar(rest_, '&');
     std::string_view header = rest_.substr(0, amp);
     if (amp == std::string_view::npos) {
       done_ = true;
     } else {
       rest_.remove_prefix(amp + 1);
     }
-    const size_t eq = header.find('=');
+    const size_t eq = FindChar(header, '=');
     out->name = header.substr(0, eq);
     out->value = eq == std::string_view::npos ? std::string_view() : header.substr(eq + 1);
     return true;

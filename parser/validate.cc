@@ -25,7 +25,7 @@ constexpr HeaderId kMandatory[] = {
 // the grammar needs 1#element.
 template <typename Check>
 ParseError ForEachElement(const HeaderField& field, bool at_least_one, Check check) {
-  ElementCursor cursor(field.value);
+  ElementCursor cursor(field.value());
   std::string_view element;
   int count = 0;
   while (cursor.Next(&element)) {
@@ -44,7 +44,8 @@ ParseError RouteElement(std::string_view element, HeaderId id) {
   return kParseOk;
 }
 
-ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders* out) {
+ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders* out,
+                         std::span<Contact> contacts) {
   const HeaderId id = field.id;
   switch (id) {
     case HeaderId::kVia:
@@ -54,33 +55,35 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
         return ParseVia(element, target);
       });
     case HeaderId::kFrom:
-      return ParseNameAddr(field.value, id, &out->from);
+      return ParseNameAddr(field.value(), id, &out->from);
     case HeaderId::kTo:
-      return ParseNameAddr(field.value, id, &out->to);
+      return ParseNameAddr(field.value(), id, &out->to);
     case HeaderId::kCallId:
-      return ParseCallId(field.value, &out->call_id);
+      return ParseCallId(field.value(), &out->call_id);
     case HeaderId::kCSeq:
-      return ParseCSeq(field.value, &out->cseq);
+      return ParseCSeq(field.value(), &out->cseq);
     case HeaderId::kContact:
       return ForEachElement(field, true, [&](std::string_view element, int) {
-        Contact contact;
-        if (const ParseError e = ParseContact(element, &contact); !e.ok()) return e;
+        Contact scratch;
+        const size_t index = static_cast<size_t>(out->contact_count);
+        Contact* contact = index < contacts.size() ? &contacts[index] : &scratch;
+        if (const ParseError e = ParseContact(element, contact); !e.ok()) return e;
         ++out->contact_count;
-        out->contact_star |= contact.star;
+        out->contact_star |= contact->star;
         return kParseOk;
       });
     case HeaderId::kExpires:
       out->has_expires = true;
-      return ParseDeltaSeconds(field.value, id, &out->expires);
+      return ParseDeltaSeconds(field.value(), id, &out->expires);
     case HeaderId::kMinExpires: {
       uint32_t ignored;
-      return ParseDeltaSeconds(field.value, id, &ignored);
+      return ParseDeltaSeconds(field.value(), id, &ignored);
     }
     case HeaderId::kMaxForwards:
       out->has_max_forwards = true;
-      return ParseMaxForwards(field.value, &out->max_forwards);
+      return ParseMaxForwards(field.value(), &out->max_forwards);
     case HeaderId::kContentType:
-      return ValidateContentType(field.value);
+      return ValidateContentType(field.value());
     case HeaderId::kRequire:
     case HeaderId::kProxyRequire:
       return ForEachElement(field, true, [id](std::string_view element, int) {
@@ -103,13 +106,13 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
     case HeaderId::kWwwAuthenticate:
     case HeaderId::kProxyAuthenticate: {
       DigestParams digest;
-      return ParseDigest(field.value, id, &digest);
+      return ParseDigest(field.value(), id, &digest);
     }
     case HeaderId::kDate:
-      return ValidateDate(field.value);
+      return ValidateDate(field.value());
     case HeaderId::kRetryAfter: {
       uint32_t ignored;
-      return ParseRetryAfter(field.value, &ignored);
+      return ParseRetryAfter(field.value(), &ignored);
     }
     case HeaderId::kWarning:
       return ForEachElement(field, true, [](std::string_view element, int) {
@@ -122,7 +125,7 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
 
 }  // namespace
 
-ParseError ValidateMessage(const Message& message, CoreHeaders* out) {
+ParseError ValidateMessage(const Message& message, CoreHeaders* out, std::span<Contact> contacts) {
   *out = CoreHeaders{};
   for (HeaderId id : kSingleValued) {
     if (message.Count(id) > 1) {
@@ -134,7 +137,7 @@ ParseError ValidateMessage(const Message& message, CoreHeaders* out) {
   }
   const HeaderField* top_via = message.Find(HeaderId::kVia);
   for (const HeaderField& field : message.headers()) {
-    if (const ParseError e = ValidateField(field, &field == top_via, out); !e.ok()) return e;
+    if (const ParseError e = ValidateField(field, &field == top_via, out, contacts); !e.ok()) return e;
   }
   // CSeq method must equal the request method (8.1.1.5; RFC 4475 3.1.2.17).
   if (message.is_request() && out->cseq.method_name != message.method_name()) {

@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include <span>
+
+#include "parser/contact.h"
 #include "parser/error.h"
 #include "parser/message.h"
 #include "parser/name_addr.h"
@@ -34,7 +37,11 @@ struct CoreHeaders {
 // Checks, in this order: single-valued headers appear once; Via, From, To,
 // Call-ID and CSeq are present; every known header's value, in message order;
 // the CSeq method against the request method. Returns the first problem.
-ParseError ValidateMessage(const Message& message, CoreHeaders* out);
+// The first contacts.size() Contact elements are stored, parsed, in
+// `contacts` (out->contact_count counts all of them), so that callers need
+// not parse them again.
+ParseError ValidateMessage(const Message& message, CoreHeaders* out,
+                           std::span<Contact> contacts = {});
 
 }  // namespace locus::sip
 

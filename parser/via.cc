@@ -33,7 +33,7 @@ bool TakeSlash(std::string_view* s) {
 // via-received = IPv4address / IPv6address (bare or bracketed, RFC 5118).
 bool ValidReceived(std::string_view value) {
   HostType type;
-  if (!value.empty() && value.front() != '[' && value.find(':') != std::string_view::npos) {
+  if (!value.empty() && value.front() != '[' && FindChar(value, ':') != std::string_view::npos) {
     if (value.size() > 45) return false;
     char buf[46];
     std::memcpy(buf, value.data(), value.size());
@@ -63,18 +63,9 @@ ParseError ParseVia(std::string_view element, Via* out) {
   // LWS, then sent-by = host [ COLON port ], COLON = SWS ":" SWS.
   if (s.empty() || !IsLws(s.front())) return HeaderError(kWhere, "no space before sent-by");
   s = TrimLeadingLws(s);
-  size_t host_end = 0;
-  if (!s.empty() && s.front() == '[') {
-    host_end = s.find(']');
-    if (host_end == std::string_view::npos) return HeaderError(kWhere, "IPv6 sent-by without ']'");
-    ++host_end;
-  } else {
-    while (host_end < s.size() && (IsAlnum(s[host_end]) || s[host_end] == '-' || s[host_end] == '.')) {
-      ++host_end;
-    }
-  }
+  const size_t host_end = ScanHost(s, &out->host_type);
+  if (host_end == 0) return HeaderError(kWhere, "sent-by host is invalid");
   out->host = s.substr(0, host_end);
-  if (!ParseHost(out->host, &out->host_type)) return HeaderError(kWhere, "sent-by host is invalid");
   s.remove_prefix(host_end);
   std::string_view after_host = TrimLeadingLws(s);
   if (!after_host.empty() && after_host.front() == ':') {

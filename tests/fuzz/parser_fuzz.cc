@@ -38,7 +38,7 @@ void ExerciseMessage(const Message& message) {
   }
   if (const HeaderField* auth = message.Find(HeaderId::kAuthorization)) {
     DigestParams digest;
-    (void)ParseDigest(auth->value, HeaderId::kAuthorization, &digest);
+    (void)ParseDigest(auth->value(), HeaderId::kAuthorization, &digest);
   }
 }
 

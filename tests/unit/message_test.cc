@@ -52,7 +52,7 @@ TEST(Framing, ParsesRequestLineAndHeaders) {
   EXPECT_EQ(m.request_uri(), "sip:registrar.biloxi.com");
   EXPECT_EQ(m.headers().size(), 9u);
   ASSERT_NE(m.Find(HeaderId::kCallId), nullptr);
-  EXPECT_EQ(m.Find(HeaderId::kCallId)->value, "843817637684230@998sdasdh09");
+  EXPECT_EQ(m.Find(HeaderId::kCallId)->value(), "843817637684230@998sdasdh09");
   EXPECT_EQ(m.Count(HeaderId::kVia), 1);
   EXPECT_EQ(m.content_length(), 0);
   EXPECT_EQ(m.consumed(), data.size());
@@ -115,8 +115,8 @@ TEST(Framing, LineFoldingJoinsContinuationLines) {
   const std::string data = Msg({"REGISTER sip:a.com SIP/2.0", "Subject: first", "   second",
                                 "\tthird", "X-Empty:", " folded-in"});
   ASSERT_TRUE(Parse(data, &m).ok());
-  EXPECT_EQ(m.Find(HeaderId::kSubject)->value, "first\r\n   second\r\n\tthird");
-  EXPECT_EQ(m.FindByName("x-empty")->value, "folded-in");
+  EXPECT_EQ(m.Find(HeaderId::kSubject)->value(), "first\r\n   second\r\n\tthird");
+  EXPECT_EQ(m.FindByName("x-empty")->value(), "folded-in");
   EXPECT_EQ(m.headers().size(), 2u);
   EXPECT_EQ(Parse(Msg({"REGISTER sip:a.com SIP/2.0", " leading"}), &m).code, ErrorCode::kBadHeaderLine);
 }
@@ -128,9 +128,9 @@ TEST(Framing, UnknownHeadersArePreserved) {
   ASSERT_TRUE(Parse(data, &m).ok());
   ASSERT_EQ(m.headers().size(), 2u);
   EXPECT_EQ(m.headers()[0].id, HeaderId::kOther);
-  EXPECT_EQ(m.headers()[0].name, "X-Custom-Header");
-  EXPECT_EQ(m.headers()[0].value, "some value");
-  EXPECT_EQ(m.FindByName("p-asserted-identity")->value, "<sip:a@b.com>");
+  EXPECT_EQ(m.headers()[0].name(), "X-Custom-Header");
+  EXPECT_EQ(m.headers()[0].value(), "some value");
+  EXPECT_EQ(m.FindByName("p-asserted-identity")->value(), "<sip:a@b.com>");
 }
 
 TEST(Framing, HeaderLineErrors) {
