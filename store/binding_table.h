@@ -1,0 +1,108 @@
+// All AOR records of one shard. Owned and written by one thread only: no
+// locks. Lookup by canonical AOR is heterogeneous (a string_view finds a
+// record without building a string). Expiry is driven by a timer wheel with one
+// timer per AOR, armed at its earliest binding expiry: lapsed bindings are
+// removed without scanning the table.
+#ifndef LOCUS_STORE_BINDING_TABLE_H_
+#define LOCUS_STORE_BINDING_TABLE_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "store/aor_record.h"
+#include "store/timer_wheel.h"
+
+namespace locus::store {
+
+class BindingTable {
+ public:
+  // `now`: current time in seconds since the Unix epoch.
+  explicit BindingTable(uint64_t now);
+  ~BindingTable();
+  BindingTable(const BindingTable&) = delete;
+  BindingTable& operator=(const BindingTable&) = delete;
+
+  // Makes room for `aors` records without rehashing (a carrier knows its
+  // subscriber count; growing a large table rehashes every record at once).
+  void Reserve(size_t aors) { records_.reserve(aors); }
+  // Starts loading the hash-table memory for `key`, so that a Find() a little
+  // later does not wait for it (for callers that see a batch of requests).
+  void Prefetch(AorKey key) const { records_.prefetch(key); }
+
+  const AorRecord* Find(AorKey key) const;
+  AorRecord* FindMutable(AorKey key);
+  // The record for `key`, created empty when absent. An empty record must be
+  // given bindings or passed to Rearm() before the next Expire().
+  AorRecord* FindOrCreate(AorKey key);
+
+  // Adds or removes one binding of `record`, keeping the counts.
+  void AddBinding(AorRecord* record, Binding&& binding);
+  void RemoveBinding(AorRecord* record, size_t index);
+  // Call after changing a record's bindings: makes sure its expiry timer fires
+  // no later than its earliest binding expiry (it may fire earlier and re-arm),
+  // or erases the record when it has no bindings left. Returns the record, or
+  // nullptr when it was erased.
+  AorRecord* Rearm(AorRecord* record);
+  // Removes every binding of `key`; false when there was none.
+  bool RemoveAor(AorKey key);
+
+  // Moves time forward to `now` and removes every binding with
+  // expires_at <= now, calling on_expired(const AorRecord&, const Binding&)
+  // before each removal. Records left empty are erased. Cost: proportional to
+  // the AORs whose timer is due, not to the table size.
+  template <typename OnExpired>
+  void Expire(uint64_t now, OnExpired&& on_expired);
+
+  uint64_t now() const { return wheel_.now(); }
+  size_t aor_count() const { return records_.size(); }
+  size_t binding_count() const { return binding_count_; }
+
+  // Calls f(const AorRecord&) for every record, in no particular order.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const AorRecord* record : records_) f(*record);
+  }
+
+ private:
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(AorKey key) const { return absl::Hash<AorKey>{}(key); }
+    size_t operator()(const AorRecord* r) const { return absl::Hash<AorKey>{}(r->key()); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    static AorKey KeyOf(AorKey key) { return key; }
+    static AorKey KeyOf(const AorRecord* r) { return r->key(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return KeyOf(a) == KeyOf(b);
+    }
+  };
+
+  void Erase(AorRecord* record);
+
+  absl::flat_hash_set<AorRecord*, KeyHash, KeyEq> records_;
+  TimerWheel wheel_;
+  size_t binding_count_ = 0;
+};
+
+template <typename OnExpired>
+void BindingTable::Expire(uint64_t now, OnExpired&& on_expired) {
+  wheel_.Advance(now, [&](TimerNode* node) {
+    AorRecord* record = static_cast<AorRecord*>(node);
+    AorRecord::Bindings& bindings = record->mutable_bindings();
+    for (size_t i = bindings.size(); i-- > 0;) {
+      if (bindings[i].expires_at <= now) {
+        on_expired(static_cast<const AorRecord&>(*record), static_cast<const Binding&>(bindings[i]));
+        RemoveBinding(record, i);
+      }
+    }
+    Rearm(record);
+  });
+}
+
+}  // namespace locus::store
+
+#endif  // LOCUS_STORE_BINDING_TABLE_H_
