@@ -12,23 +12,49 @@ constexpr size_t kMaxContentLengthDigits = 10;
 
 // Finds the CRLF that ends the line starting at `pos`, checking on the way
 // that the line holds no control character but HTAB (RFC 3261 section 25.1:
-// CR and LF appear only as line ends). Returns the offset of the CR; npos when
-// the data ends first (more may come); sets *bad on a stray control byte.
-size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad) {
-  while (true) {
-    const size_t i = pos + FindControl(base + pos, end - pos);
-    if (i == end) return std::string_view::npos;
-    if (base[i] == '\t') {
-      pos = i + 1;
-      continue;
+// CR and LF appear only as line ends), and noting the first ':' of the line in
+// *colon (npos when none) so that header lines need no second pass. Returns
+// the offset of the CR; npos when the data ends first (more may come); sets
+// *bad on a stray control byte.
+size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad, size_t* colon) {
+  *colon = std::string_view::npos;
+  size_t i = pos;
+#if defined(__SSE2__)
+  const __m128i below = _mm_set1_epi8(0x1F);
+  const __m128i del = _mm_set1_epi8(0x7F);
+  const __m128i colon_char = _mm_set1_epi8(':');
+  for (; i + 16 <= end; i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i));
+    unsigned control = static_cast<unsigned>(_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, below), below), _mm_cmpeq_epi8(x, del))));
+    const unsigned colons = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, colon_char)));
+    while (control != 0) {  // HTAB is allowed: skip over tabs in this block
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(control));
+      if (base[i + bit] != '\t') {
+        if (*colon == std::string_view::npos && (colons & ((1u << bit) - 1)) != 0) {
+          *colon = i + static_cast<size_t>(__builtin_ctz(colons));
+        }
+        i += bit;
+        goto found;
+      }
+      control &= control - 1;
     }
-    if (base[i] == '\r') {
-      if (i + 1 == end) return std::string_view::npos;
-      if (base[i + 1] == '\n') return i;
-    }
-    *bad = true;
-    return std::string_view::npos;
+    if (*colon == std::string_view::npos && colons != 0) *colon = i + static_cast<size_t>(__builtin_ctz(colons));
   }
+#endif
+  for (; i < end; ++i) {
+    const unsigned char c = static_cast<unsigned char>(base[i]);
+    if (c == ':' && *colon == std::string_view::npos) *colon = i;
+    if ((c < 0x20 && c != '\t') || c == 0x7F) break;
+  }
+  if (i == end) return std::string_view::npos;
+found:
+  if (base[i] == '\r') {
+    if (i + 1 == end) return std::string_view::npos;
+    if (base[i + 1] == '\n') return i;
+  }
+  *bad = true;
+  return std::string_view::npos;
 }
 
 // Stores a trimmed value; an empty one points at the line end so that later
@@ -140,7 +166,8 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
 
   // Start line.
   bool bad = false;
-  size_t cr = FindLineEnd(base, pos, end, &bad);
+  size_t colon = 0;
+  size_t cr = FindLineEnd(base, pos, end, &bad, &colon);
   if (bad) return MakeError(ErrorCode::kBadStartLine, "start line has a control character or bare CR/LF");
   if (cr == std::string_view::npos) {
     if (options.stream && data.size() < limit) return MakeError(ErrorCode::kNeedMore, "start line incomplete");
@@ -154,7 +181,7 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
   HeaderField* current = nullptr;
   bool ended = false;
   while (pos < end) {
-    cr = FindLineEnd(base, pos, end, &bad);
+    cr = FindLineEnd(base, pos, end, &bad, &colon);
     if (bad) return MakeError(ErrorCode::kBadHeaderLine, "control character or bare CR/LF in a header line");
     if (cr == std::string_view::npos) break;
     const size_t line_start = pos;
@@ -173,18 +200,23 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
       if (!SetValue(current, value, base + cr)) return MakeError(ErrorCode::kTooLarge, "header value too long");
       continue;
     }
-    // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
-    size_t i = line_start;
-    while (i < cr && IsTokenChar(base[i])) ++i;
-    const size_t name_size = i - line_start;
-    while (i < cr && (base[i] == ' ' || base[i] == '\t')) ++i;
-    if (name_size == 0 || name_size > UINT8_MAX || i == cr || base[i] != ':') {
-      return MakeError(ErrorCode::kBadHeaderLine, "header line has no name and colon");
+    // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS. A name that
+    // matches a known header is a token; only unknown names are checked.
+    if (colon == std::string_view::npos || colon >= cr) {
+      return MakeError(ErrorCode::kBadHeaderLine, "header line has no colon");
     }
+    size_t name_end = colon;
+    while (name_end > line_start && (base[name_end - 1] == ' ' || base[name_end - 1] == '\t')) --name_end;
+    const std::string_view name(base + line_start, name_end - line_start);
+    const HeaderId id = LookupHeaderId(name);
+    if (name.size() > UINT8_MAX || (id == HeaderId::kOther && !IsToken(name))) {
+      return MakeError(ErrorCode::kBadHeaderLine, "header name is not a token");
+    }
+    const size_t name_size = name.size();
+    const size_t i = colon;
     if (out->header_count_ == Message::kMaxHeaders) {
       return MakeError(ErrorCode::kTooManyHeaders, "more header fields than the index holds");
     }
-    const HeaderId id = LookupHeaderId(std::string_view(base + line_start, name_size));
     const uint8_t index = static_cast<uint8_t>(out->header_count_++);
     current = &out->headers_[index];
     current->id = id;

@@ -66,7 +66,8 @@ TEST(Framing, StatusLine) {
   EXPECT_TRUE(m.is_response());
   EXPECT_EQ(m.status_code(), 200);
   EXPECT_EQ(m.reason(), "OK");
-  ASSERT_TRUE(Parse(Msg({"SIP/2.0 180 "}), &m).ok());  // empty reason phrase
+  const std::string ringing = Msg({"SIP/2.0 180 "});  // empty reason phrase
+  ASSERT_TRUE(Parse(ringing, &m).ok());
   EXPECT_EQ(m.reason(), "");
   ASSERT_TRUE(Parse(Msg({"SIP/2.0 404 Nicht gefunden \xc3\xa4 und so"}), &m).ok());
 }
@@ -158,13 +159,17 @@ TEST(Framing, TooManyHeadersIsAnErrorNotAReallocation) {
 
 TEST(Framing, DatagramContentLength) {  // section 18.3
   Message m;
+  // The message views its buffer: each buffer lives as long as the checks on it.
   std::initializer_list<std::string_view> head = {"MESSAGE sip:a.com SIP/2.0", "Content-Length: 5"};
-  ASSERT_TRUE(Parse(Msg(head, "hello"), &m).ok());
+  const std::string exact = Msg(head, "hello");
+  ASSERT_TRUE(Parse(exact, &m).ok());
   EXPECT_EQ(m.body(), "hello");
-  ASSERT_TRUE(Parse(Msg(head, "hello world"), &m).ok());  // extra bytes discarded
+  const std::string longer = Msg(head, "hello world");
+  ASSERT_TRUE(Parse(longer, &m).ok());  // extra bytes discarded
   EXPECT_EQ(m.body(), "hello");
   EXPECT_EQ(Parse(Msg(head, "hey"), &m).code, ErrorCode::kBadContentLength);
-  ASSERT_TRUE(Parse(Msg({"MESSAGE sip:a.com SIP/2.0"}, "to the end"), &m).ok());  // no CL
+  const std::string no_length = Msg({"MESSAGE sip:a.com SIP/2.0"}, "to the end");
+  ASSERT_TRUE(Parse(no_length, &m).ok());  // no Content-Length: to the end
   EXPECT_EQ(m.body(), "to the end");
   EXPECT_EQ(m.content_length(), -1);
   EXPECT_EQ(Parse(Msg({"MESSAGE sip:a.com SIP/2.0", "Content-Length: -1"}), &m).code,
