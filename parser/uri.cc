@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <cstring>
 
 #include "parser/scan.h"
@@ -170,6 +171,25 @@ ParseError ParseSipUri(std::string_view rest, HeaderId where, Uri* out) {
 
 }  // namespace
 
+// Host characters for ScanHost: one lookup per byte gives everything the
+// hostname rules need.
+constexpr uint8_t kHostDigit = 1;
+constexpr uint8_t kHostLetter = 2;
+constexpr uint8_t kHostHyphen = 4;
+constexpr uint8_t kHostDot = 8;
+
+constexpr std::array<uint8_t, 256> MakeHostTable() {
+  std::array<uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = kHostDigit;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kHostLetter;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kHostLetter;
+  t['-'] = kHostHyphen;
+  t['.'] = kHostDot;
+  return t;
+}
+
+constexpr std::array<uint8_t, 256> kHostTable = MakeHostTable();
+
 size_t ScanHost(std::string_view s, HostType* type) {
   if (s.empty()) return 0;
   if (s.front() == '[') {
@@ -181,37 +201,36 @@ size_t ScanHost(std::string_view s, HostType* type) {
   // hostname = *( domainlabel "." ) toplabel [ "." ] (section 25.1): labels
   // of alphanumerics with inner '-'; the toplabel starts with a letter. A host
   // of only digits and dots is an IPv4 address instead. One pass, stopping at
-  // the first character that cannot be part of a host.
-  bool letters = false;
-  char previous = '.';
-  size_t label = 0;           // start of the current label
-  size_t previous_label = 0;  // start of the label before the last dot
+  // the first character that cannot be part of a host; label boundaries are
+  // checked only at the '.' and '-' characters.
+  uint8_t seen = 0;
+  uint8_t previous = kHostDot;  // as if a '.' came before the first label
+  size_t label = 0;             // start of the current label
+  size_t previous_label = 0;    // start of the label before the last dot
   size_t i = 0;
   for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if (IsAlpha(c)) {
-      letters = true;
-    } else if (c == '.') {
-      if (previous == '.' || previous == '-') return 0;  // empty label, or '-' ending one
-      previous_label = label;
-      label = i + 1;
-    } else if (c == '-') {
-      if (previous == '.') return 0;  // '-' starting a label
-      letters = true;
-    } else if (!IsDigit(c)) {
-      break;
+    const uint8_t k = kHostTable[static_cast<unsigned char>(s[i])];
+    if (k == 0) break;
+    if (k >= kHostHyphen) {
+      // '-' may not start a label; '.' may not follow '.' or '-'.
+      if (previous == kHostDot || (k == kHostDot && previous == kHostHyphen)) return 0;
+      if (k == kHostDot) {
+        previous_label = label;
+        label = i + 1;
+      }
     }
-    previous = c;
+    seen |= k;
+    previous = k;
   }
-  if (i == 0 || previous == '-') return 0;
-  if (!letters) {
+  if (i == 0 || previous == kHostHyphen) return 0;
+  if ((seen & (kHostLetter | kHostHyphen)) == 0) {
     *type = HostType::kIpv4;
     return ParseIpv4(s.substr(0, i)) ? i : 0;
   }
   // After one trailing dot the toplabel is the label before it.
-  const size_t toplabel = previous == '.' ? previous_label : label;
+  const size_t toplabel = previous == kHostDot ? previous_label : label;
   *type = HostType::kHostname;
-  return IsAlpha(s[toplabel]) ? i : 0;
+  return kHostTable[static_cast<unsigned char>(s[toplabel])] == kHostLetter ? i : 0;
 }
 
 bool ParseHost(std::string_view host, HostType* type) {
