@@ -291,17 +291,9 @@ ParseError ParseUri(std::string_view text, HeaderId where, Uri* out) {
   out->scheme = EqualsIgnoreCase(scheme, "tel") ? UriScheme::kTel : UriScheme::kOther;
   out->opaque = rest;
   // absoluteURI (RFC 2396 via section 25.1): uric characters and escapes.
-  // '[' and ']' are admitted for IPv6 literals (RFC 3986).
-  for (size_t i = 0; i < rest.size(); ++i) {
-    const char c = rest[i];
-    if (c == '%') {
-      if (i + 2 >= rest.size() || !IsHex(rest[i + 1]) || !IsHex(rest[i + 2])) {
-        return HeaderError(where, "URI has an invalid %-escape");
-      }
-      i += 2;
-    } else if (!Has(c, kUricChars) && c != '[' && c != ']') {
-      return HeaderError(where, "URI has an invalid character");
-    }
+  // '[' and ']' (param-unreserved) are admitted for IPv6 literals (RFC 3986).
+  if (!ValidEscapedRun(rest, kUricChars | char_class::kParamUnreserved)) {
+    return HeaderError(where, "URI has an invalid character or %-escape");
   }
   return kParseOk;
 }

@@ -69,26 +69,8 @@ uint32_t ExpiresAt(uint32_t now, uint32_t expires) {
                                                    : static_cast<uint32_t>(at);
 }
 
-Binding MakeBinding(const StagedChange& change, const RegisterRequest& request, uint32_t now,
-                    const Binding* previous) {
-  Binding binding;
-  const ContactSpec& contact = *change.spec;
-  binding.AssignText({contact.uri_text, request.call_id, request.user_agent, contact.instance,
-                      request.path});
-  binding.cseq = request.cseq;
-  binding.expires_at = change.expires_at;
-  binding.registered_at = previous != nullptr ? previous->registered_at : now;
-  binding.refreshed_at = now;
-  binding.reg_id = contact.reg_id;
-  binding.q = contact.has_q ? contact.q : 1000;
-  binding.has_q = contact.has_q;
-  binding.transport = request.transport;
-  binding.source = request.source;
-  return binding;
-}
-
-// Updates `binding` in place for a refresh; its string block is reused when
-// the strings did not change.
+// Sets every field a REGISTER determines. For a refresh the string block is
+// reused when the strings did not change.
 void UpdateBinding(Binding& binding, const StagedChange& change, const RegisterRequest& request,
                    uint32_t now) {
   const ContactSpec& contact = *change.spec;
@@ -102,6 +84,13 @@ void UpdateBinding(Binding& binding, const StagedChange& change, const RegisterR
   binding.has_q = contact.has_q;
   binding.transport = request.transport;
   binding.source = request.source;
+}
+
+Binding MakeBinding(const StagedChange& change, const RegisterRequest& request, uint32_t now) {
+  Binding binding;
+  UpdateBinding(binding, change, request, now);
+  binding.registered_at = now;
+  return binding;
 }
 
 bool FieldsFit(const RegisterRequest& request) {
@@ -162,7 +151,7 @@ const AorRecord* ApplyChanges(BindingTable& table, AorRecord* record, const Regi
   removals.erase(std::unique(removals.begin(), removals.end()), removals.end());
   for (int index : removals) table.RemoveBinding(record, static_cast<size_t>(index));
   for (const StagedChange& change : changes) {
-    if (change.kind == Kind::kAdd) table.AddBinding(record, MakeBinding(change, request, now, nullptr));
+    if (change.kind == Kind::kAdd) table.AddBinding(record, MakeBinding(change, request, now));
   }
   return table.Rearm(record);
 }
