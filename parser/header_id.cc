@@ -89,23 +89,36 @@ constexpr std::array<uint8_t, kSlots> MakeIndex() {
 
 constexpr std::array<uint8_t, kSlots> kIndex = MakeIndex();
 
-// Case-insensitive equality of a token against a known header name, eight
-// bytes at a time: OR-ing 0x20 lower-cases letters and leaves '-' and digits
-// alone. A token byte that differs from the name's but matches after OR-ing
-// would have to be a control character, which tokens exclude.
+// Case-insensitive equality of a token against a known header name with a few
+// overlapping word loads: OR-ing 0x20 lower-cases letters and leaves '-' and
+// digits alone. A token byte that differs from the name's but matches after
+// OR-ing would have to be a control character, which tokens exclude.
+template <typename Word>
+Word LoadFolded(const char* p) {
+  Word w;
+  std::memcpy(&w, p, sizeof(w));
+  return w | static_cast<Word>(0x2020202020202020ull);
+}
+
+template <typename Word>
+bool WordsEqual(const char* a, const char* b, size_t n) {
+  // Two loads cover n in [sizeof(Word), 2 * sizeof(Word)]: the head and the tail.
+  return ((LoadFolded<Word>(a) ^ LoadFolded<Word>(b)) |
+          (LoadFolded<Word>(a + n - sizeof(Word)) ^ LoadFolded<Word>(b + n - sizeof(Word)))) == 0;
+}
+
 bool EqualsKnownName(std::string_view known, std::string_view name) {
-  if (known.size() != name.size()) return false;
-  size_t i = 0;
-  uint64_t diff = 0;
-  for (; i + 8 <= name.size(); i += 8) {
-    uint64_t a;
-    uint64_t b;
-    std::memcpy(&a, known.data() + i, 8);
-    std::memcpy(&b, name.data() + i, 8);
-    diff |= (a | 0x2020202020202020ull) ^ (b | 0x2020202020202020ull);
+  const size_t n = name.size();
+  if (known.size() != n) return false;
+  const char* a = known.data();
+  const char* b = name.data();
+  if (n >= 8) {
+    if (n > 16 && !WordsEqual<uint64_t>(a + 8, b + 8, n - 8)) return false;
+    return WordsEqual<uint64_t>(a, b, n > 16 ? 16 : n);
   }
-  for (; i < name.size(); ++i) diff |= static_cast<uint64_t>((known[i] | 0x20) ^ (name[i] | 0x20));
-  return diff == 0;
+  if (n >= 4) return WordsEqual<uint32_t>(a, b, n);
+  if (n >= 2) return WordsEqual<uint16_t>(a, b, n);
+  return (a[0] | 0x20) == (b[0] | 0x20);
 }
 
 }  // namespace

@@ -50,6 +50,22 @@ TEST(Via, WhitespaceAroundSeparators) {  // RFC 4475 section 3.1.1.1
   EXPECT_EQ(via.branch, "z9hG4bKkdjuw");
 }
 
+TEST(Via, SentProtocolFastAndGeneralPathsAgree) {
+  Via fast;
+  Via general;
+  ASSERT_TRUE(ParseVia("sip/2.0/tcp h.example.com;branch=z9hG4bK1", &fast).ok());
+  ASSERT_TRUE(ParseVia("sip / 2.0 / tcp h.example.com;branch=z9hG4bK1", &general).ok());
+  EXPECT_EQ(fast.protocol_name, "sip");
+  EXPECT_EQ(fast.protocol_version, "2.0");
+  EXPECT_EQ(fast.transport, "tcp");
+  EXPECT_EQ(general.transport, "tcp");
+  EXPECT_EQ(fast.host, general.host);
+  ASSERT_TRUE(ParseVia("SIP/2.0/ UDP 192.0.2.1", &fast).ok());  // SWS after the last slash
+  EXPECT_EQ(fast.transport, "UDP");
+  EXPECT_FALSE(ParseVia("SIP/2.0/", &fast).ok());
+  EXPECT_FALSE(ParseVia("SIP/2.0/ 192.0.2.1", &fast).ok());
+}
+
 TEST(Via, Malformed) {
   Via via;
   for (std::string_view bad : {"SIP/2.0/UDP", "SIP/2.0 192.0.2.1", "SIP/2.0/UDP 192.0.2.1;;branch=x",

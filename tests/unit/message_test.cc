@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 
 #include "parser/element_cursor.h"
@@ -251,6 +252,27 @@ TEST(HeaderElements, SpansRepeatedHeaderLines) {
   while (elements.Next(&e)) all.push_back(e);
   EXPECT_FALSE(elements.error());
   EXPECT_EQ(all, (std::vector<std::string_view>{"<sip:a@a.com>", "<sip:b@a.com>", "<sip:c@a.com>"}));
+}
+
+TEST(HeaderId, EveryKnownNameInAnyCaseAndNoNearMiss) {
+  for (int i = static_cast<int>(HeaderId::kOther) + 1; i < kHeaderIdCount; ++i) {
+    const HeaderId id = static_cast<HeaderId>(i);
+    std::string name(HeaderName(id));
+    ASSERT_FALSE(name.empty());
+    EXPECT_EQ(LookupHeaderId(name), id) << name;
+    std::string upper = name;
+    std::string lower = name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(LookupHeaderId(upper), id) << upper;
+    EXPECT_EQ(LookupHeaderId(lower), id) << lower;
+    for (size_t k = 0; k < name.size(); ++k) {  // one character changed: never the same header
+      std::string near = name;
+      near[k] = near[k] == 'x' ? 'y' : 'x';
+      EXPECT_NE(LookupHeaderId(near), id) << near;
+    }
+    EXPECT_EQ(LookupHeaderId(name + "x"), HeaderId::kOther) << name;
+  }
 }
 
 TEST(HeaderId, LookupFullAndCompactNames) {
