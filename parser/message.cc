@@ -10,6 +10,16 @@ namespace {
 
 constexpr size_t kMaxContentLengthDigits = 10;
 
+// The control bytes a line may hold: HTAB, and any control byte but CR and LF
+// right after a backslash, which is a quoted-pair (RFC 3261 section 25.1;
+// RFC 4475 section 3.1.1.2 has NUL, BEL and DEL quoted in a display name). A
+// backslash outside a quoted string is rejected by the value parsers.
+bool AllowedControl(const char* base, size_t i, size_t line_start) {
+  const char c = base[i];
+  if (c == '\t') return true;
+  return c != '\r' && c != '\n' && i > line_start && base[i - 1] == '\\';
+}
+
 // Finds the CRLF that ends the line starting at `pos`, checking on the way
 // that the line holds no control character but HTAB (RFC 3261 section 25.1:
 // CR and LF appear only as line ends), and noting the first ':' of the line in
@@ -28,9 +38,9 @@ size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad, size_t* 
     unsigned control = static_cast<unsigned>(_mm_movemask_epi8(
         _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, below), below), _mm_cmpeq_epi8(x, del))));
     const unsigned colons = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, colon_char)));
-    while (control != 0) {  // HTAB is allowed: skip over tabs in this block
+    while (control != 0) {  // skip the control bytes a line may hold (see AllowedControl)
       const unsigned bit = static_cast<unsigned>(__builtin_ctz(control));
-      if (base[i + bit] != '\t') {
+      if (!AllowedControl(base, i + bit, pos)) {
         if (*colon == std::string_view::npos && (colons & ((1u << bit) - 1)) != 0) {
           *colon = i + static_cast<size_t>(__builtin_ctz(colons));
         }
@@ -45,7 +55,7 @@ size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad, size_t* 
   for (; i < end; ++i) {
     const unsigned char c = static_cast<unsigned char>(base[i]);
     if (c == ':' && *colon == std::string_view::npos) *colon = i;
-    if ((c < 0x20 && c != '\t') || c == 0x7F) break;
+    if ((c < 0x20 || c == 0x7F) && !AllowedControl(base, i, pos)) break;
   }
   if (i == end) return std::string_view::npos;
 found:
@@ -122,6 +132,11 @@ ParseError ParseStatusLine(std::string_view line, int* code, std::string_view* r
   *code = (rest[0] - '0') * 100 + (rest[1] - '0') * 10 + (rest[2] - '0');
   if (*code < 100 || *code > 699) return MakeError(ErrorCode::kBadStartLine, "status code outside 100-699");
   *reason = rest.substr(4);
+  for (char c : *reason) {  // Reason-Phrase has no quoted-pairs: no control bytes but HTAB
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F) {
+      return MakeError(ErrorCode::kBadStartLine, "reason phrase has a control character");
+    }
+  }
   return kParseOk;
 }
 
@@ -209,7 +224,7 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
     while (name_end > line_start && (base[name_end - 1] == ' ' || base[name_end - 1] == '\t')) --name_end;
     const std::string_view name(base + line_start, name_end - line_start);
     const HeaderId id = LookupHeaderId(name);
-    if (name.size() > UINT8_MAX || (id == HeaderId::kOther && !IsToken(name))) {
+    if (name.size() > UINT16_MAX || (id == HeaderId::kOther && !IsToken(name))) {
       return MakeError(ErrorCode::kBadHeaderLine, "header name is not a token");
     }
     const size_t name_size = name.size();
@@ -221,7 +236,7 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
     current = &out->headers_[index];
     current->id = id;
     current->name_data = base + line_start;
-    current->name_size = static_cast<uint8_t>(name_size);
+    current->name_size = static_cast<uint16_t>(name_size);
     if (!SetValue(current, TrimLws(std::string_view(base + i + 1, cr - i - 1)), base + cr)) {
       return MakeError(ErrorCode::kTooLarge, "header value too long");
     }

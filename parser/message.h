@@ -21,7 +21,7 @@ namespace locus::sip {
 // constructible, so a Message's fixed index costs nothing to create.
 struct HeaderField {
   HeaderId id;
-  uint8_t name_size;
+  uint16_t name_size;
   uint16_t value_size;
   const char* name_data;
   const char* value_data;

@@ -149,6 +149,28 @@ TEST(Framing, HeaderLineErrors) {
   EXPECT_EQ(Parse("REGISTER sip:a.com SIP/2.0", &m).code, ErrorCode::kBadStartLine);
 }
 
+TEST(Framing, QuotedPairsMayHoldControlCharacters) {  // RFC 4475 section 3.1.1.2
+  Message m;
+  const std::string quoted = Msg({"OPTIONS sip:a.com SIP/2.0",
+                                  std::string("To: \"BEL:\\\x07 NUL:\\") + '\0' + " DEL:\\\x7F\" <sip:a@a.com>"});
+  ASSERT_TRUE(Parse(quoted, &m).ok()) << Describe(Parse(quoted, &m));
+  EXPECT_EQ(m.Find(HeaderId::kTo)->value().size(), 36u);
+  // Unescaped, the same bytes are not allowed; nor CR or LF after a backslash.
+  EXPECT_EQ(Parse(Msg({"OPTIONS sip:a.com SIP/2.0", "To: \"BEL:\x07\" <sip:a@a.com>"}), &m).code,
+            ErrorCode::kBadHeaderLine);
+  EXPECT_EQ(Parse("OPTIONS sip:a.com SIP/2.0\r\nX: a\\\rb\r\n\r\n", &m).code, ErrorCode::kBadHeaderLine);
+  EXPECT_EQ(Parse(Msg({"SIP/2.0 200 O\\\x07K"}), &m).code, ErrorCode::kBadStartLine);
+}
+
+TEST(Framing, LongUnknownHeaderNamesAreKept) {  // RFC 4475 section 3.1.1.7
+  Message m;
+  const std::string name = "UnknownLo" + std::string(400, 'o') + "ngHeader";
+  const std::string data = Msg({"OPTIONS sip:a.com SIP/2.0", name + ": value"});
+  ASSERT_TRUE(Parse(data, &m).ok());
+  EXPECT_EQ(m.headers()[0].name(), name);
+  EXPECT_EQ(m.headers()[0].value(), "value");
+}
+
 TEST(Framing, TooManyHeadersIsAnErrorNotAReallocation) {
   std::string data = "OPTIONS sip:a.com SIP/2.0\r\n";
   for (size_t i = 0; i < Message::kMaxHeaders; ++i) data += "X-H: " + std::to_string(i) + "\r\n";
