@@ -14,10 +14,6 @@
 #include <cstdint>
 #include <string_view>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 namespace locus::sip {
 
 // delta-seconds values above 2^32-1 are treated as 2^32-1 (RFC 3261 section
@@ -149,31 +145,6 @@ constexpr bool ParseDecimal(std::string_view s, uint64_t clamp, uint64_t* value,
   *value = v;
   if (clamped != nullptr) *clamped = over;
   return true;
-}
-
-// Offset of the first control character (a byte below 0x20, HTAB, CR and LF
-// included, or DEL) in [p, p + n), or n when there is none. Sixteen bytes a
-// step with SSE2. The framer uses it to find line ends and reject control
-// characters in one pass.
-inline size_t FindControl(const char* p, size_t n) {
-  size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i below = _mm_set1_epi8(0x1F);
-  const __m128i del = _mm_set1_epi8(0x7F);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    // x <= 0x1F (unsigned) exactly when max(x, 0x1F) == 0x1F.
-    const __m128i control = _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, below), below),
-                                         _mm_cmpeq_epi8(x, del));
-    const int mask = _mm_movemask_epi8(control);
-    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-  }
-#endif
-  for (; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == 0x7F) return i;
-  }
-  return n;
 }
 
 // Offset of the first `c` in s, or npos. A plain loop: the strings it is used

@@ -237,19 +237,6 @@ bool ParseHost(std::string_view host, HostType* type) {
   return !host.empty() && ScanHost(host, type) == host.size();
 }
 
-bool ParseHostPort(std::string_view text, std::string_view* host, HostType* type,
-                   bool* has_port, uint16_t* port) {
-  const size_t host_size = ScanHost(text, type);
-  if (host_size == 0) return false;
-  *host = text.substr(0, host_size);
-  *has_port = false;
-  *port = 0;
-  if (host_size == text.size()) return true;
-  if (text[host_size] != ':') return false;
-  *has_port = true;
-  return ParsePort(text.substr(host_size + 1), port);
-}
-
 bool FindUriParam(std::string_view params, std::string_view name, std::string_view* value) {
   size_t i = 0;
   while (i < params.size()) {

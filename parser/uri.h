@@ -49,10 +49,6 @@ bool ParseHost(std::string_view host, HostType* type);
 // continue the host (':' before a port, ';' before parameters, ...).
 size_t ScanHost(std::string_view s, HostType* type);
 
-// Parses `host[:port]` as in Via sent-by and URI hostport.
-bool ParseHostPort(std::string_view text, std::string_view* host, HostType* type,
-                   bool* has_port, uint16_t* port);
-
 // Finds a URI parameter by name (case-insensitive) in Uri::params. Returns
 // true when present; *value is empty for a parameter without "=value".
 bool FindUriParam(std::string_view params, std::string_view name, std::string_view* value);
