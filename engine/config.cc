@@ -1,0 +1,254 @@
+#include "engine/config.h"
+
+#include <limits>
+
+#include "engine/text.h"
+#include "simdjson.h"
+
+namespace locus::engine {
+namespace {
+
+absl::Status Invalid(std::string_view name, std::string_view value, std::string_view why) {
+  return absl::InvalidArgumentError(Cat(name, ": '", value, "' ", why));
+}
+
+absl::Status ParseUnsigned(std::string_view name, std::string_view value, uint64_t min,
+                           uint64_t max, uint64_t* out) {
+  uint64_t n = 0;
+  if (!ParseUint(value, &n)) return Invalid(name, value, "is not a whole number");
+  if (n < min || n > max) {
+    return Invalid(name, value, Cat("is out of range [", min, ", ", max, "]"));
+  }
+  *out = n;
+  return absl::OkStatus();
+}
+
+absl::Status ParseEndpoints(std::string_view name, std::string_view value,
+                            std::vector<Endpoint>* out) {
+  std::vector<Endpoint> endpoints;
+  for (std::string_view item : SplitList(value)) {
+    Endpoint e;
+    if (!Endpoint::Parse(item, &e)) {
+      return Invalid(name, item, "is not an address:port (IPv6 as [addr]:port)");
+    }
+    endpoints.push_back(e);
+  }
+  *out = std::move(endpoints);
+  return absl::OkStatus();
+}
+
+// A domain as served: lower-case host name or IP literal, no port.
+bool ValidDomain(std::string_view domain) {
+  if (domain.empty() || domain.size() > 255) return false;
+  for (char c : domain) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) && c != '-' && c != '.' && c != ':' &&
+        c != '[' && c != ']') {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <typename T>
+absl::Status SetUnsigned(std::string_view name, std::string_view value, uint64_t min, uint64_t max,
+                         T* field) {
+  uint64_t n = 0;
+  absl::Status status = ParseUnsigned(name, value, min, max, &n);
+  if (status.ok()) *field = static_cast<T>(n);
+  return status;
+}
+
+constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+
+}  // namespace
+
+Config Config::Defaults() {
+  Config config;
+  Endpoint local;
+  Endpoint::Parse("127.0.0.1:5060", &local);
+  config.udp = {local};
+  config.tcp = {local};
+  return config;
+}
+
+const std::vector<std::string_view>& SettingNames() {
+  static const std::vector<std::string_view> names = {
+      "udp", "tcp", "shards", "domains", "min_expires", "default_expires", "max_expires",
+      "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
+      "max_tcp_connections", "transaction_limit", "transaction_memory", "handoff_ring_size",
+      "force_rport", "log_level", "server", "data_dir"};
+  return names;
+}
+
+absl::Status ApplySetting(std::string_view name, std::string_view value, Config* config) {
+  store::RegistrarPolicy& policy = config->policy;
+  if (name == "udp") return ParseEndpoints(name, value, &config->udp);
+  if (name == "tcp") return ParseEndpoints(name, value, &config->tcp);
+  if (name == "shards") return SetUnsigned(name, value, 0, 256, &config->shards);
+  if (name == "domains") {
+    std::vector<std::string> domains;
+    for (std::string_view item : SplitList(value)) {
+      if (!ValidDomain(item)) return Invalid(name, item, "is not a host name or IP address");
+      domains.push_back(ToLowerAscii(item));
+    }
+    config->domains = std::move(domains);
+    return absl::OkStatus();
+  }
+  if (name == "min_expires") return SetUnsigned(name, value, 0, kMaxU32, &policy.min_expires);
+  if (name == "default_expires") {
+    return SetUnsigned(name, value, 1, kMaxU32, &policy.default_expires);
+  }
+  if (name == "max_expires") return SetUnsigned(name, value, 1, kMaxU32, &policy.max_expires);
+  if (name == "max_contacts") return SetUnsigned(name, value, 0, 1024, &policy.max_contacts);
+  if (name == "too_many_contacts") {
+    if (value == "reject") {
+      policy.too_many_contacts = store::TooManyContacts::kReject;
+    } else if (value == "drop_oldest") {
+      policy.too_many_contacts = store::TooManyContacts::kDropOldest;
+    } else {
+      return Invalid(name, value, "is neither reject nor drop_oldest");
+    }
+    return absl::OkStatus();
+  }
+  if (name == "max_message_size") {
+    return SetUnsigned(name, value, 1024, 65535, &config->max_message_size);
+  }
+  if (name == "tcp_idle_timeout") {
+    return SetUnsigned(name, value, 1, 86400, &config->tcp_idle_timeout);
+  }
+  if (name == "max_tcp_connections") {
+    return SetUnsigned(name, value, 1, 1000000, &config->max_tcp_connections);
+  }
+  if (name == "transaction_limit") {
+    return SetUnsigned(name, value, 16, 16u << 20, &config->transaction_limit);
+  }
+  if (name == "transaction_memory") {
+    return SetUnsigned(name, value, 1u << 20, uint64_t{16} << 30, &config->transaction_memory);
+  }
+  if (name == "handoff_ring_size") {
+    return SetUnsigned(name, value, 1u << 17, 1u << 30, &config->handoff_ring_size);
+  }
+  if (name == "force_rport") {
+    if (value == "true" || value == "1") {
+      config->force_rport = true;
+    } else if (value == "false" || value == "0") {
+      config->force_rport = false;
+    } else {
+      return Invalid(name, value, "is neither true nor false");
+    }
+    return absl::OkStatus();
+  }
+  if (name == "log_level") {
+    if (!ParseLogLevel(value, &config->log_level)) {
+      return Invalid(name, value, "is not one of debug, info, warning, error");
+    }
+    return absl::OkStatus();
+  }
+  if (name == "server") {
+    for (char c : value) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        return Invalid(name, value, "contains a control character");
+      }
+    }
+    if (value.empty() || value.size() > 128) return Invalid(name, value, "must be 1-128 bytes");
+    config->server = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "data_dir") {
+    if (value.empty()) return Invalid(name, value, "must not be empty");
+    config->data_dir = std::string(value);
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(Cat("unknown setting '", name, "'"));
+}
+
+absl::Status ApplyJsonFile(const std::string& path, Config* config) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto error = parser.load(path).get(root)) {
+    return absl::InvalidArgumentError(
+        Cat(path, ": cannot read JSON: ", simdjson::error_message(error)));
+  }
+  simdjson::dom::object object;
+  if (root.get(object)) return absl::InvalidArgumentError(Cat(path, ": not a JSON object"));
+  for (auto [key, value] : object) {
+    std::string text;
+    switch (value.type()) {
+      case simdjson::dom::element_type::STRING:
+        text = std::string(std::string_view(value));
+        break;
+      case simdjson::dom::element_type::UINT64:
+      case simdjson::dom::element_type::INT64:
+        text = simdjson::to_string(value);
+        break;
+      case simdjson::dom::element_type::BOOL:
+        text = bool(value) ? "true" : "false";
+        break;
+      case simdjson::dom::element_type::ARRAY: {
+        std::vector<std::string> items;
+        for (simdjson::dom::element item : value.get_array()) {
+          std::string_view s;
+          if (item.get(s)) {
+            return absl::InvalidArgumentError(
+                Cat(path, ": ", key, ": list items must be strings"));
+          }
+          if (s.find(',') != std::string_view::npos) {
+            return absl::InvalidArgumentError(
+                Cat(path, ": ", key, ": '", s, "' must not contain a comma"));
+          }
+          items.emplace_back(s);
+        }
+        text = Join(items, ",");
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError(
+            Cat(path, ": ", key, ": unsupported value type"));
+    }
+    absl::Status status = ApplySetting(key, text, config);
+    if (!status.ok()) return absl::InvalidArgumentError(Cat(path, ": ", std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const Config& config) {
+  const store::RegistrarPolicy& p = config.policy;
+  if (p.min_expires > p.default_expires || p.default_expires > p.max_expires) {
+    return absl::InvalidArgumentError(Cat(
+        "expiry bounds must satisfy min_expires <= default_expires <= max_expires (have ",
+        p.min_expires, ", ", p.default_expires, ", ", p.max_expires, ")"));
+  }
+  if (config.udp.empty() && config.tcp.empty()) {
+    return absl::InvalidArgumentError("no listen address: set udp and/or tcp");
+  }
+  return absl::OkStatus();
+}
+
+std::string ConfigToJson(const Config& config) {
+  auto endpoints = [](const std::vector<Endpoint>& list) {
+    std::vector<std::string> items;
+    for (const Endpoint& e : list) items.push_back(Cat("\"", e.ToString(), "\""));
+    return Cat("[", Join(items, ","), "]");
+  };
+  std::vector<std::string> domains;
+  for (const std::string& d : config.domains) domains.push_back(Cat("\"", d, "\""));
+  const store::RegistrarPolicy& p = config.policy;
+  return Cat(
+      "{\"udp\":", endpoints(config.udp), ",\"tcp\":", endpoints(config.tcp),
+      ",\"shards\":", config.shards, ",\"domains\":[", Join(domains, ","), "]",
+      ",\"min_expires\":", p.min_expires, ",\"default_expires\":", p.default_expires,
+      ",\"max_expires\":", p.max_expires, ",\"max_contacts\":", p.max_contacts,
+      ",\"too_many_contacts\":\"",
+      p.too_many_contacts == store::TooManyContacts::kReject ? "reject" : "drop_oldest", "\"",
+      ",\"max_message_size\":", config.max_message_size,
+      ",\"tcp_idle_timeout\":", config.tcp_idle_timeout,
+      ",\"max_tcp_connections\":", config.max_tcp_connections,
+      ",\"transaction_limit\":", config.transaction_limit,
+      ",\"transaction_memory\":", config.transaction_memory,
+      ",\"handoff_ring_size\":", config.handoff_ring_size,
+      ",\"force_rport\":", config.force_rport ? "true" : "false", ",\"log_level\":\"",
+      LogLevelName(config.log_level), "\",\"server\":\"", JsonEscape(config.server), "\",\"data_dir\":\"",
+      JsonEscape(config.data_dir), "\"}");
+}
+
+}  // namespace locus::engine

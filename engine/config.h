@@ -1,0 +1,62 @@
+// locusd's configuration: defaults embedded here, then an optional JSON file,
+// then command-line flags (a flag given on the command line wins over the
+// file). Every setting has one name, used by both the file and the flag, and
+// one parser (ApplySetting), so the two can never disagree.
+#ifndef LOCUS_ENGINE_CONFIG_H_
+#define LOCUS_ENGINE_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/endpoint.h"
+#include "engine/log.h"
+#include "store/registrar.h"
+
+namespace locus::engine {
+
+struct Config {
+  std::vector<Endpoint> udp;         // UDP listen addresses
+  std::vector<Endpoint> tcp;         // TCP listen addresses
+  int shards = 0;                    // 0: one per CPU the process may run on
+  std::vector<std::string> domains;  // served domains, lower case; empty: any
+  store::RegistrarPolicy policy;     // expiry bounds, contacts per AOR
+  size_t max_message_size = 65535;   // bytes, start line to end of body
+  uint32_t tcp_idle_timeout = 900;   // seconds without a byte before a close
+  uint32_t max_tcp_connections = 10000;      // per shard; further accepts are closed
+  size_t transaction_limit = 65536;          // cached UDP responses per shard
+  size_t transaction_memory = 32u << 20;     // bytes of cached responses per shard
+  size_t handoff_ring_size = 4u << 20;       // bytes per shard pair and direction
+  bool force_rport = false;  // answer UDP to the source port even without rport
+  LogLevel log_level = LogLevel::kInfo;
+  std::string server = "locus/0.1.0";  // Server header value
+  std::string data_dir = "var/locus";
+
+  // The embedded defaults: UDP and TCP on 127.0.0.1:5060.
+  static Config Defaults();
+};
+
+// Names of every setting, in the order `--help` and the docs list them.
+const std::vector<std::string_view>& SettingNames();
+
+// Sets one setting from its text form: numbers in decimal, booleans as
+// true/false, lists comma-separated. Errors name the setting and the problem.
+absl::Status ApplySetting(std::string_view name, std::string_view value, Config* config);
+
+// Applies a JSON object of settings (keys as in SettingNames(); lists may be
+// JSON arrays of strings). Unknown keys are errors.
+absl::Status ApplyJsonFile(const std::string& path, Config* config);
+
+// Cross-setting checks: min <= default <= max expires, at least one listen
+// address, shard count within the CPUs.
+absl::Status ValidateConfig(const Config& config);
+
+// The effective configuration as one JSON object (for logs and `config`).
+std::string ConfigToJson(const Config& config);
+
+}  // namespace locus::engine
+
+#endif  // LOCUS_ENGINE_CONFIG_H_

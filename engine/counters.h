@@ -1,0 +1,55 @@
+// Per-shard counters: written only by the shard's own thread, read by anyone
+// with relaxed loads (no locks, no read-modify-write atomics on the hot path).
+// Each shard's block is cache-line aligned so that shards never share a line.
+#ifndef LOCUS_ENGINE_COUNTERS_H_
+#define LOCUS_ENGINE_COUNTERS_H_
+
+#include <atomic>
+#include <cstdint>
+
+namespace locus::engine {
+
+// A counter with one writer thread.
+class Counter {
+ public:
+  void Add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t Get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// Status codes counted one by one; others land in `other`.
+inline constexpr int kCountedStatuses[] = {200, 400, 403, 404, 405, 416, 420,
+                                           423, 481, 500, 503, 513};
+inline constexpr int kCountedStatusCount = sizeof(kCountedStatuses) / sizeof(int);
+
+struct alignas(64) ShardCounters {
+  Counter requests_received;  // SIP requests received on this shard's sockets
+  Counter handed_off;         // of those, passed to the shard that owns the AOR
+  Counter handoffs_received;  // requests this shard processed for another shard
+  Counter answered;           // responses sent (including retransmitted ones)
+  Counter parse_errors;       // unparseable messages, or without a usable Via
+  Counter responses_ignored;  // SIP responses received (a registrar sends none)
+  Counter retransmissions;    // requests answered from the transaction cache
+  Counter overflows;          // hand-offs refused because a ring was full (503)
+  Counter send_errors;        // responses that could not be sent
+  Counter udp_packets_in, udp_bytes_in, udp_packets_out, udp_bytes_out;
+  Counter tcp_bytes_in, tcp_bytes_out, tcp_accepted, tcp_closed, tcp_refused;
+  Counter status[kCountedStatusCount];
+  Counter status_other;
+
+  void CountStatus(int code) {
+    for (int i = 0; i < kCountedStatusCount; ++i) {
+      if (kCountedStatuses[i] == code) {
+        status[i].Add();
+        return;
+      }
+    }
+    status_other.Add();
+  }
+};
+
+}  // namespace locus::engine
+
+#endif  // LOCUS_ENGINE_COUNTERS_H_

@@ -1,0 +1,129 @@
+#include "engine/engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <random>
+#include <latch>
+
+#include "engine/log.h"
+#include "engine/text.h"
+
+namespace locus::engine {
+
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
+}
+
+Engine::Engine(Config config) : config_(std::move(config)) {}
+
+Engine::~Engine() { Stop(); }
+
+// SO_REUSEPORT would let a second locusd (same user) silently share the
+// port with a running one, each seeing part of the traffic. A bind without
+// SO_REUSEPORT fails when anyone holds the address, so probe first.
+absl::Status CheckAddressFree(const Endpoint& at, int type) {
+  const int fd = socket(at.family(), type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(Cat("socket: ", std::strerror(errno)));
+  const int one = 1;
+  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (at.is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  const int result = bind(fd, at.addr(), at.len());
+  const int error = errno;
+  close(fd);
+  if (result != 0) {
+    return absl::UnavailableError(Cat(type == SOCK_DGRAM ? "udp " : "tcp ", at.ToString(), ": ",
+                                      std::strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Start() {
+  for (const Endpoint& at : config_.udp) {
+    if (absl::Status s = CheckAddressFree(at, SOCK_DGRAM); !s.ok()) return s;
+  }
+  for (const Endpoint& at : config_.tcp) {
+    if (absl::Status s = CheckAddressFree(at, SOCK_STREAM); !s.ok()) return s;
+  }
+  const std::vector<int> cpus = AllowedCpus();
+  const int n = config_.shards > 0 ? config_.shards : static_cast<int>(cpus.size());
+  std::random_device random;
+  const uint64_t tag_seed = (static_cast<uint64_t>(random()) << 32) ^ random();
+  for (int i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<Shard>(i, n, config_, tag_seed));
+  }
+  rings_.resize(static_cast<size_t>(n * n));
+  for (int from = 0; from < n; ++from) {
+    for (int to = 0; to < n; ++to) {
+      if (from != to) {
+        rings_[static_cast<size_t>(from * n + to)] =
+            std::make_unique<SpscRing>(config_.handoff_ring_size);
+      }
+    }
+  }
+  std::vector<Shard*> peers;
+  for (auto& s : shards_) peers.push_back(s.get());
+  for (int i = 0; i < n; ++i) {
+    std::vector<SpscRing*> inboxes(static_cast<size_t>(n)), outboxes(static_cast<size_t>(n));
+    for (int j = 0; j < n; ++j) {
+      inboxes[static_cast<size_t>(j)] = rings_[static_cast<size_t>(j * n + i)].get();
+      outboxes[static_cast<size_t>(j)] = rings_[static_cast<size_t>(i * n + j)].get();
+    }
+    shards_[static_cast<size_t>(i)]->Connect(peers, inboxes, outboxes);
+  }
+
+  // Each shard opens its ring on its own thread (SINGLE_ISSUER), then waits
+  // until all have opened, so that no shard hands off to a ring not yet made.
+  opened_ = std::make_unique<std::latch>(n);
+  go_ = std::make_unique<std::latch>(1);
+  std::vector<absl::Status> statuses(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([&statuses, &cpus, i, this] {
+      Shard& shard = *shards_[static_cast<size_t>(i)];
+      const int cpu = cpus[static_cast<size_t>(i) % cpus.size()];
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      const absl::Status status = shard.Open();
+      if (!status.ok()) start_failed_.store(true);
+      statuses[static_cast<size_t>(i)] = status;  // read by Start() after opened_
+      opened_->count_down();
+      go_->wait();
+      if (!start_failed_.load()) shard.Run();
+    });
+  }
+  opened_->wait();
+  go_->count_down();
+  for (const absl::Status& status : statuses) {
+    if (!status.ok()) {
+      Stop();
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Engine::Stop() {
+  for (auto& s : shards_) s->RequestStop();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace locus::engine

@@ -1,0 +1,51 @@
+// The set of shards of one locusd: creates them and the hand-off rings
+// between every pair, runs each on its own pinned thread, and stops them.
+#ifndef LOCUS_ENGINE_ENGINE_H_
+#define LOCUS_ENGINE_ENGINE_H_
+
+#include <atomic>
+#include <latch>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/config.h"
+#include "engine/shard.h"
+#include "engine/spsc_ring.h"
+
+namespace locus::engine {
+
+class Engine {
+ public:
+  explicit Engine(Config config);
+  ~Engine();
+
+  // Starts one thread per shard, each pinned to one of the CPUs this process
+  // may use, and returns once every shard has opened its ring and sockets
+  // (or the first error; then every shard is stopped again).
+  absl::Status Start();
+  // Asks every shard to stop and waits for them.
+  void Stop();
+
+  const Config& config() const { return config_; }
+  int shard_count() const { return static_cast<int>(shards_.size()); }
+  const Shard& shard(int i) const { return *shards_[static_cast<size_t>(i)]; }
+
+ private:
+  Config config_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::unique_ptr<SpscRing>> rings_;  // [from * n + to]
+  std::vector<std::thread> threads_;
+  // Start-up handshake (shards outlive Start(), so these are members).
+  std::unique_ptr<std::latch> opened_;
+  std::unique_ptr<std::latch> go_;
+  std::atomic<bool> start_failed_{false};
+};
+
+// CPUs this process may run on (sched_getaffinity), in order.
+std::vector<int> AllowedCpus();
+
+}  // namespace locus::engine
+
+#endif  // LOCUS_ENGINE_ENGINE_H_

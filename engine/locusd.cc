@@ -1,0 +1,194 @@
+// locusd: the registrar daemon. Reads the configuration (embedded defaults,
+// then --config FILE, then flags), starts the shards, and runs until SIGINT or
+// SIGTERM. Exit codes: 0 after a clean stop, 1 when start-up failed (e.g. a
+// port in use), 2 for an invalid configuration.
+#include <signal.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "engine/text.h"
+#include "engine/config.h"
+#include "engine/engine.h"
+#include "engine/log.h"
+
+using std::optional;
+using std::string;
+
+ABSL_FLAG(optional<string>, config, std::nullopt, "JSON configuration file (flags override it)");
+ABSL_FLAG(optional<string>, udp, std::nullopt,
+          "UDP listen addresses, comma-separated, e.g. 127.0.0.1:5060,[::1]:5060; empty: none "
+          "(default 127.0.0.1:5060)");
+ABSL_FLAG(optional<string>, tcp, std::nullopt,
+          "TCP listen addresses, as --udp (default 127.0.0.1:5060)");
+ABSL_FLAG(optional<string>, shards, std::nullopt, "number of shards; 0: one per CPU (default 0)");
+ABSL_FLAG(optional<string>, domains, std::nullopt,
+          "domains served, comma-separated; empty: any (default empty)");
+ABSL_FLAG(optional<string>, min_expires, std::nullopt, "shortest registration, s (default 60)");
+ABSL_FLAG(optional<string>, default_expires, std::nullopt,
+          "registration without an expiry, s (default 3600)");
+ABSL_FLAG(optional<string>, max_expires, std::nullopt,
+          "longest registration; longer ones are shortened, s (default 7200)");
+ABSL_FLAG(optional<string>, max_contacts, std::nullopt,
+          "bindings per AOR; 0: no limit (default 16)");
+ABSL_FLAG(optional<string>, too_many_contacts, std::nullopt,
+          "beyond max_contacts: reject (403) or drop_oldest (default reject)");
+ABSL_FLAG(optional<string>, max_message_size, std::nullopt,
+          "largest SIP message accepted, bytes (default 65535)");
+ABSL_FLAG(optional<string>, tcp_idle_timeout, std::nullopt,
+          "seconds before an idle TCP connection is closed (default 900)");
+ABSL_FLAG(optional<string>, max_tcp_connections, std::nullopt,
+          "TCP connections per shard (default 10000)");
+ABSL_FLAG(optional<string>, transaction_limit, std::nullopt,
+          "cached UDP responses per shard (default 65536)");
+ABSL_FLAG(optional<string>, transaction_memory, std::nullopt,
+          "bytes of cached UDP responses per shard (default 33554432)");
+ABSL_FLAG(optional<string>, handoff_ring_size, std::nullopt,
+          "bytes per shard-to-shard ring (default 4194304)");
+ABSL_FLAG(optional<string>, force_rport, std::nullopt,
+          "answer UDP to the source port even without rport (default false)");
+ABSL_FLAG(optional<string>, log_level, std::nullopt,
+          "debug, info, warning or error (default info)");
+ABSL_FLAG(optional<string>, server, std::nullopt, "Server header value (default locus/0.1.0)");
+ABSL_FLAG(optional<string>, data_dir, std::nullopt, "data directory (default var/locus)");
+
+namespace locus::engine {
+namespace {
+
+const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
+  static const std::vector<std::pair<std::string_view, const absl::Flag<optional<string>>*>> flags =
+      {{"udp", &FLAGS_udp},
+       {"tcp", &FLAGS_tcp},
+       {"shards", &FLAGS_shards},
+       {"domains", &FLAGS_domains},
+       {"min_expires", &FLAGS_min_expires},
+       {"default_expires", &FLAGS_default_expires},
+       {"max_expires", &FLAGS_max_expires},
+       {"max_contacts", &FLAGS_max_contacts},
+       {"too_many_contacts", &FLAGS_too_many_contacts},
+       {"max_message_size", &FLAGS_max_message_size},
+       {"tcp_idle_timeout", &FLAGS_tcp_idle_timeout},
+       {"max_tcp_connections", &FLAGS_max_tcp_connections},
+       {"transaction_limit", &FLAGS_transaction_limit},
+       {"transaction_memory", &FLAGS_transaction_memory},
+       {"handoff_ring_size", &FLAGS_handoff_ring_size},
+       {"force_rport", &FLAGS_force_rport},
+       {"log_level", &FLAGS_log_level},
+       {"server", &FLAGS_server},
+       {"data_dir", &FLAGS_data_dir}};
+  for (const auto& [n, flag] : flags) {
+    if (n == name) return flag;
+  }
+  return nullptr;
+}
+
+[[noreturn]] void ConfigError(std::string_view message) {
+  std::fprintf(stderr, "locusd: invalid configuration: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+  std::exit(2);
+}
+
+// abseil exits with 1 on an unknown flag; a configuration error is exit 2.
+void CheckFlagNames(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') {
+      ConfigError(Cat("unexpected argument '", arg, "'"));
+    }
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    std::string_view name = arg.substr(0, arg.find('='));
+    if (name == "config" || name.starts_with("help") || name == "version" ||
+        name == "flagfile" || FlagFor(name) != nullptr) {
+      continue;
+    }
+    ConfigError(Cat("unknown flag --", name, " (see --help)"));
+  }
+}
+
+Config LoadConfig() {
+  Config config = Config::Defaults();
+  if (const optional<string> file = absl::GetFlag(FLAGS_config)) {
+    if (absl::Status status = ApplyJsonFile(*file, &config); !status.ok()) {
+      ConfigError(std::string(status.message()));
+    }
+  }
+  for (std::string_view name : SettingNames()) {
+    const absl::Flag<optional<string>>* flag = FlagFor(name);
+    if (flag == nullptr) continue;
+    if (const optional<string> value = absl::GetFlag(*flag)) {
+      if (absl::Status status = ApplySetting(name, *value, &config); !status.ok()) {
+        ConfigError(Cat("--", std::string(status.message())));
+      }
+    }
+  }
+  if (absl::Status status = ValidateConfig(config); !status.ok()) {
+    ConfigError(std::string(status.message()));
+  }
+  return config;
+}
+
+std::string Listening(const Config& config) {
+  std::vector<std::string> parts;
+  for (const Endpoint& e : config.udp) parts.push_back(Cat("udp ", e.ToString()));
+  for (const Endpoint& e : config.tcp) parts.push_back(Cat("tcp ", e.ToString()));
+  return Join(parts, ", ");
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "locusd: SIP registrar. Flags override the JSON file given with --config.");
+  CheckFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  const Config config = LoadConfig();
+  SetLogLevel(config.log_level);
+
+  // Signals are taken by this thread alone (sigwait); the shard threads
+  // inherit the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Engine engine(config);
+  if (absl::Status status = engine.Start(); !status.ok()) {
+    Log(LogLevel::kError, "cannot start: %s", std::string(status.message()));
+    return 1;
+  }
+  const Shard& first = engine.shard(0);
+  Log(LogLevel::kInfo, "locusd %s listening on %s; %d shard%s (%s receive, %s hand-offs)",
+      config.server, Listening(config), engine.shard_count(), engine.shard_count() == 1 ? "" : "s",
+      first.multishot() ? "multishot recvmsg" : "plain recvmsg",
+      first.uses_msg_ring() ? "MSG_RING" : "eventfd");
+  if (config.domains.empty()) {
+    Log(LogLevel::kWarning, "serving any domain: set --domains to accept only your own");
+  }
+  Log(LogLevel::kDebug, "configuration: %s", ConfigToJson(config));
+
+  int received = 0;
+  sigwait(&signals, &received);
+  Log(LogLevel::kInfo, "%s: draining and stopping", received == SIGINT ? "SIGINT" : "SIGTERM");
+  engine.Stop();
+  for (int i = 0; i < engine.shard_count(); ++i) {
+    const ShardCounters& c = engine.shard(i).counters();
+    Log(LogLevel::kInfo,
+        "shard %d: received=%d handed_off=%d answered=%d retransmissions=%d parse_errors=%d "
+        "overflows=%d",
+        i, c.requests_received.Get(), c.handed_off.Get(), c.answered.Get(),
+        c.retransmissions.Get(), c.parse_errors.Get(), c.overflows.Get());
+  }
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace locus::engine
+
+int main(int argc, char** argv) { return locus::engine::Main(argc, argv); }

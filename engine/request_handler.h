@@ -1,0 +1,116 @@
+// The request pipeline of one shard, without any I/O: takes a parsed message
+// and either answers it (the response bytes), hands it to the shard that owns
+// its AOR, or drops it. RFC 3261 section 10.3 in order:
+//   validation (section 8.2, ARCHITECTURE section 5) -> method dispatch ->
+//   AOR canonical form and owner shard (step 5) -> transaction match
+//   (section 17.2.3) -> Request-URI scheme and domain (step 1) -> Require
+//   (step 2) -> [authentication and authorization, steps 3-4: issue 7 adds them
+//   here, see AuthorizeRegister] -> steps 6-8 through store::ApplyRegister ->
+//   200 with every binding.
+#ifndef LOCUS_ENGINE_REQUEST_HANDLER_H_
+#define LOCUS_ENGINE_REQUEST_HANDLER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/counters.h"
+#include "engine/endpoint.h"
+#include "engine/response_builder.h"
+#include "engine/transaction_table.h"
+#include "parser/contact.h"
+#include "parser/message.h"
+#include "parser/validate.h"
+#include "store/binding_table.h"
+#include "store/registrar.h"
+
+namespace locus::engine {
+
+// A request as it arrived.
+struct Inbound {
+  Endpoint source;
+  store::Transport transport = store::Transport::kUdp;
+  bool too_large = false;  // parsed with the fallback limit: answer 513
+};
+
+struct Disposition {
+  enum class Kind : uint8_t { kDrop, kRespond, kHandOff };
+  Kind kind = Kind::kDrop;
+  int owner = -1;        // kHandOff: the shard that owns the AOR
+  int status = 0;        // kRespond: the status code sent
+  Endpoint destination;  // kRespond over UDP: where the response goes
+};
+
+// The shard that owns a canonical AOR (ARCHITECTURE section 3).
+int OwnerShard(std::string_view canonical_aor, int shard_count);
+
+class RequestHandler {
+ public:
+  RequestHandler(const Config& config, int shard, int shard_count, uint64_t tag_seed,
+                 store::BindingTable& table, ShardCounters& counters);
+
+  // Handles one message. `handed_off`: it was received by another shard,
+  // which found that this one owns the AOR. With kRespond, *response holds the
+  // bytes to send back on the transport the request came in by.
+  Disposition Handle(const sip::Message& message, const Inbound& inbound, bool handed_off,
+                     std::string* response);
+
+  // Answers a request with a bare status (e.g. 503 when a hand-off ring is
+  // full), adding Retry-After when retry_after > 0. kDrop when it cannot be
+  // answered.
+  Disposition Reject(const sip::Message& message, const Inbound& inbound, int status,
+                     std::string_view reason, uint32_t retry_after, std::string* response);
+
+  // Moves the clocks: seconds since the Unix epoch (bindings, Date) and a
+  // monotonic millisecond clock (transactions). Call before Handle().
+  void SetTime(uint32_t now_s, uint64_t now_ms);
+
+  // Drops cached transactions whose Timer J fired, and expired bindings.
+  void Expire();
+
+  const TransactionTable& transactions() const { return transactions_; }
+
+ private:
+  Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status);
+  void StartResponse(int status, std::string_view reason, const sip::Message& message,
+                     const ReplyTo& reply, std::string* response);
+  Disposition HandleRegister(const sip::Message& message, const Inbound& inbound,
+                             const ReplyTo& reply, std::string_view aor, std::string* response);
+  Disposition HandleCancel(const sip::Message& message, const Inbound& inbound,
+                           const ReplyTo& reply, std::string* response);
+  void BuildTransactionKey(const sip::Message& message, const ReplyTo& reply,
+                           std::string_view method);
+  bool Serves(std::string_view host) const;
+  // Unsupported option tags of Require, comma-separated, into unsupported_.
+  bool FindUnsupported(const sip::Message& message);
+  void AppendContacts(const store::AorRecord* record);
+  void UpdateDate();
+
+  const Config& config_;
+  const int shard_;
+  const int shard_count_;
+  const uint64_t tag_seed_;
+  store::BindingTable& table_;
+  ShardCounters& counters_;
+  TransactionTable transactions_;
+  store::RegistrarScratch scratch_;
+  uint32_t now_s_ = 0;
+  uint64_t now_ms_ = 0;
+  char date_[40] = {};  // "Sat, 28 Nov 2026 07:10:47 GMT"
+  uint32_t date_second_ = 0;
+
+  // Working memory reused by every request.
+  sip::CoreHeaders core_;
+  std::vector<sip::Contact> contacts_;
+  std::vector<store::ContactSpec> specs_;
+  std::string key_;
+  std::string path_;
+  std::string unsupported_;
+  std::string* out_ = nullptr;
+};
+
+}  // namespace locus::engine
+
+#endif  // LOCUS_ENGINE_REQUEST_HANDLER_H_

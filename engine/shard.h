@@ -1,0 +1,145 @@
+// One shard: a thread with its own io_uring, its own UDP sockets and TCP
+// listeners on the shared addresses (SO_REUSEPORT), its own binding table,
+// transaction table, timers and counters (ARCHITECTURE section 3). Requests
+// whose AOR another shard owns are handed over through that pair's SpscRing,
+// with an IORING_OP_MSG_RING (or eventfd) wake-up; the owner answers UDP
+// itself through its socket bound to the same address, and sends TCP answers
+// back to the shard that holds the connection.
+#ifndef LOCUS_ENGINE_SHARD_H_
+#define LOCUS_ENGINE_SHARD_H_
+
+#include <liburing.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/config.h"
+#include "engine/counters.h"
+#include "engine/endpoint.h"
+#include "engine/request_handler.h"
+#include "engine/spsc_ring.h"
+#include "store/binding_table.h"
+#include "store/timer_wheel.h"
+
+namespace locus::engine {
+
+class Shard {
+ public:
+  Shard(int index, int count, const Config& config, uint64_t tag_seed);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // Wires the hand-off rings: inbox[i] carries records from shard i to this
+  // one, outbox[i] from this one to shard i (null for i == index).
+  void Connect(std::vector<Shard*> peers, std::vector<SpscRing*> inboxes,
+               std::vector<SpscRing*> outboxes);
+
+  // On the shard's own thread, before Run(): creates the ring, binds the
+  // sockets, registers the receive buffers.
+  absl::Status Open();
+  // The event loop; returns after RequestStop() once in-flight sends drained.
+  void Run();
+  // From any thread.
+  void RequestStop();
+
+  int index() const { return index_; }
+  int ring_fd() const { return ring_.ring_fd; }
+  const ShardCounters& counters() const { return counters_; }
+  bool multishot() const { return multishot_; }
+  bool uses_msg_ring() const { return use_msg_ring_; }
+
+ private:
+  struct SendSlot;
+  struct RecvSlot;
+  struct Connection;
+  struct HandOffHeader;
+
+  // io_uring submission helpers.
+  io_uring_sqe* GetSqe();
+  void ArmUdpReceive(size_t socket);
+  void ArmPlainReceive(RecvSlot* slot);
+  void ArmAccept(size_t listener);
+  void ArmWakeRead();
+  void ArmConnectionReceive(Connection* c);
+  void ArmConnectionSend(Connection* c);
+
+  void HandleCompletion(io_uring_cqe* cqe);
+  void OnUdpMultishot(size_t socket, io_uring_cqe* cqe);
+  void OnUdpDatagram(size_t socket, std::string_view bytes, const Endpoint& source);
+  void OnAccept(size_t listener, io_uring_cqe* cqe);
+  void OnConnectionReceive(Connection* c, int result);
+  void OnConnectionSend(Connection* c, int result);
+  void FrameConnection(Connection* c);
+
+  // Runs the pipeline on one framed message and routes the outcome.
+  void Process(std::string_view bytes, bool too_large, const Inbound& inbound,
+               size_t udp_socket, uint64_t conn_id, bool handed_off, int from_shard);
+  void SendUdp(size_t socket, const Endpoint& to, std::string_view bytes);
+  void SendOnConnection(uint64_t conn_id, std::string_view bytes);
+  // Processes hand-offs from peers; true when some are left for the next turn.
+  bool DrainInboxes();
+  void FlushWakes();
+  void CloseConnection(Connection* c);
+  void MaybeFreeConnection(Connection* c);
+  Connection* FindConnection(uint64_t conn_id);
+  void UpdateClocks();
+  void RunTimers();
+
+  const int index_;
+  const int count_;
+  const Config& config_;
+  io_uring ring_{};
+  bool ring_open_ = false;
+  std::atomic<bool> stop_{false};
+  bool multishot_ = false;
+  bool use_msg_ring_ = false;
+  int wake_fd_ = -1;  // eventfd, when MSG_RING is unavailable
+  uint64_t wake_value_ = 0;
+
+  ShardCounters counters_;
+  store::BindingTable table_;
+  RequestHandler handler_;
+  std::string response_;  // reused for every response
+
+  // UDP.
+  std::vector<int> udp_fds_;
+  msghdr recv_template_{};
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_bytes_ = 0;
+  std::unique_ptr<char[]> buffers_;
+  size_t buffer_size_ = 0;
+  uint32_t buffer_count_ = 0;
+  uint32_t buffers_returned_ = 0;
+  std::vector<std::unique_ptr<RecvSlot>> recv_slots_;  // plain recvmsg fallback
+  std::vector<std::unique_ptr<SendSlot>> send_slots_;
+  std::vector<SendSlot*> free_send_slots_;
+  size_t sends_in_flight_ = 0;
+
+  // TCP.
+  std::vector<int> listen_fds_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<uint32_t> free_connections_;
+  size_t open_connections_ = 0;
+  store::TimerWheel idle_wheel_;  // seconds, monotonic
+
+  // Shards.
+  std::vector<Shard*> peers_;
+  std::vector<SpscRing*> inboxes_;
+  std::vector<SpscRing*> outboxes_;
+  std::vector<bool> wake_needed_;
+
+  // Clocks.
+  uint32_t now_s_ = 0;      // wall clock, seconds since the Unix epoch
+  uint64_t now_ms_ = 0;     // monotonic
+  uint32_t last_expire_s_ = 0;
+};
+
+}  // namespace locus::engine
+
+#endif  // LOCUS_ENGINE_SHARD_H_
