@@ -1,0 +1,252 @@
+// The registrar pipeline on real messages, through the real parser and store:
+// everything locusd answers, without sockets.
+#include "engine/request_handler.h"
+
+#include <arpa/inet.h>
+
+#include <string>
+
+#include "gtest/gtest.h"
+#include "parser/message.h"
+
+namespace locus::engine {
+namespace {
+
+constexpr uint32_t kNow = 1800000000;
+
+std::string Register(std::string_view user, std::string_view extra, int cseq = 1,
+                     std::string_view branch = "z9hG4bKb1", std::string_view via_tail = ";rport") {
+  std::string m = "REGISTER sip:example.com SIP/2.0\r\n";
+  m += "Via: SIP/2.0/UDP 192.0.2.7:5070;branch=" + std::string(branch) + std::string(via_tail) +
+       "\r\n";
+  m += "Max-Forwards: 70\r\n";
+  m += "From: <sip:" + std::string(user) + "@example.com>;tag=f1\r\n";
+  m += "To: <sip:" + std::string(user) + "@example.com>\r\n";
+  m += "Call-ID: call-" + std::string(user) + "\r\n";
+  m += "CSeq: " + std::to_string(cseq) + " REGISTER\r\n";
+  m += std::string(extra);
+  m += "Content-Length: 0\r\n\r\n";
+  return m;
+}
+
+class RequestHandlerTest : public ::testing::Test {
+ protected:
+  RequestHandlerTest() : table_(kNow), handler_(config_, 0, 1, 42, table_, counters_) {
+    handler_.SetTime(kNow, 5000);
+    Endpoint::Parse("198.51.100.9:40000", &inbound_.source);
+  }
+
+  Disposition Send(const std::string& text) {
+    sip::Message message;
+    const sip::ParseError error = sip::ParseMessage(text, sip::ParseOptions{}, &message);
+    EXPECT_TRUE(error.ok()) << sip::Describe(error);
+    return handler_.Handle(message, inbound_, false, &response_);
+  }
+
+  std::string StatusLine() const { return response_.substr(0, response_.find("\r\n")); }
+  bool Has(std::string_view line) const { return response_.find(line) != std::string::npos; }
+
+  Config config_ = Config::Defaults();
+  store::BindingTable table_;
+  ShardCounters counters_;
+  RequestHandler handler_;
+  Inbound inbound_;
+  std::string response_;
+};
+
+TEST_F(RequestHandlerTest, RegisterAnswers200WithTheBindingAndCopiedHeaders) {
+  const Disposition d = Send(Register("alice", "Contact: <sip:alice@10.1.1.1:5060>;expires=600\r\n"));
+  ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
+  EXPECT_EQ(d.status, 200);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
+  // RFC 3581: rport filled in, received added; section 18.2.2: sent to source.
+  EXPECT_TRUE(Has("Via: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKb1;rport=40000;received=198.51.100.9\r\n"))
+      << response_;
+  EXPECT_EQ(d.destination.port(), 40000);
+  EXPECT_TRUE(Has("From: <sip:alice@example.com>;tag=f1\r\n"));
+  EXPECT_TRUE(Has("To: <sip:alice@example.com>;tag="));
+  EXPECT_TRUE(Has("Call-ID: call-alice\r\n"));
+  EXPECT_TRUE(Has("CSeq: 1 REGISTER\r\n"));
+  EXPECT_TRUE(Has("Contact: <sip:alice@10.1.1.1:5060>;expires=600\r\n"));
+  EXPECT_TRUE(Has("Date: "));
+  EXPECT_TRUE(Has("Server: locus/0.1.0\r\n"));
+  EXPECT_TRUE(response_.ends_with("Content-Length: 0\r\n\r\n"));
+  EXPECT_FALSE(Has("Max-Forwards"));
+  EXPECT_EQ(table_.binding_count(), 1u);
+}
+
+TEST_F(RequestHandlerTest, WithoutRportTheAnswerGoesToTheSentByPort) {
+  const Disposition d =
+      Send(Register("bob", "Contact: <sip:bob@10.1.1.1>\r\n", 1, "z9hG4bKb2", ""));
+  EXPECT_EQ(d.destination.port(), 5070);
+  EXPECT_TRUE(Has(";branch=z9hG4bKb2;received=198.51.100.9\r\n")) << response_;
+  EXPECT_TRUE(Has("Contact: <sip:bob@10.1.1.1>;expires=3600\r\n"));  // the default
+}
+
+TEST_F(RequestHandlerTest, QueryListsEveryBindingWithQInstanceAndRegId) {
+  Send(Register("carol",
+                "Contact: <sip:carol@10.0.0.1>;q=0.5;+sip.instance=\"<urn:uuid:1>\";reg-id=1, "
+                "<sip:carol@10.0.0.2>;expires=100\r\n"));
+  ASSERT_EQ(StatusLine(), "SIP/2.0 200 OK");
+  Send(Register("carol", "", 2, "z9hG4bKq"));
+  EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
+  EXPECT_TRUE(Has("Contact: <sip:carol@10.0.0.1>;expires=3600;q=0.5;+sip.instance=\"<urn:uuid:1>\";reg-id=1\r\n"))
+      << response_;
+  EXPECT_TRUE(Has("Contact: <sip:carol@10.0.0.2>;expires=100\r\n"));
+}
+
+TEST_F(RequestHandlerTest, TooBriefAnswers423WithMinExpires) {
+  Send(Register("dave", "Contact: <sip:dave@10.0.0.1>;expires=10\r\n"));
+  EXPECT_EQ(StatusLine(), "SIP/2.0 423 Interval Too Brief");
+  EXPECT_TRUE(Has("Min-Expires: 60\r\n"));
+  EXPECT_EQ(table_.binding_count(), 0u);
+}
+
+TEST_F(RequestHandlerTest, UnknownRequireAnswers420WithUnsupported) {
+  Send(Register("erin", "Require: path, foo, bar\r\nContact: <sip:erin@10.0.0.1>\r\n"));
+  EXPECT_EQ(StatusLine(), "SIP/2.0 420 Bad Extension");
+  EXPECT_TRUE(Has("Unsupported: foo, bar\r\n"));
+}
+
+TEST_F(RequestHandlerTest, OtherMethodsAnswer405WithAllowAndOptions200) {
+  std::string invite = Register("f", "");
+  invite.replace(0, 8, "INVITE");
+  invite.replace(invite.find("1 REGISTER"), 10, "1 INVITE");
+  Send(invite);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 405 Method Not Allowed");
+  EXPECT_TRUE(Has("Allow: REGISTER, OPTIONS\r\n"));
+  std::string options = Register("f", "");
+  options.replace(0, 8, "OPTIONS");
+  options.replace(options.find("1 REGISTER"), 10, "1 OPTIONS");
+  Send(options);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
+  EXPECT_TRUE(Has("Allow: REGISTER, OPTIONS\r\n"));
+}
+
+TEST_F(RequestHandlerTest, InvalidHeaderAnswers400NamingIt) {
+  std::string m = Register("g", "Contact: <sip:g@10.0.0.1>\r\n");
+  m.replace(m.find("CSeq: 1 REGISTER"), 16, "CSeq: x REGISTER");
+  Send(m);
+  EXPECT_TRUE(StatusLine().starts_with("SIP/2.0 400 CSeq")) << StatusLine();
+}
+
+TEST_F(RequestHandlerTest, WildcardWithOtherContactsIs400) {
+  Send(Register("h", "Contact: *, <sip:h@10.0.0.1>\r\nExpires: 0\r\n"));
+  EXPECT_TRUE(StatusLine().starts_with("SIP/2.0 400")) << StatusLine();
+  EXPECT_TRUE(Has("Wildcard")) << StatusLine();
+}
+
+TEST_F(RequestHandlerTest, RetransmissionGetsTheSameBytesAndIsNotReapplied) {
+  const std::string first = Register("ivy", "Contact: <sip:ivy@10.0.0.1>\r\n", 1, "z9hG4bKr1");
+  Send(first);
+  const std::string original = response_;
+  // A later REGISTER removes the binding...
+  Send(Register("ivy", "Contact: <sip:ivy@10.0.0.1>;expires=0\r\n", 2, "z9hG4bKr2"));
+  EXPECT_EQ(table_.binding_count(), 0u);
+  // ...and a late retransmission of the first one is answered from the cache.
+  handler_.SetTime(kNow + 3, 8000);
+  Send(first);
+  EXPECT_EQ(response_, original);
+  EXPECT_EQ(table_.binding_count(), 0u);
+  EXPECT_EQ(counters_.retransmissions.Get(), 1u);
+  // After Timer J it is a new request again: applied, the binding is back.
+  handler_.SetTime(kNow + 40, 5000 + kTimerJMs + 1);
+  handler_.Expire();
+  Send(first);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
+  EXPECT_EQ(table_.binding_count(), 1u);
+}
+
+TEST_F(RequestHandlerTest, OverTcpNothingIsCached) {
+  inbound_.transport = store::Transport::kTcp;
+  const std::string m = Register("jo", "Contact: <sip:jo@10.0.0.1>\r\n");
+  Send(m);
+  EXPECT_EQ(handler_.transactions().size(), 0u);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
+}
+
+TEST_F(RequestHandlerTest, UnanswerableInputIsDropped) {
+  std::string no_via = Register("k", "");
+  no_via.erase(no_via.find("Via:"), no_via.find("Max-Forwards") - no_via.find("Via:"));
+  EXPECT_EQ(Send(no_via).kind, Disposition::Kind::kDrop);
+  std::string ack = Register("k", "");
+  ack.replace(0, 8, "ACK");
+  ack.replace(ack.find("1 REGISTER"), 10, "1 ACK");
+  EXPECT_EQ(Send(ack).kind, Disposition::Kind::kDrop);
+  EXPECT_EQ(Send("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\n"
+                 "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n")
+                .kind,
+            Disposition::Kind::kDrop);
+}
+
+TEST_F(RequestHandlerTest, CancelMatchingARegisterGets200OtherwiseItGets481) {
+  const std::string reg = Register("lu", "Contact: <sip:lu@10.0.0.1>\r\n", 1, "z9hG4bKc1");
+  Send(reg);
+  std::string cancel = reg;
+  cancel.replace(0, 8, "CANCEL");
+  cancel.replace(cancel.find("1 REGISTER"), 10, "1 CANCEL");
+  cancel.erase(cancel.find("Contact:"), cancel.find("Content-Length") - cancel.find("Contact:"));
+  Send(cancel);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
+  cancel.replace(cancel.find("z9hG4bKc1"), 9, "z9hG4bKc9");
+  Send(cancel);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 481 Call/Transaction Does Not Exist");
+}
+
+TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
+  Config config = Config::Defaults();
+  store::BindingTable table0(kNow), table1(kNow);
+  ShardCounters c0, c1;
+  RequestHandler shard0(config, 0, 2, 42, table0, c0);
+  RequestHandler shard1(config, 1, 2, 42, table1, c1);
+  shard0.SetTime(kNow, 1);
+  shard1.SetTime(kNow, 1);
+  Inbound inbound;
+  Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  int handed = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string user = "user" + std::to_string(i);
+    const std::string m =
+        Register(user, "Contact: <sip:" + user + "@10.0.0.1>\r\n", 1, "z9hG4bK" + user);
+    sip::Message message;
+    ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
+    std::string response;
+    Disposition d = shard0.Handle(message, inbound, false, &response);
+    if (d.kind == Disposition::Kind::kHandOff) {
+      ASSERT_EQ(d.owner, 1);
+      ++handed;
+      d = shard1.Handle(message, inbound, true, &response);
+    }
+    ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
+    ASSERT_TRUE(response.starts_with("SIP/2.0 200 OK")) << response;
+  }
+  EXPECT_GT(handed, 5);
+  EXPECT_LT(handed, 35);
+  EXPECT_EQ(table0.binding_count() + table1.binding_count(), 40u);
+  EXPECT_EQ(table1.binding_count(), static_cast<size_t>(handed));
+}
+
+TEST(RequestHandlerDomains, DomainNotServedIs404) {
+  Config config = Config::Defaults();
+  config.domains = {"example.com"};
+  store::BindingTable table(kNow);
+  ShardCounters counters;
+  RequestHandler handler(config, 0, 1, 42, table, counters);
+  handler.SetTime(kNow, 1);
+  Inbound inbound;
+  Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  std::string m = Register("m", "Contact: <sip:m@10.0.0.1>\r\n");
+  std::string response;
+  sip::Message message;
+  ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
+  handler.Handle(message, inbound, false, &response);
+  EXPECT_TRUE(response.starts_with("SIP/2.0 200")) << response;
+  m.replace(m.find("To: <sip:m@example.com>"), 23, "To: <sip:m@other.net>");
+  m.replace(m.find("z9hG4bKb1"), 9, "z9hG4bKb2");
+  ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
+  handler.Handle(message, inbound, false, &response);
+  EXPECT_TRUE(response.starts_with("SIP/2.0 404")) << response;
+}
+
+}  // namespace
+}  // namespace locus::engine
