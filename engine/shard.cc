@@ -518,6 +518,12 @@ void Shard::Process(std::string_view bytes, bool too_large, const Inbound& given
     if (error.code != sip::ErrorCode::kEmpty) counters_.parse_errors.Add();
     return;  // ARCHITECTURE section 5: unparseable input is dropped
   }
+  ProcessMessage(message, bytes, inbound, udp_socket, conn_id, handed_off, from_shard);
+}
+
+void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
+                           const Inbound& inbound, size_t udp_socket, uint64_t conn_id,
+                           bool handed_off, int from_shard) {
   if (message.is_request() && !handed_off) counters_.requests_received.Add();
   if (handed_off) counters_.handoffs_received.Add();
   Disposition d = handler_.Handle(message, inbound, handed_off, &response_);
@@ -681,7 +687,7 @@ void Shard::FrameConnection(Connection* c) {
     Inbound inbound;
     inbound.source = c->peer;
     inbound.transport = store::Transport::kTcp;
-    Process(data.substr(0, size), false, inbound, 0, c->id(), false, index_);
+    ProcessMessage(message, data.substr(0, size), inbound, 0, c->id(), false, index_);
     start += size;
   }
   if (c->closing) return;

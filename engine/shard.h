@@ -23,6 +23,7 @@
 #include "engine/endpoint.h"
 #include "engine/request_handler.h"
 #include "engine/spsc_ring.h"
+#include "parser/message.h"
 #include "store/binding_table.h"
 #include "store/timer_wheel.h"
 
@@ -80,6 +81,9 @@ class Shard {
   // Runs the pipeline on one framed message and routes the outcome.
   void Process(std::string_view bytes, bool too_large, const Inbound& inbound,
                size_t udp_socket, uint64_t conn_id, bool handed_off, int from_shard);
+  // The same, for a message already parsed (TCP framing parses it).
+  void ProcessMessage(const sip::Message& message, std::string_view bytes, const Inbound& inbound,
+                      size_t udp_socket, uint64_t conn_id, bool handed_off, int from_shard);
   void SendUdp(size_t socket, const Endpoint& to, std::string_view bytes);
   void SendOnConnection(uint64_t conn_id, std::string_view bytes);
   // Processes hand-offs from peers; true when some are left for the next turn.
