@@ -76,7 +76,7 @@ const std::vector<std::string_view>& SettingNames() {
       "udp", "tcp", "shards", "domains", "min_expires", "default_expires", "max_expires",
       "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
       "max_tcp_connections", "transaction_limit", "transaction_memory", "handoff_ring_size",
-      "force_rport", "log_level", "server", "data_dir"};
+      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir"};
   return names;
 }
 
@@ -136,6 +136,20 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
     } else {
       return Invalid(name, value, "is neither true nor false");
     }
+    return absl::OkStatus();
+  }
+  if (name == "udp_receive") {
+    if (value != "multishot" && value != "plain") {
+      return Invalid(name, value, "is neither multishot nor plain");
+    }
+    config->plain_udp_receive = value == "plain";
+    return absl::OkStatus();
+  }
+  if (name == "wakeup") {
+    if (value != "msg_ring" && value != "eventfd") {
+      return Invalid(name, value, "is neither msg_ring nor eventfd");
+    }
+    config->eventfd_wakeup = value == "eventfd";
     return absl::OkStatus();
   }
   if (name == "log_level") {
@@ -246,7 +260,9 @@ std::string ConfigToJson(const Config& config) {
       ",\"transaction_limit\":", config.transaction_limit,
       ",\"transaction_memory\":", config.transaction_memory,
       ",\"handoff_ring_size\":", config.handoff_ring_size,
-      ",\"force_rport\":", config.force_rport ? "true" : "false", ",\"log_level\":\"",
+      ",\"force_rport\":", config.force_rport ? "true" : "false",
+      ",\"udp_receive\":\"", config.plain_udp_receive ? "plain" : "multishot",
+      "\",\"wakeup\":\"", config.eventfd_wakeup ? "eventfd" : "msg_ring", "\",\"log_level\":\"",
       LogLevelName(config.log_level), "\",\"server\":\"", JsonEscape(config.server), "\",\"data_dir\":\"",
       JsonEscape(config.data_dir), "\"}");
 }

@@ -31,6 +31,10 @@ struct Config {
   size_t transaction_memory = 32u << 20;     // bytes of cached responses per shard
   size_t handoff_ring_size = 4u << 20;       // bytes per shard pair and direction
   bool force_rport = false;  // answer UDP to the source port even without rport
+  // io_uring paths, normally chosen by what the kernel supports; forcing the
+  // fallbacks keeps them tested.
+  bool plain_udp_receive = false;  // plain recvmsg instead of multishot + buffer ring
+  bool eventfd_wakeup = false;     // eventfd instead of IORING_OP_MSG_RING
   LogLevel log_level = LogLevel::kInfo;
   std::string server = "locus/0.1.0";  // Server header value
   std::string data_dir = "var/locus";

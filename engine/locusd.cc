@@ -52,6 +52,11 @@ ABSL_FLAG(optional<string>, handoff_ring_size, std::nullopt,
           "bytes per shard-to-shard ring (default 4194304)");
 ABSL_FLAG(optional<string>, force_rport, std::nullopt,
           "answer UDP to the source port even without rport (default false)");
+ABSL_FLAG(optional<string>, udp_receive, std::nullopt,
+          "multishot (recvmsg into a provided-buffer ring) or plain recvmsg (default multishot; "
+          "plain when the kernel lacks buffer rings)");
+ABSL_FLAG(optional<string>, wakeup, std::nullopt,
+          "cross-shard wake-up: msg_ring or eventfd (default msg_ring when the kernel has it)");
 ABSL_FLAG(optional<string>, log_level, std::nullopt,
           "debug, info, warning or error (default info)");
 ABSL_FLAG(optional<string>, server, std::nullopt, "Server header value (default locus/0.1.0)");
@@ -78,6 +83,8 @@ const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
        {"transaction_memory", &FLAGS_transaction_memory},
        {"handoff_ring_size", &FLAGS_handoff_ring_size},
        {"force_rport", &FLAGS_force_rport},
+       {"udp_receive", &FLAGS_udp_receive},
+       {"wakeup", &FLAGS_wakeup},
        {"log_level", &FLAGS_log_level},
        {"server", &FLAGS_server},
        {"data_dir", &FLAGS_data_dir}};
@@ -111,7 +118,22 @@ void CheckFlagNames(int argc, char** argv) {
   }
 }
 
-Config LoadConfig() {
+// abseil reads "--name=" as "no value" for optional flags; for locusd it is
+// an explicit empty value (e.g. --tcp= turns TCP off).
+std::vector<std::string_view> EmptyFlags(int argc, char** argv) {
+  std::vector<std::string_view> names;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!arg.ends_with("=") || arg.size() < 3 || arg[0] != '-') continue;
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    arg.remove_suffix(1);
+    if (FlagFor(arg) != nullptr) names.push_back(arg);
+  }
+  return names;
+}
+
+Config LoadConfig(const std::vector<std::string_view>& empty_flags) {
   Config config = Config::Defaults();
   if (const optional<string> file = absl::GetFlag(FLAGS_config)) {
     if (absl::Status status = ApplyJsonFile(*file, &config); !status.ok()) {
@@ -125,6 +147,11 @@ Config LoadConfig() {
       if (absl::Status status = ApplySetting(name, *value, &config); !status.ok()) {
         ConfigError(Cat("--", std::string(status.message())));
       }
+    }
+  }
+  for (std::string_view name : empty_flags) {
+    if (absl::Status status = ApplySetting(name, "", &config); !status.ok()) {
+      ConfigError(Cat("--", std::string(status.message())));
     }
   }
   if (absl::Status status = ValidateConfig(config); !status.ok()) {
@@ -144,8 +171,9 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "locusd: SIP registrar. Flags override the JSON file given with --config.");
   CheckFlagNames(argc, argv);
+  const std::vector<std::string_view> empty_flags = EmptyFlags(argc, argv);
   absl::ParseCommandLine(argc, argv);
-  const Config config = LoadConfig();
+  const Config config = LoadConfig(empty_flags);
   SetLogLevel(config.log_level);
 
   // Signals are taken by this thread alone (sigwait); the shard threads

@@ -194,7 +194,8 @@ absl::Status Shard::Open() {
   ring_open_ = true;
 
   io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
-  use_msg_ring_ = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
+  use_msg_ring_ = !config_.eventfd_wakeup && probe != nullptr &&
+                  io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
   if (probe != nullptr) io_uring_free_probe(probe);
   if (!use_msg_ring_) {
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -229,7 +230,7 @@ absl::Status Shard::Open() {
     reg.ring_addr = reinterpret_cast<uint64_t>(mem);
     reg.ring_entries = buffer_count_;
     reg.bgid = 0;
-    multishot_ = io_uring_register_buf_ring(&ring_, &reg, 0) == 0;
+    multishot_ = !config_.plain_udp_receive && io_uring_register_buf_ring(&ring_, &reg, 0) == 0;
     if (multishot_) {
       for (uint32_t i = 0; i < buffer_count_; ++i) {
         io_uring_buf_ring_add(buf_ring_, buffers_.get() + i * buffer_size_,
@@ -240,8 +241,10 @@ absl::Status Shard::Open() {
     } else {
       munmap(buf_ring_, buf_ring_bytes_);
       buf_ring_ = nullptr;
-      Log(LogLevel::kWarning, "shard %d: no provided-buffer rings (kernel too old): plain recvmsg",
-          index_);
+      if (!config_.plain_udp_receive) {
+        Log(LogLevel::kWarning, "shard %d: no provided-buffer rings (kernel too old): plain recvmsg",
+            index_);
+      }
     }
   }
   send_slots_.reserve(kSendSlots);
