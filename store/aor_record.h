@@ -39,12 +39,18 @@ class AorRecord : public TimerNode {
   // Earliest expires_at of the bindings; 0 when there are none.
   uint32_t EarliestExpiry() const;
 
+  // True once the table has erased the record while a snapshot still holds
+  // it (see BindingTable::BeginSnapshot): it has no bindings and is not found.
+  bool erased() const { return erased_; }
+
  private:
   explicit AorRecord(uint16_t key_size) : key_size_(key_size) {}
   ~AorRecord() = default;
 
+  friend class BindingTable;
   Bindings bindings_;
   uint16_t key_size_;
+  bool erased_ = false;
 };
 
 }  // namespace locus::store

@@ -9,6 +9,29 @@ BindingTable::~BindingTable() {
     wheel_.Cancel(record);
     AorRecord::Destroy(record);
   }
+  for (AorRecord* record : erased_while_snapshot_) AorRecord::Destroy(record);
+}
+
+std::vector<const AorRecord*> BindingTable::BeginSnapshot() {
+  ++open_snapshots_;
+  return std::vector<const AorRecord*>(records_.begin(), records_.end());
+}
+
+void BindingTable::EndSnapshot() {
+  if (open_snapshots_ == 0 || --open_snapshots_ > 0) return;
+  for (AorRecord* record : erased_while_snapshot_) AorRecord::Destroy(record);
+  erased_while_snapshot_.clear();
+}
+
+void BindingTable::Release(AorRecord* record) {
+  binding_count_ -= record->bindings().size();
+  if (open_snapshots_ == 0) {
+    AorRecord::Destroy(record);
+    return;
+  }
+  record->mutable_bindings().clear();
+  record->erased_ = true;
+  erased_while_snapshot_.push_back(record);
 }
 
 const AorRecord* BindingTable::Find(AorKey key) const {
@@ -55,17 +78,16 @@ bool BindingTable::RemoveAor(AorKey key) {
   auto it = records_.find(key);
   if (it == records_.end()) return false;
   AorRecord* record = *it;
-  binding_count_ -= record->bindings().size();
   wheel_.Cancel(record);
   records_.erase(it);  // by position: no second probe
-  AorRecord::Destroy(record);
+  Release(record);
   return true;
 }
 
 void BindingTable::Erase(AorRecord* record) {
   wheel_.Cancel(record);
   records_.erase(record->key());
-  AorRecord::Destroy(record);
+  Release(record);
 }
 
 }  // namespace locus::store

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
@@ -59,6 +60,16 @@ class BindingTable {
   size_t aor_count() const { return records_.size(); }
   size_t binding_count() const { return binding_count_; }
 
+  // Snapshots, for readers that walk the whole table over many turns of the
+  // event loop (the admin dump) without stalling it: BeginSnapshot() lists the
+  // records present now (one pass over the hash slots, no record touched), and
+  // until the matching EndSnapshot() no record is freed -- an erased one is
+  // kept, empty and marked erased(), so every pointer of the list stays valid.
+  // Several snapshots may be open at once.
+  std::vector<const AorRecord*> BeginSnapshot();
+  void EndSnapshot();
+  size_t open_snapshots() const { return open_snapshots_; }
+
   // Calls f(const AorRecord&) for every record, in no particular order.
   template <typename F>
   void ForEach(F&& f) const {
@@ -82,10 +93,14 @@ class BindingTable {
   };
 
   void Erase(AorRecord* record);
+  // Frees a record no longer in records_, or keeps it while a snapshot is open.
+  void Release(AorRecord* record);
 
   absl::flat_hash_set<AorRecord*, KeyHash, KeyEq> records_;
   TimerWheel wheel_;
   size_t binding_count_ = 0;
+  size_t open_snapshots_ = 0;
+  std::vector<AorRecord*> erased_while_snapshot_;
 };
 
 template <typename OnExpired>
