@@ -1,0 +1,915 @@
+"""Shared harness of locus's integration tests: runs a real locusd on loopback
+ports, builds SIP requests, sends them over UDP or TCP and parses the answers.
+
+Everything here talks to 127.0.0.1 or ::1 only, and every wait is bounded:
+a daemon that does not become ready, does not answer or does not stop fails
+the test instead of hanging it. A daemon is killed with its test process
+(PR_SET_PDEATHSIG), so a test killed by CTest's timeout leaves nothing behind.
+"""
+
+import argparse
+import atexit
+import ctypes
+import os
+import random
+import re
+import secrets
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+LOOPBACK4 = "127.0.0.1"
+LOOPBACK6 = "::1"
+
+# Set by parse_args() from --locusd (or the LOCUSD environment variable).
+LOCUSD = os.environ.get("LOCUSD", "")
+SIPP = os.environ.get("SIPP", "")
+
+# Exit code of a test program that cannot run here (CTest SKIP_RETURN_CODE).
+SKIP_EXIT_CODE = 77
+
+# Per-test bound (seconds) armed by LocusTestCase with SIGALRM.
+TEST_TIMEOUT = 40
+
+
+class HarnessError(AssertionError):
+    """A failure of the daemon as seen by the harness (start, readiness, stop)."""
+
+
+# ---------------------------------------------------------------------------
+# Ports and addresses
+
+
+def ipv6_available():
+    """True when a UDP and a TCP socket can bind ::1."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            s = socket.socket(socket.AF_INET6, kind)
+            try:
+                s.bind((LOOPBACK6, 0))
+            finally:
+                s.close()
+        return True
+    except OSError:
+        return False
+
+
+def free_port(host=LOOPBACK4):
+    """A port free for both UDP and TCP on host (picked by the kernel for UDP,
+    then checked for TCP). The sockets are closed again: a small race with other
+    programs remains, which start-up failures make visible."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(200):
+        u = socket.socket(family, socket.SOCK_DGRAM)
+        t = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            u.bind((host, 0))
+            port = u.getsockname()[1]
+            try:
+                t.bind((host, port))
+            except OSError:
+                continue
+            return port
+        finally:
+            u.close()
+            t.close()
+    raise HarnessError("no port free for both UDP and TCP on %s" % host)
+
+
+def free_port_dual():
+    """A port free for UDP and TCP on both 127.0.0.1 and ::1."""
+    for _ in range(100):
+        port = free_port(LOOPBACK4)
+        ok = True
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            s = socket.socket(socket.AF_INET6, kind)
+            try:
+                s.bind((LOOPBACK6, port))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return port
+    raise HarnessError("no port free on both 127.0.0.1 and ::1")
+
+
+def hostport(host, port):
+    """host:port with IPv6 references bracketed."""
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+def uri_host(host):
+    return "[%s]" % host if ":" in host else host
+
+
+# ---------------------------------------------------------------------------
+# The daemon
+
+_PR_SET_PDEATHSIG = 1
+_live_daemons = []
+_all_daemons = []
+
+
+def _die_with_parent():
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except OSError:
+        pass
+
+
+SHARD_LINE = re.compile(r"shard (\d+): received=(\d+) handed_off=(\d+) answered=(\d+)")
+
+
+class Locusd:
+    """One locusd process. Use as a context manager:
+
+        with Locusd(["--shards=1"]) as d:
+            client = UdpClient(d.udp_addr)
+            ...
+
+    The constructor picks a free port (or takes port=) and adds --udp/--tcp for
+    host:port (an empty list when udp/tcp is False) unless add_listen_flags is
+    False or flags already name them; udp/tcp also say where readiness is checked. On a clean
+    exit of the with-block the daemon is stopped with SIGTERM and must exit 0;
+    when the block raised, the daemon is killed and the error is kept.
+    """
+
+    def __init__(self, flags=(), binary=None, host=LOOPBACK4, udp=True, tcp=True,
+                 port=None, cwd=None, ready_timeout=10.0, add_listen_flags=True):
+        self.binary = binary or LOCUSD
+        if not self.binary:
+            raise HarnessError("no locusd binary: pass --locusd PATH or set LOCUSD")
+        self.host = host
+        self.port = port or free_port(host)
+        self.flags = list(flags)
+        names = {f.split("=", 1)[0] for f in self.flags}
+        if add_listen_flags and "--udp" not in names:
+            self.flags.append("--udp=" + (hostport(host, self.port) if udp else ""))
+        if add_listen_flags and "--tcp" not in names:
+            self.flags.append("--tcp=" + (hostport(host, self.port) if tcp else ""))
+        # Whether host:port answers on UDP / TCP (readiness is checked there).
+        self.has_udp = udp
+        self.has_tcp = tcp
+        self.ready_timeout = ready_timeout
+        self._own_cwd = cwd is None
+        self.cwd = cwd or tempfile.mkdtemp(prefix="locusd-test-")
+        self.stderr_path = os.path.join(self.cwd, "locusd.stderr")
+        self.proc = None
+        self.returncode = None
+        self._stderr_file = None
+        _all_daemons.append(self)
+
+    # -- addresses
+    @property
+    def udp_addr(self):
+        return (self.host, self.port)
+
+    @property
+    def tcp_addr(self):
+        return (self.host, self.port)
+
+    # -- lifecycle
+    def start(self):
+        self._stderr_file = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [self.binary] + self.flags, cwd=self.cwd, stdin=subprocess.DEVNULL,
+            stdout=self._stderr_file, stderr=self._stderr_file,
+            preexec_fn=_die_with_parent)
+        _live_daemons.append(self)
+        return self
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def _describe(self):
+        text = self.stderr_text()
+        lines = text.splitlines()
+        tail = "\n".join(lines[-40:])
+        return "locusd %s\n--- stderr (last %d lines) ---\n%s" % (
+            " ".join(self.flags), min(40, len(lines)), tail)
+
+    def wait_ready(self):
+        """Waits for 'listening on' on stderr, then for an answer to OPTIONS
+        (UDP when the daemon listens on UDP, else a TCP connection)."""
+        deadline = time.monotonic() + self.ready_timeout
+        while "listening on" not in self.stderr_text():
+            if self.proc.poll() is not None:
+                raise HarnessError("locusd exited with %s before it was ready\n%s"
+                                   % (self.proc.returncode, self._describe()))
+            if time.monotonic() > deadline:
+                raise HarnessError("locusd printed no 'listening on' within %.0f s\n%s"
+                                   % (self.ready_timeout, self._describe()))
+            time.sleep(0.02)
+        if self.has_udp:
+            client = UdpClient(self.udp_addr)
+            try:
+                while True:
+                    if self.proc.poll() is not None:
+                        raise HarnessError("locusd exited with %s while starting\n%s"
+                                           % (self.proc.returncode, self._describe()))
+                    req = client.options()
+                    client.send(req)
+                    resp = client.wait_for(req, timeout=0.2)
+                    if resp is not None:  # any answer shows the pipeline is up
+                        return
+                    if time.monotonic() > deadline:
+                        raise HarnessError("no answer to OPTIONS within %.0f s\n%s"
+                                           % (self.ready_timeout, self._describe()))
+            finally:
+                client.close()
+        elif self.has_tcp:
+            while True:
+                try:
+                    socket.create_connection(self.tcp_addr, timeout=0.5).close()
+                    return
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise HarnessError("no TCP connection within %.0f s\n%s"
+                                           % (self.ready_timeout, self._describe()))
+                    time.sleep(0.05)
+
+    def stop(self, timeout=5.0, sig=signal.SIGTERM):
+        """Stops the daemon with sig; it must exit 0 within timeout seconds.
+        Returns its stderr. SIGKILL only as a last resort, and then fails."""
+        if self.proc is None:
+            return ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                self._finish()
+                raise HarnessError("locusd did not exit within %.1f s of %s; killed\n%s"
+                                   % (timeout, signal.Signals(sig).name, self._describe()))
+        self._finish()
+        if self.returncode != 0:
+            raise HarnessError("locusd exited with %s after %s (expected 0)\n%s"
+                               % (self.returncode, signal.Signals(sig).name, self._describe()))
+        return self.stderr_text()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._finish()
+
+    def _finish(self):
+        if self.proc is not None:
+            self.returncode = self.proc.returncode
+        if self._stderr_file is not None:
+            self._stderr_file.close()
+            self._stderr_file = None
+        if self in _live_daemons:
+            _live_daemons.remove(self)
+
+    def cleanup(self):
+        if self._own_cwd and os.environ.get("LOCUS_KEEP_TMP") != "1":
+            shutil.rmtree(self.cwd, ignore_errors=True)
+
+    def shard_stats(self):
+        """{shard: (received, handed_off, answered)} from the exit lines."""
+        stats = {}
+        for m in SHARD_LINE.finditer(self.stderr_text()):
+            stats[int(m.group(1))] = tuple(int(m.group(i)) for i in (2, 3, 4))
+        return stats
+
+    def __enter__(self):
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            if self.proc is not None and self.proc.poll() is not None and self.proc.returncode != 0:
+                sys.stderr.write("locusd had exited with %s:\n%s\n"
+                                 % (self.proc.returncode, self._describe()))
+            self.kill()
+            return False
+        self.stop()
+        return False
+
+
+def run_locusd_expecting_exit(flags, timeout=5.0, cwd=None, binary=None):
+    """Runs locusd with flags that must make it exit by itself (bad config).
+    Returns (exit code, stderr). A daemon still running after timeout is killed
+    and reported as (None, stderr)."""
+    workdir = cwd or tempfile.mkdtemp(prefix="locusd-cfg-")
+    try:
+        proc = subprocess.Popen([binary or LOCUSD] + list(flags), cwd=workdir,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            return proc.returncode, (err + out).decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate(timeout=5)
+            return None, (err + out).decode("utf-8", "replace")
+    finally:
+        if cwd is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _kill_leftovers():
+    """At exit: no daemon outlives its test program, no working directory stays
+    behind (unless LOCUS_KEEP_TMP=1)."""
+    for d in list(_live_daemons):
+        d.kill()
+    for d in _all_daemons:
+        d.cleanup()
+
+
+atexit.register(_kill_leftovers)
+
+
+# ---------------------------------------------------------------------------
+# SIP messages
+
+def new_branch():
+    return "z9hG4bK" + secrets.token_hex(8)
+
+
+def new_tag():
+    return secrets.token_hex(6)
+
+
+def new_call_id():
+    return secrets.token_hex(10) + "@locus.test"
+
+
+_user_counter = [0]
+
+
+def unique_user(prefix="u"):
+    """A user part no other test in this process uses."""
+    _user_counter[0] += 1
+    return "%s%d-%s" % (prefix, _user_counter[0], secrets.token_hex(3))
+
+
+class Request:
+    """A request as text: start line, header lines in order, body. Content-Length
+    is appended unless a header of that name is given or content_length=False."""
+
+    def __init__(self, method, ruri, headers, body=b"", content_length=True):
+        self.method = method
+        self.ruri = ruri
+        self.headers = list(headers)
+        self.body = body if isinstance(body, bytes) else body.encode()
+        self.content_length = content_length
+
+    def header(self, name):
+        want = _canon_name(name)
+        for n, v in self.headers:
+            if _canon_name(n) == want:
+                return v
+        return None
+
+    @property
+    def branch(self):
+        via = self.header("Via")
+        m = re.search(r";\s*branch=([^;,\s]+)", via or "")
+        return m.group(1) if m else None
+
+    @property
+    def call_id(self):
+        return self.header("Call-ID")
+
+    @property
+    def cseq_method(self):
+        parts = (self.header("CSeq") or "").split()
+        return parts[1] if len(parts) == 2 else None
+
+    def to_bytes(self):
+        lines = ["%s %s SIP/2.0" % (self.method, self.ruri)]
+        lines += ["%s: %s" % (n, v) for n, v in self.headers]
+        if self.content_length and not any(n.lower() in ("content-length", "l")
+                                           for n, _ in self.headers):
+            lines.append("Content-Length: %d" % len(self.body))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+    def __bytes__(self):
+        return self.to_bytes()
+
+
+_COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact",
+            "l": "content-length", "k": "supported", "e": "content-encoding",
+            "c": "content-type", "s": "subject", "o": "event", "u": "allow-events"}
+
+
+def _canon_name(name):
+    name = name.strip().lower()
+    return _COMPACT.get(name, name)
+
+
+def split_list(value):
+    """Splits a header value at commas outside quotes and <...>."""
+    items, cur, quote, angle, i = [], [], False, False, 0
+    while i < len(value):
+        ch = value[i]
+        if quote:
+            cur.append(ch)
+            if ch == "\\" and i + 1 < len(value):
+                cur.append(value[i + 1])
+                i += 1
+            elif ch == '"':
+                quote = False
+        elif ch == '"':
+            quote = True
+            cur.append(ch)
+        elif ch == "<":
+            angle = True
+            cur.append(ch)
+        elif ch == ">":
+            angle = False
+            cur.append(ch)
+        elif ch == "," and not angle:
+            items.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    if "".join(cur).strip():
+        items.append("".join(cur).strip())
+    return items
+
+
+def split_params(text):
+    """';a=1;b;c="x;y"' -> {'a': '1', 'b': None, 'c': '"x;y"'} (names lower case)."""
+    params, cur, quote = [], [], False
+    for ch in text:
+        if quote:
+            cur.append(ch)
+            if ch == '"':
+                quote = False
+        elif ch == '"':
+            quote = True
+            cur.append(ch)
+        elif ch == ";":
+            params.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    params.append("".join(cur))
+    out = {}
+    for p in params:
+        p = p.strip()
+        if not p:
+            continue
+        if "=" in p:
+            k, v = p.split("=", 1)
+            out[k.strip().lower()] = v.strip()
+        else:
+            out[p.lower()] = None
+    return out
+
+
+class Contact:
+    """One element of a Contact header: its URI and header parameters."""
+
+    def __init__(self, text):
+        self.raw = text
+        text = text.strip()
+        if text == "*":
+            self.uri, self.params = "*", {}
+            return
+        if "<" in text:
+            lt = text.index("<")
+            gt = text.index(">", lt)
+            self.uri = text[lt + 1:gt]
+            self.params = split_params(text[gt + 1:])
+        else:  # addr-spec: header params start at the first ';'
+            uri, _, rest = text.partition(";")
+            self.uri = uri.strip()
+            self.params = split_params(rest)
+
+    @property
+    def expires(self):
+        v = self.params.get("expires")
+        return int(v) if v is not None and v.isdigit() else None
+
+    def __repr__(self):
+        return "Contact(%r)" % self.raw
+
+
+class Response:
+    """A parsed SIP response. headers: list of (name as sent, value)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        head, sep, body = raw.partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError("response without an empty line: %r" % raw[:200])
+        self.body = body
+        text = head.decode("utf-8", "replace")
+        lines = text.split("\r\n")
+        m = re.match(r"SIP/2\.0 (\d{3}) ?(.*)$", lines[0])
+        if not m:
+            raise ValueError("not a SIP response: %r" % lines[0])
+        self.status = int(m.group(1))
+        self.reason = m.group(2)
+        self.headers = []
+        for line in lines[1:]:
+            if line[:1] in (" ", "\t") and self.headers:  # folded line
+                n, v = self.headers[-1]
+                self.headers[-1] = (n, v + " " + line.strip())
+                continue
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise ValueError("bad header line in response: %r" % line)
+            self.headers.append((name.strip(), value.strip()))
+
+    def all(self, name):
+        """Every value of the header, in order (compact forms included)."""
+        want = _canon_name(name)
+        return [v for n, v in self.headers if _canon_name(n) == want]
+
+    def get(self, name):
+        values = self.all(name)
+        return values[0] if values else None
+
+    def count(self, name):
+        return len(self.all(name))
+
+    def contacts(self):
+        out = []
+        for value in self.all("Contact"):
+            out += [Contact(item) for item in split_list(value)]
+        return out
+
+    def contact_lines(self):
+        return self.all("Contact")
+
+    def vias(self):
+        out = []
+        for value in self.all("Via"):
+            out += split_list(value)
+        return out
+
+    @property
+    def top_via(self):
+        vias = self.vias()
+        return vias[0] if vias else None
+
+    def top_via_params(self):
+        via = self.top_via or ""
+        _, _, params = via.partition(";")
+        return split_params(params)
+
+    @property
+    def branch(self):
+        return self.top_via_params().get("branch")
+
+    @property
+    def cseq_method(self):
+        cseq = self.get("CSeq") or ""
+        parts = cseq.split()
+        return parts[1] if len(parts) == 2 else None
+
+    def tag(self, header="To"):
+        value = self.get(header) or ""
+        gt = value.rfind(">")
+        return split_params(value[gt + 1:] if gt >= 0 else value.partition(";")[2]).get("tag")
+
+    def __repr__(self):
+        return "<Response %d %s>" % (self.status, self.reason)
+
+    def dump(self):
+        return self.raw.decode("utf-8", "replace")
+
+
+def parse_response(data):
+    try:
+        return Response(data)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Clients
+
+class _ClientBase:
+    transport = "UDP"
+
+    def __init__(self, server):
+        self.server = server
+        self.server_host = server[0]
+        self.family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+        self.local_host = LOOPBACK6 if self.family == socket.AF_INET6 else LOOPBACK4
+
+    # -- message builders -------------------------------------------------
+    def via(self, branch=None, sent_by=None, rport=True, extra=""):
+        sent_by = sent_by or hostport(self.local_host, self.local_port)
+        return "SIP/2.0/%s %s%s;branch=%s%s" % (
+            self.transport, sent_by, ";rport" if rport else "", branch or new_branch(), extra)
+
+    def register(self, user=None, domain="example.com", contacts=(), expires=None,
+                 call_id=None, cseq=1, branch=None, to=None, from_=None, ruri=None,
+                 extra=(), omit=(), via=None, method="REGISTER", cseq_method=None,
+                 max_forwards=70, body=b""):
+        """A REGISTER (or another method) for sip:user@domain. contacts: Contact
+        header values, one header line each. omit: header names to leave out."""
+        user = user or unique_user()
+        aor = "sip:%s@%s" % (user, domain)
+        to = to if to is not None else "<%s>" % aor
+        from_ = from_ if from_ is not None else "<%s>;tag=%s" % (aor, new_tag())
+        headers = [
+            ("Via", via if via is not None else self.via(branch)),
+            ("Max-Forwards", str(max_forwards)),
+            ("From", from_),
+            ("To", to),
+            ("Call-ID", call_id or new_call_id()),
+            ("CSeq", "%d %s" % (cseq, cseq_method or method)),
+        ]
+        for c in contacts:
+            headers.append(("Contact", c))
+        if expires is not None:
+            headers.append(("Expires", str(expires)))
+        headers += list(extra)
+        omit = {o.lower() for o in omit}
+        headers = [(n, v) for n, v in headers if n.lower() not in omit]
+        return Request(method, ruri or "sip:%s" % domain, headers, body)
+
+    def options(self, domain=None, **kw):
+        domain = domain or hostport(self.server_host, self.server[1])
+        return self.register(user="ping", domain=domain, method="OPTIONS", **kw)
+
+    def contact(self, user, port=None, params=""):
+        """A Contact value pointing at a made-up UA address on loopback."""
+        return "<sip:%s@%s>%s" % (user, hostport(self.local_host, port or 5060), params)
+
+
+class UdpClient(_ClientBase):
+    transport = "UDP"
+
+    def __init__(self, server, bind=None):
+        super().__init__(server)
+        self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((bind or self.local_host, 0))
+        self.local_port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def send(self, data):
+        if isinstance(data, Request):
+            data = data.to_bytes()
+        self.sock.sendto(data, self.server)
+
+    def recv_raw(self, timeout):
+        r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+        if not r:
+            return None
+        data, _addr = self.sock.recvfrom(65536)
+        return data
+
+    def recv(self, timeout=2.0):
+        """The next datagram parsed as a response (None on timeout). A datagram
+        that is not a SIP response fails the test."""
+        data = self.recv_raw(timeout)
+        if data is None:
+            return None
+        resp = parse_response(data)
+        if resp is None:
+            raise AssertionError("received a datagram that is not a SIP response: %r" % data[:300])
+        return resp
+
+    def wait_for(self, req, timeout=2.0, final=True):
+        """The next response whose top Via branch and CSeq method match req;
+        other datagrams are ignored. None on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            data = self.recv_raw(left)
+            if data is None:
+                return None
+            resp = parse_response(data)
+            if resp is None or resp.branch != req.branch:
+                continue
+            if resp.cseq_method is not None and resp.cseq_method != req.cseq_method:
+                continue
+            if final and resp.status < 200:
+                continue
+            return resp
+
+    def request(self, req, timeout=4.0, retransmit=True):
+        """Sends req and returns its final response, retransmitting like Timer E
+        (0.5 s doubling) until timeout. Fails the test when nothing comes."""
+        data = req.to_bytes()
+        deadline = time.monotonic() + timeout
+        interval = 0.5
+        self.sock.sendto(data, self.server)
+        next_send = time.monotonic() + interval
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise AssertionError("no answer within %.1f s to:\n%s" % (timeout, data.decode("utf-8", "replace")))
+            wait = min(deadline, next_send if retransmit else deadline) - now
+            resp = self.wait_for(req, timeout=wait)
+            if resp is not None:
+                return resp
+            if retransmit and time.monotonic() >= next_send:
+                self.sock.sendto(data, self.server)
+                interval = min(interval * 2, 4.0)
+                next_send = time.monotonic() + interval
+
+    def expect_silence(self, duration=0.3):
+        """Fails if any datagram arrives within duration seconds."""
+        data = self.recv_raw(duration)
+        if data is not None:
+            raise AssertionError("expected no answer, got: %r" % data[:300])
+
+    def drain(self, duration=0.05):
+        while self.recv_raw(duration) is not None:
+            pass
+
+
+class StreamReader:
+    """Frames SIP messages out of a TCP byte stream by Content-Length."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def read_message(self, timeout):
+        """The next complete message, or None when none is complete within
+        timeout (0: only what can be read without blocking)."""
+        deadline = time.monotonic() + timeout
+        polled = False
+        while True:
+            # Keep-alive CRLFs between messages are skipped.
+            while self.buf.startswith(b"\r\n"):
+                self.buf = self.buf[2:]
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                head = self.buf[:end].decode("utf-8", "replace")
+                m = re.search(r"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)", head)
+                length = int(m.group(1)) if m else 0
+                total = end + 4 + length
+                if len(self.buf) >= total:
+                    msg, self.buf = self.buf[:total], self.buf[total:]
+                    return msg
+            left = deadline - time.monotonic()
+            if left <= 0 and polled:
+                return None
+            polled = True
+            r, _, _ = select.select([self.sock], [], [], max(0.0, left))
+            if not r:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed by locusd (buffered: %r)" % self.buf[:200])
+            self.buf += chunk
+
+
+class TcpClient(_ClientBase):
+    transport = "TCP"
+
+    def __init__(self, server, timeout=3.0):
+        super().__init__(server)
+        self.sock = socket.create_connection(server, timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.local_port = self.sock.getsockname()[1]
+        self.reader = StreamReader(self.sock)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def send(self, data):
+        if isinstance(data, Request):
+            data = data.to_bytes()
+        self.sock.sendall(data)
+
+    def recv(self, timeout=3.0):
+        data = self.reader.read_message(timeout)
+        if data is None:
+            return None
+        resp = parse_response(data)
+        if resp is None:
+            raise AssertionError("received a message that is not a SIP response: %r" % data[:300])
+        return resp
+
+    def request(self, req, timeout=4.0):
+        self.send(req)
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self.recv(max(0.0, deadline - time.monotonic()))
+            if resp is None:
+                raise AssertionError("no answer over TCP within %.1f s to:\n%s"
+                                     % (timeout, req.to_bytes().decode("utf-8", "replace")))
+            if resp.status >= 200 and resp.branch == req.branch:
+                return resp
+
+
+# ---------------------------------------------------------------------------
+# unittest glue
+
+class TestTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise TestTimeout("test exceeded %d s" % TEST_TIMEOUT)
+
+
+class LocusTestCase(unittest.TestCase):
+    """A TestCase whose every test is bounded by TEST_TIMEOUT seconds."""
+
+    timeout = None
+
+    def setUp(self):
+        super().setUp()
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(self.timeout or TEST_TIMEOUT)
+        self.addCleanup(signal.alarm, 0)
+
+    # -- assertion helpers
+    def assertStatus(self, resp, status, reason_contains=None):
+        self.assertIsNotNone(resp, "no response")
+        self.assertEqual(resp.status, status, "expected %d, got:\n%s" % (status, resp.dump()))
+        if reason_contains is not None:
+            self.assertIn(reason_contains.lower(), resp.reason.lower(),
+                          "reason phrase %r should name %r" % (resp.reason, reason_contains))
+
+    def assertBindings(self, resp, expected):
+        """expected: {contact uri: (min expires, max expires)}; the 200 must list
+        exactly these URIs, each once, with an expires in range."""
+        got = {}
+        for c in resp.contacts():
+            self.assertNotIn(c.uri, got, "contact listed twice:\n%s" % resp.dump())
+            self.assertIsNotNone(c.expires, "contact without expires:\n%s" % resp.dump())
+            got[c.uri] = c.expires
+        self.assertEqual(sorted(got), sorted(expected), "binding list differs:\n%s" % resp.dump())
+        for uri, (lo, hi) in expected.items():
+            self.assertTrue(lo <= got[uri] <= hi, "%s: expires=%d not in [%d, %d]:\n%s"
+                            % (uri, got[uri], lo, hi, resp.dump()))
+
+
+def parse_args(argv=None, extra=None):
+    """Parses --locusd/--sipp (and extra(parser)); returns (args, remaining argv)."""
+    global LOCUSD, SIPP
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--locusd", default=LOCUSD)
+    parser.add_argument("--sipp", default=SIPP)
+    if extra:
+        extra(parser)
+    args, rest = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
+    LOCUSD = args.locusd
+    SIPP = args.sipp
+    if not LOCUSD:
+        sys.stderr.write("no locusd given (pass --locusd PATH or set LOCUSD)\n")
+        sys.exit(2)
+    if not os.access(LOCUSD, os.X_OK):
+        # A build that did not make locusd (e.g. a stage building only unit
+        # tests): skipped, which CTest reports through SKIP_RETURN_CODE.
+        sys.stderr.write("SKIP: locusd not built: %s\n" % LOCUSD)
+        sys.exit(SKIP_EXIT_CODE)
+    return args, rest
+
+
+def run_unittests():
+    _, rest = parse_args()
+    random.seed(0x10C05)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
