@@ -75,6 +75,16 @@ void RequestHandler::SetTime(uint32_t now_s, uint64_t now_ms) {
   if (now_s != date_second_) UpdateDate();
 }
 
+void RequestHandler::CountMethod(sip::Method method) {
+  switch (method) {
+    case sip::Method::kRegister: counters_.method_register.Add(); break;
+    case sip::Method::kOptions: counters_.method_options.Add(); break;
+    case sip::Method::kCancel: counters_.method_cancel.Add(); break;
+    case sip::Method::kAck: counters_.method_ack.Add(); break;
+    default: counters_.method_other.Add(); break;
+  }
+}
+
 void RequestHandler::UpdateDate() {
   // Section 20.17: rfc1123-date, always GMT.
   const time_t t = now_s_;
@@ -86,7 +96,9 @@ void RequestHandler::UpdateDate() {
 
 void RequestHandler::Expire() {
   transactions_.Expire(now_ms_);
-  table_.Expire(now_s_, [](const store::AorRecord&, const store::Binding&) {});
+  table_.Expire(now_s_, [this](const store::AorRecord&, const store::Binding&) {
+    counters_.bindings_expired.Add();
+  });
 }
 
 Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply, int status) {
@@ -135,6 +147,7 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
     counters_.responses_ignored.Add();
     return Dropped();
   }
+  if (!handed_off) CountMethod(message.method());
   ReplyTo reply;
   reply.source = inbound.source;
   reply.tag_seed = tag_seed_;
@@ -160,6 +173,8 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
 
   switch (message.method()) {
     case sip::Method::kOptions: {
+      // Section 8.2.2.3 applies to every request but ACK and CANCEL.
+      if (FindUnsupported(message)) return RejectUnsupported(message, inbound, reply, response);
       // Section 11.2: what we support; phones use it as a keep-alive.
       ResponseBuilder builder(response);
       builder.Start(200, "OK", message, reply);
@@ -272,6 +287,15 @@ bool RequestHandler::Serves(std::string_view host) const {
   return false;
 }
 
+Disposition RequestHandler::RejectUnsupported(const sip::Message& message, const Inbound& inbound,
+                                              const ReplyTo& reply, std::string* response) {
+  ResponseBuilder builder(response);
+  builder.Start(420, "Bad Extension", message, reply);
+  builder.AddHeader("Unsupported", unsupported_);
+  builder.Finish(config_.server);
+  return Respond(inbound, reply, 420);
+}
+
 bool RequestHandler::FindUnsupported(const sip::Message& message) {
   unsupported_.clear();
   sip::HeaderElements elements(message, sip::HeaderId::kRequire);
@@ -301,13 +325,7 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
     return Reject(message, inbound, 404, "Not Found (domain not served here)", 0, response);
   }
   // Step 2: every extension in Require must be supported (section 8.2.2.3).
-  if (FindUnsupported(message)) {
-    ResponseBuilder builder(response);
-    builder.Start(420, "Bad Extension", message, reply);
-    builder.AddHeader("Unsupported", unsupported_);
-    builder.Finish(config_.server);
-    return Respond(inbound, reply, 420);
-  }
+  if (FindUnsupported(message)) return RejectUnsupported(message, inbound, reply, response);
   // Steps 3-4, authentication and authorization of the AOR: issue 7 inserts
   // them here, before any binding is read or changed.
 
@@ -354,8 +372,18 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   request.transport = inbound.transport;
   request.source = inbound.source.ToSource();
 
-  const store::RegisterOutcome outcome =
-      store::ApplyRegister(table_, request, now_s_, config_.policy, scratch_);
+  const store::RegisterOutcome outcome = store::ApplyRegister(
+      table_, request, now_s_, config_.policy, scratch_, [this](const store::StagedRequest& staged) {
+        // Every staged change is applied once the commit succeeds.
+        for (const store::StagedChange& change : staged.changes) {
+          switch (change.kind) {
+            case store::StagedChange::Kind::kAdd: counters_.bindings_created.Add(); break;
+            case store::StagedChange::Kind::kUpdate: counters_.bindings_refreshed.Add(); break;
+            case store::StagedChange::Kind::kRemove: counters_.bindings_removed.Add(); break;
+          }
+        }
+        return true;  // the journal (issue 8) hooks in here
+      });
 
   ResponseBuilder builder(response);
   builder.Start(outcome.status, outcome.reason, message, reply);

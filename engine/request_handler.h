@@ -33,6 +33,7 @@ struct Inbound {
   Endpoint source;
   store::Transport transport = store::Transport::kUdp;
   bool too_large = false;  // parsed with the fallback limit: answer 513
+  uint64_t received_ns = 0;  // monotonic receive time, for the latency histogram
 };
 
 struct Disposition {
@@ -85,8 +86,12 @@ class RequestHandler {
   bool Serves(std::string_view host) const;
   // Unsupported option tags of Require, comma-separated, into unsupported_.
   bool FindUnsupported(const sip::Message& message);
+  // 420 Bad Extension listing unsupported_.
+  Disposition RejectUnsupported(const sip::Message& message, const Inbound& inbound,
+                                const ReplyTo& reply, std::string* response);
   void AppendContacts(const store::AorRecord* record);
   void UpdateDate();
+  void CountMethod(sip::Method method);
 
   const Config& config_;
   const int shard_;
