@@ -76,7 +76,7 @@ const std::vector<std::string_view>& SettingNames() {
       "udp", "tcp", "shards", "domains", "min_expires", "default_expires", "max_expires",
       "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
       "max_tcp_connections", "transaction_limit", "transaction_memory", "handoff_ring_size",
-      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir"};
+      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket"};
   return names;
 }
 
@@ -173,6 +173,11 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
     config->data_dir = std::string(value);
     return absl::OkStatus();
   }
+  if (name == "admin_socket") {
+    if (value.size() >= 108) return Invalid(name, value, "is longer than a Unix socket path may be");
+    config->admin_socket = std::string(value);
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(Cat("unknown setting '", name, "'"));
 }
 
@@ -264,7 +269,8 @@ std::string ConfigToJson(const Config& config) {
       ",\"udp_receive\":\"", config.plain_udp_receive ? "plain" : "multishot",
       "\",\"wakeup\":\"", config.eventfd_wakeup ? "eventfd" : "msg_ring", "\",\"log_level\":\"",
       LogLevelName(config.log_level), "\",\"server\":\"", JsonEscape(config.server), "\",\"data_dir\":\"",
-      JsonEscape(config.data_dir), "\"}");
+      JsonEscape(config.data_dir), "\",\"admin_socket\":\"", JsonEscape(config.AdminSocketPath()),
+      "\"}");
 }
 
 }  // namespace locus::engine

@@ -38,6 +38,12 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   std::string server = "locus/0.1.0";  // Server header value
   std::string data_dir = "var/locus";
+  std::string admin_socket;  // empty: <data_dir>/admin.sock
+
+  // The admin socket's path: admin_socket, or its default under data_dir.
+  std::string AdminSocketPath() const {
+    return admin_socket.empty() ? data_dir + "/admin.sock" : admin_socket;
+  }
 
   // The embedded defaults: UDP and TCP on 127.0.0.1:5060.
   static Config Defaults();

@@ -7,12 +7,15 @@
 #include <atomic>
 #include <cstdint>
 
+#include "engine/latency_histogram.h"
+
 namespace locus::engine {
 
 // A counter with one writer thread.
 class Counter {
  public:
   void Add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Set(uint64_t n) { value_.store(n, std::memory_order_relaxed); }  // gauges
   uint64_t Get() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -38,6 +41,14 @@ struct alignas(64) ShardCounters {
   Counter tcp_bytes_in, tcp_bytes_out, tcp_accepted, tcp_closed, tcp_refused;
   Counter status[kCountedStatusCount];
   Counter status_other;
+  // Requests by method (section 7.1), counted where they are processed.
+  Counter method_register, method_options, method_cancel, method_ack, method_other;
+  // Binding changes applied by this shard.
+  Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired;
+  // Gauges, published by the shard once per loop turn.
+  Counter aors, bindings, tcp_open, heartbeat_ms, cpu;
+  // Receive to send, for every response this shard sent.
+  LatencyHistogram latency;
 
   void CountStatus(int code) {
     for (int i = 0; i < kCountedStatusCount; ++i) {

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,6 +53,18 @@ absl::Status CheckAddressFree(const Endpoint& at, int type) {
   return absl::OkStatus();
 }
 
+// mkdir -p: every missing directory of `path`, mode 0750.
+absl::Status MakeDirectories(const std::string& path) {
+  for (size_t at = 1; at <= path.size(); ++at) {
+    if (at != path.size() && path[at] != '/') continue;
+    const std::string prefix = path.substr(0, at);
+    if (mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) {
+      return absl::InternalError(Cat("mkdir ", prefix, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Engine::Start() {
   for (const Endpoint& at : config_.udp) {
     if (absl::Status s = CheckAddressFree(at, SOCK_DGRAM); !s.ok()) return s;
@@ -85,6 +98,12 @@ absl::Status Engine::Start() {
     }
     shards_[static_cast<size_t>(i)]->Connect(peers, inboxes, outboxes);
   }
+  admin_ = std::make_unique<AdminServer>(config_, peers);
+  for (int i = 0; i < n; ++i) {
+    shards_[static_cast<size_t>(i)]->ConnectAdmin(admin_->to_shard(static_cast<size_t>(i)),
+                                                  admin_->from_shard(static_cast<size_t>(i)),
+                                                  admin_->notify_fd());
+  }
 
   // Each shard opens its ring on its own thread (SINGLE_ISSUER), then waits
   // until all have opened, so that no shard hands off to a ring not yet made.
@@ -115,10 +134,23 @@ absl::Status Engine::Start() {
       return status;
     }
   }
+  // The admin socket, under the data directory unless configured elsewhere.
+  const std::string socket_path = config_.AdminSocketPath();
+  if (absl::Status s = MakeDirectories(socket_path.substr(0, socket_path.rfind('/') + 1)); !s.ok()) {
+    Stop();
+    return s;
+  }
+  if (absl::Status s = admin_->Open(socket_path); !s.ok()) {
+    Stop();
+    return s;
+  }
+  admin_thread_ = std::thread([this] { admin_->Run(); });
   return absl::OkStatus();
 }
 
 void Engine::Stop() {
+  if (admin_ != nullptr) admin_->RequestStop();
+  if (admin_thread_.joinable()) admin_thread_.join();
   for (auto& s : shards_) s->RequestStop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/admin_server.h"
 #include "engine/config.h"
 #include "engine/shard.h"
 #include "engine/spsc_ring.h"
@@ -31,12 +32,15 @@ class Engine {
   const Config& config() const { return config_; }
   int shard_count() const { return static_cast<int>(shards_.size()); }
   const Shard& shard(int i) const { return *shards_[static_cast<size_t>(i)]; }
+  const AdminServer& admin() const { return *admin_; }
 
  private:
   Config config_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<SpscRing>> rings_;  // [from * n + to]
   std::vector<std::thread> threads_;
+  std::unique_ptr<AdminServer> admin_;
+  std::thread admin_thread_;
   // Start-up handshake (shards outlive Start(), so these are members).
   std::unique_ptr<std::latch> opened_;
   std::unique_ptr<std::latch> go_;

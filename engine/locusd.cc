@@ -61,6 +61,8 @@ ABSL_FLAG(optional<string>, log_level, std::nullopt,
           "debug, info, warning or error (default info)");
 ABSL_FLAG(optional<string>, server, std::nullopt, "Server header value (default locus/0.1.0)");
 ABSL_FLAG(optional<string>, data_dir, std::nullopt, "data directory (default var/locus)");
+ABSL_FLAG(optional<string>, admin_socket, std::nullopt,
+          "admin Unix socket (default <data_dir>/admin.sock)");
 
 namespace locus::engine {
 namespace {
@@ -87,7 +89,8 @@ const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
        {"wakeup", &FLAGS_wakeup},
        {"log_level", &FLAGS_log_level},
        {"server", &FLAGS_server},
-       {"data_dir", &FLAGS_data_dir}};
+       {"data_dir", &FLAGS_data_dir},
+       {"admin_socket", &FLAGS_admin_socket}};
   for (const auto& [n, flag] : flags) {
     if (n == name) return flag;
   }

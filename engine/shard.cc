@@ -12,7 +12,11 @@
 #include <cstring>
 #include <ctime>
 
+#include "engine/binding_json.h"
+#include "engine/clock.h"
 #include "engine/text.h"
+#include "parser/uri.h"
+#include "parser/uri_compare.h"
 #include "engine/log.h"
 #include "parser/message.h"
 
@@ -28,6 +32,7 @@ enum Op : uint64_t {
   kOpConnReceive,       // index: connection slot, low 32 bits: generation
   kOpConnSend,
   kOpWake,              // a peer's MSG_RING, or our eventfd read
+  kOpAdminWake,         // the admin thread's eventfd
   kOpIgnore,            // completions we do not need (MSG_RING sent, cancels)
 };
 
@@ -46,18 +51,6 @@ constexpr size_t kSendSlots = 2048;
 constexpr size_t kTcpInitialBuffer = 4096;
 constexpr size_t kTcpMaxPendingOutput = 1 << 20;  // a client that does not read is closed
 constexpr uint32_t kOverloadRetryAfter = 1;  // seconds, in 503s
-
-uint64_t MonotonicMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
-}
-
-uint32_t WallSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<uint32_t>(ts.tv_sec);
-}
 
 absl::Status Errno(std::string_view what) {
   return absl::InternalError(Cat(what, ": ", std::strerror(errno)));
@@ -146,6 +139,7 @@ struct Shard::HandOffHeader {
   uint16_t udp_socket = 0;
   uint32_t from_shard = 0;
   uint64_t conn_id = 0;
+  uint64_t received_ns = 0;  // for the latency histogram
   Endpoint source;
 };
 
@@ -166,6 +160,7 @@ Shard::~Shard() {
   for (int fd : udp_fds_) close(fd);
   for (int fd : listen_fds_) close(fd);
   if (wake_fd_ >= 0) close(wake_fd_);
+  if (admin_wake_fd_ >= 0) close(admin_wake_fd_);
   if (ring_open_) io_uring_queue_exit(&ring_);
   if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
   idle_wheel_.Clear();
@@ -201,6 +196,8 @@ absl::Status Shard::Open() {
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return Errno("eventfd");
   }
+  admin_wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (admin_wake_fd_ < 0) return Errno("eventfd");
 
   for (const Endpoint& at : config_.udp) {
     absl::StatusOr<int> fd = OpenSocket(at, SOCK_DGRAM);
@@ -287,6 +284,12 @@ void Shard::ArmPlainReceive(RecvSlot* slot) {
   io_uring_sqe_set_data64(sqe, UserData(kOpUdpPlain, slot->index));
 }
 
+void Shard::ArmAdminWakeRead() {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_read(sqe, admin_wake_fd_, &admin_wake_value_, sizeof(admin_wake_value_), 0);
+  io_uring_sqe_set_data64(sqe, UserData(kOpAdminWake, 0));
+}
+
 void Shard::ArmAccept(size_t listener) {
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_multishot_accept(sqe, listen_fds_[listener], nullptr, nullptr, SOCK_CLOEXEC);
@@ -371,6 +374,7 @@ void Shard::Run() {
   }
   for (size_t i = 0; i < listen_fds_.size(); ++i) ArmAccept(i);
   if (wake_fd_ >= 0) ArmWakeRead();
+  ArmAdminWakeRead();
 
   uint64_t stop_deadline_ms = 0;
   for (;;) {
@@ -381,6 +385,8 @@ void Shard::Run() {
     }
     const bool backlog = DrainInboxes();
     FlushWakes();
+    DrainAdmin();
+    PublishGauges();
     if (stop_.load(std::memory_order_acquire)) {
       if (stop_deadline_ms == 0) {
         stop_deadline_ms = now_ms_ + 2000;
@@ -458,6 +464,9 @@ void Shard::HandleCompletion(io_uring_cqe* cqe) {
       }
       break;
     }
+    case kOpAdminWake:
+      if (!stop_.load(std::memory_order_relaxed)) ArmAdminWakeRead();
+      break;  // DrainAdmin runs on every turn
     case kOpWake:
       if (wake_fd_ >= 0 && !stop_.load(std::memory_order_relaxed)) ArmWakeRead();
       break;  // the loop drains the inboxes on every turn
@@ -499,6 +508,7 @@ void Shard::OnUdpDatagram(size_t socket, std::string_view bytes, const Endpoint&
   Inbound inbound;
   inbound.source = source;
   inbound.transport = store::Transport::kUdp;
+  inbound.received_ns = MonotonicNs();
   Process(bytes, false, inbound, socket, 0, false, index_);
 }
 
@@ -538,6 +548,7 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
     header.udp_socket = static_cast<uint16_t>(udp_socket);
     header.from_shard = static_cast<uint32_t>(index_);
     header.conn_id = conn_id;
+    header.received_ns = inbound.received_ns;
     header.source = inbound.source;
     SpscRing* ring = outboxes_[static_cast<size_t>(d.owner)];
     if (ring->TryPush({reinterpret_cast<const char*>(&header), sizeof(header)}, bytes)) {
@@ -551,6 +562,7 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
   }
   if (d.kind != Disposition::Kind::kRespond) return;
   counters_.answered.Add();
+  if (inbound.received_ns != 0) counters_.latency.Record(MonotonicNs() - inbound.received_ns);
   if (inbound.transport == store::Transport::kUdp) {
     SendUdp(udp_socket, d.destination, response_);
   } else if (from_shard == index_) {
@@ -690,6 +702,7 @@ void Shard::FrameConnection(Connection* c) {
     Inbound inbound;
     inbound.source = c->peer;
     inbound.transport = store::Transport::kTcp;
+    inbound.received_ns = MonotonicNs();
     ProcessMessage(message, data.substr(0, size), inbound, 0, c->id(), false, index_);
     start += size;
   }
@@ -785,6 +798,7 @@ bool Shard::DrainInboxes() {
         Inbound inbound;
         inbound.source = header.source;
         inbound.transport = header.transport;
+        inbound.received_ns = header.received_ns;
         Process(bytes, header.too_large, inbound, header.udp_socket, header.conn_id, true,
                 static_cast<int>(header.from_shard));
       }
@@ -812,6 +826,139 @@ void Shard::FlushWakes() {
       [[maybe_unused]] ssize_t n = write(peer->wake_fd_, &one, sizeof(one));
     }
   }
+}
+
+void Shard::ConnectAdmin(SpscRing* in, SpscRing* out, int notify_fd) {
+  admin_in_ = in;
+  admin_out_ = out;
+  admin_notify_fd_ = notify_fd;
+}
+
+void Shard::PublishGauges() {
+  counters_.aors.Set(table_.aor_count());
+  counters_.bindings.Set(table_.binding_count());
+  counters_.tcp_open.Set(open_connections_);
+  counters_.heartbeat_ms.Set(now_ms_);
+  if (now_s_ != cpu_published_s_) {
+    timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    counters_.cpu.Set(static_cast<uint64_t>(cpu.tv_sec) * 1000000000 +
+                      static_cast<uint64_t>(cpu.tv_nsec));
+    cpu_published_s_ = now_s_;
+  }
+}
+
+void Shard::AdminReply(const AdminHeader& header, std::string_view payload) {
+  // The admin thread drains its rings continuously; a full ring means it is
+  // gone or stuck, and the answer is dropped (it times the request out).
+  if (admin_out_->TryPush(HeaderBytes(header), payload)) admin_replied_ = true;
+}
+
+void Shard::DrainAdmin() {
+  if (admin_in_ == nullptr) return;
+  std::string_view record;
+  for (int n = 0; n < 64 && admin_in_->Peek(&record); ++n) {
+    const AdminHeader header = ReadAdminHeader(record);
+    const std::string_view payload = record.substr(sizeof(AdminHeader));
+    switch (header.op) {
+      case AdminHeader::kLookup:
+        AdminLookup(header, payload);
+        break;
+      case AdminHeader::kRemove:
+        AdminRemove(header, payload);
+        break;
+      case AdminHeader::kDump:
+        AdminDump(header, payload);
+        break;
+      case AdminHeader::kDumpCancel:
+        if (dumps_.erase(header.id) > 0) table_.EndSnapshot();
+        break;
+    }
+    admin_in_->Pop();
+  }
+  if (admin_replied_) {
+    admin_replied_ = false;
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(admin_notify_fd_, &one, sizeof(one));
+  }
+}
+
+void Shard::AdminLookup(const AdminHeader& header, std::string_view aor) {
+  AdminHeader reply{header.id, header.op, true, 0};
+  admin_text_.assign("{\"aor\":");
+  AppendJsonString(aor, &admin_text_);
+  admin_text_.append(",\"bindings\":[");
+  if (const store::AorRecord* record = table_.Find(aor)) {
+    for (const store::Binding& b : record->bindings()) {
+      if (b.expires_at <= now_s_) continue;
+      if (reply.count++ > 0) admin_text_.push_back(',');
+      AppendBindingJson(*record, b, now_s_, &admin_text_);
+    }
+  }
+  admin_text_.append("]}");
+  AdminReply(reply, admin_text_);
+}
+
+void Shard::AdminRemove(const AdminHeader& header, std::string_view payload) {
+  // Applied here, by the owner, in one step: atomic with respect to REGISTERs.
+  const size_t newline = payload.find('\n');
+  const std::string_view aor = payload.substr(0, newline);
+  const std::string_view contact =
+      newline == std::string_view::npos ? std::string_view() : payload.substr(newline + 1);
+  AdminHeader reply{header.id, header.op, true, 0};
+  if (store::AorRecord* record = table_.FindMutable(aor)) {
+    if (contact.empty()) {
+      reply.count = static_cast<uint32_t>(record->bindings().size());
+      table_.RemoveAor(aor);
+    } else {
+      sip::Uri wanted;
+      const bool parsed = sip::ParseUri(contact, sip::HeaderId::kContact, &wanted).ok();
+      const auto& bindings = record->bindings();
+      for (size_t i = bindings.size(); i-- > 0;) {
+        sip::Uri stored;
+        const bool match =
+            bindings[i].contact() == contact ||
+            (parsed && sip::ParseUri(bindings[i].contact(), sip::HeaderId::kContact, &stored).ok() &&
+             sip::UriEquals(stored, wanted));
+        if (match) {
+          table_.RemoveBinding(record, i);
+          ++reply.count;
+        }
+      }
+      if (reply.count > 0) table_.Rearm(record);
+    }
+  }
+  counters_.bindings_removed.Add(reply.count);
+  AdminReply(reply, Cat("{\"removed\":", reply.count, "}"));
+}
+
+void Shard::AdminDump(const AdminHeader& header, std::string_view filter) {
+  // A chunk per request, so the shard never stalls: the snapshot is taken on
+  // the first request, then walked 1,000 bindings (or 256 KiB) at a time.
+  constexpr uint32_t kChunkBindings = 1000;
+  constexpr size_t kChunkBytes = 256 << 10;
+  auto [it, created] = dumps_.try_emplace(header.id);
+  Dump& dump = it->second;
+  if (created) dump.records = table_.BeginSnapshot();
+  AdminHeader reply{header.id, header.op, false, 0};
+  admin_text_.clear();
+  while (dump.next < dump.records.size() && reply.count < kChunkBindings &&
+         admin_text_.size() < kChunkBytes) {
+    const store::AorRecord* record = dump.records[dump.next++];
+    if (record->erased() || !DumpFilterMatches(filter, record->key())) continue;
+    for (const store::Binding& b : record->bindings()) {
+      if (b.expires_at <= now_s_) continue;
+      AppendBindingJson(*record, b, now_s_, &admin_text_);
+      admin_text_.push_back('\n');
+      ++reply.count;
+    }
+  }
+  if (dump.next >= dump.records.size()) {
+    reply.done = true;
+    dumps_.erase(it);
+    table_.EndSnapshot();
+  }
+  AdminReply(reply, admin_text_);
 }
 
 }  // namespace locus::engine

@@ -18,6 +18,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/container/flat_hash_map.h"
+#include "engine/admin_channel.h"
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/endpoint.h"
@@ -41,6 +43,12 @@ class Shard {
   void Connect(std::vector<Shard*> peers, std::vector<SpscRing*> inboxes,
                std::vector<SpscRing*> outboxes);
 
+  // The admin thread's rings: `in` carries its requests, `out` the answers;
+  // after pushing answers the shard writes `notify_fd` (an eventfd).
+  void ConnectAdmin(SpscRing* in, SpscRing* out, int notify_fd);
+  // Written by the admin thread after pushing requests (an eventfd).
+  int admin_wake_fd() const { return admin_wake_fd_; }
+
   // On the shard's own thread, before Run(): creates the ring, binds the
   // sockets, registers the receive buffers.
   absl::Status Open();
@@ -54,12 +62,19 @@ class Shard {
   const ShardCounters& counters() const { return counters_; }
   bool multishot() const { return multishot_; }
   bool uses_msg_ring() const { return use_msg_ring_; }
+  // Bytes waiting in this shard's hand-off inboxes (any thread, approximate).
+  size_t handoff_backlog_bytes() const {
+    size_t bytes = 0;
+    for (const SpscRing* ring : inboxes_) bytes += ring != nullptr ? ring->used_bytes() : 0;
+    return bytes;
+  }
 
  private:
   struct SendSlot;
   struct RecvSlot;
   struct Connection;
   struct HandOffHeader;
+  void ArmAdminWakeRead();
 
   // io_uring submission helpers.
   io_uring_sqe* GetSqe();
@@ -88,6 +103,13 @@ class Shard {
   void SendOnConnection(uint64_t conn_id, std::string_view bytes);
   // Processes hand-offs from peers; true when some are left for the next turn.
   bool DrainInboxes();
+  // Answers the admin thread's requests (lookup, remove, dump chunks).
+  void DrainAdmin();
+  void AdminLookup(const AdminHeader& header, std::string_view aor);
+  void AdminRemove(const AdminHeader& header, std::string_view payload);
+  void AdminDump(const AdminHeader& header, std::string_view filter);
+  void AdminReply(const AdminHeader& header, std::string_view payload);
+  void PublishGauges();
   void FlushWakes();
   void CloseConnection(Connection* c);
   void MaybeFreeConnection(Connection* c);
@@ -138,10 +160,25 @@ class Shard {
   std::vector<SpscRing*> outboxes_;
   std::vector<bool> wake_needed_;
 
+  // Admin.
+  SpscRing* admin_in_ = nullptr;
+  SpscRing* admin_out_ = nullptr;
+  int admin_notify_fd_ = -1;
+  int admin_wake_fd_ = -1;
+  uint64_t admin_wake_value_ = 0;
+  bool admin_replied_ = false;
+  struct Dump {
+    std::vector<const store::AorRecord*> records;  // a table snapshot
+    size_t next = 0;
+  };
+  absl::flat_hash_map<uint64_t, Dump> dumps_;  // by admin request id
+  std::string admin_text_;
+
   // Clocks.
   uint32_t now_s_ = 0;      // wall clock, seconds since the Unix epoch
   uint64_t now_ms_ = 0;     // monotonic
   uint32_t last_expire_s_ = 0;
+  uint32_t cpu_published_s_ = 0;
 };
 
 }  // namespace locus::engine

@@ -33,6 +33,11 @@ class SpscRing {
   bool Peek(std::string_view* record);
   void Pop();
 
+  // Bytes in the ring now (records and padding); any thread, approximate.
+  size_t used_bytes() const {
+    return head_.load(std::memory_order_relaxed) - tail_.load(std::memory_order_relaxed);
+  }
+
   // Largest record that can ever fit.
   size_t max_record() const { return capacity_ / 2 - kLengthSize; }
 
