@@ -96,14 +96,15 @@ void AddInto(Values& total, const Values& v) {
   for (size_t i = 0; i < v.size(); ++i) total[i].second += v[i].second;
 }
 
-void AppendLatency(const std::array<uint64_t, LatencyHistogram::kBuckets>& counts, std::string* out) {
+void AppendLatency(const std::array<uint64_t, LatencyHistogram::kBuckets>& counts, uint64_t sum_ns,
+                   std::string* out) {
   uint64_t total = 0;
   for (uint64_t c : counts) total += c;
   auto us = [&](double q) {
     const uint64_t ns = LatencyHistogram::Quantile(counts, q);
     return Cat(ns / 1000, ".", static_cast<char>('0' + ns / 100 % 10));
   };
-  out->append(Cat("{\"count\":", total, ",\"p50_us\":", us(0.5), ",\"p90_us\":", us(0.9),
+  out->append(Cat("{\"count\":", total, ",\"sum_us\":", sum_ns / 1000, ",\"p50_us\":", us(0.5), ",\"p90_us\":", us(0.9),
                   ",\"p99_us\":", us(0.99), ",\"p999_us\":", us(0.999), "}"));
 }
 
@@ -260,6 +261,13 @@ void AdminServer::ReadFrom(Client* c) {
   while (!c->closed && !c->busy()) {
     const size_t newline = c->in.find('\n');
     if (newline == std::string::npos) break;
+    if (newline > kMaxRequestBytes) {
+      ++malformed_requests_;
+      ReplyError(c, Cat("request longer than ", kMaxRequestBytes, " bytes"));
+      WriteTo(c);
+      Close(c);
+      return;
+    }
     std::string line = c->in.substr(0, newline);
     c->in.erase(0, newline + 1);
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -482,6 +490,7 @@ std::string AdminServer::StatsJson() const {
                         ",\"admin_malformed_requests\":", malformed_requests_);
   Values total_counters, total_gauges;
   std::array<uint64_t, LatencyHistogram::kBuckets> all{};
+  uint64_t all_sum_ns = 0;
   std::string per_shard = "[";
   for (size_t i = 0; i < shards_.size(); ++i) {
     const ShardCounters& c = shards_[i]->counters();
@@ -498,7 +507,8 @@ std::string AdminServer::StatsJson() const {
     per_shard.append(",\"gauges\":");
     AppendObject(gauges, &per_shard);
     per_shard.append(",\"latency\":");
-    AppendLatency(mine, &per_shard);
+    AppendLatency(mine, c.latency.sum_ns(), &per_shard);
+    all_sum_ns += c.latency.sum_ns();
     per_shard.push_back('}');
   }
   per_shard.push_back(']');
@@ -507,7 +517,7 @@ std::string AdminServer::StatsJson() const {
   out.append(",\"gauges\":");
   AppendObject(total_gauges, &out);
   out.append(",\"latency\":");
-  AppendLatency(all, &out);
+  AppendLatency(all, all_sum_ns, &out);
   out.append("},\"shards\":");
   out.append(per_shard);
   out.push_back('}');

@@ -41,7 +41,7 @@ struct alignas(64) ShardCounters {
   Counter tcp_bytes_in, tcp_bytes_out, tcp_accepted, tcp_closed, tcp_refused;
   Counter status[kCountedStatusCount];
   Counter status_other;
-  // Requests by method (section 7.1), counted where they are processed.
+  // Requests by method (section 7.1), counted by the shard that received them.
   Counter method_register, method_options, method_cancel, method_ack, method_other;
   // Binding changes applied by this shard.
   Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired;

@@ -38,7 +38,11 @@ class LatencyHistogram {
   void Record(uint64_t ns) {
     std::atomic<uint64_t>& c = counts_[BucketOf(ns)];
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);
   }
+
+  // Sum of every recorded value (for averages and Prometheus summaries).
+  uint64_t sum_ns() const { return sum_ns_.load(std::memory_order_relaxed); }
 
   // Any thread: adds this histogram's counts into `into`.
   void AddTo(std::array<uint64_t, kBuckets>& into) const {
@@ -62,6 +66,7 @@ class LatencyHistogram {
 
  private:
   std::array<std::atomic<uint64_t>, kBuckets> counts_{};
+  std::atomic<uint64_t> sum_ns_{0};
 };
 
 }  // namespace locus::engine

@@ -314,6 +314,8 @@ int Metrics(AdminConnection& admin) {
       std::printf("locus_request_latency_seconds{shard=\"%llu\",quantile=\"%s\"} %.7f\n",
                   static_cast<unsigned long long>(shard), q, D(lat, key) / 1e6);
     }
+    std::printf("locus_request_latency_seconds_sum{shard=\"%llu\"} %.6f\n",
+                static_cast<unsigned long long>(shard), D(lat, "sum_us") / 1e6);
     std::printf("locus_request_latency_seconds_count{shard=\"%llu\"} %llu\n",
                 static_cast<unsigned long long>(shard), static_cast<unsigned long long>(U(lat, "count")));
   }

@@ -10,6 +10,7 @@ the test instead of hanging it. A daemon is killed with its test process
 import argparse
 import atexit
 import ctypes
+import json
 import os
 import random
 import re
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -30,6 +32,7 @@ LOOPBACK6 = "::1"
 # Set by parse_args() from --locusd (or the LOCUSD environment variable).
 LOCUSD = os.environ.get("LOCUSD", "")
 SIPP = os.environ.get("SIPP", "")
+LOCUSCTL = os.environ.get("LOCUSCTL", "")
 
 # Exit code of a test program that cannot run here (CTest SKIP_RETURN_CODE).
 SKIP_EXIT_CODE = 77
@@ -145,7 +148,7 @@ class Locusd:
     """
 
     def __init__(self, flags=(), binary=None, host=LOOPBACK4, udp=True, tcp=True,
-                 port=None, cwd=None, ready_timeout=10.0, add_listen_flags=True):
+                 port=None, cwd=None, ready_timeout=10.0, add_listen_flags=True, admin=False):
         self.binary = binary or LOCUSD
         if not self.binary:
             raise HarnessError("no locusd binary: pass --locusd PATH or set LOCUSD")
@@ -163,6 +166,10 @@ class Locusd:
         self.ready_timeout = ready_timeout
         self._own_cwd = cwd is None
         self.cwd = cwd or tempfile.mkdtemp(prefix="locusd-test-")
+        # admin=True: the admin socket in the working directory (a short path:
+        # sun_path holds 107 bytes), unless flags name one.
+        if admin and "--admin_socket" not in names:
+            self.flags.append("--admin_socket=" + os.path.join(self.cwd, "admin.sock"))
         self.stderr_path = os.path.join(self.cwd, "locusd.stderr")
         self.proc = None
         self.returncode = None
@@ -177,6 +184,26 @@ class Locusd:
     @property
     def tcp_addr(self):
         return (self.host, self.port)
+
+    @property
+    def admin_socket(self):
+        """The admin socket's path: --admin_socket, else <data_dir>/admin.sock
+        (data_dir var/locus by default), relative paths taken from cwd."""
+        path = None
+        data_dir = "var/locus"
+        for f in self.flags:
+            name, _, value = f.partition("=")
+            if name == "--admin_socket" and value:
+                path = value
+            elif name == "--data_dir" and value:
+                data_dir = value
+        if path is None:
+            path = os.path.join(data_dir, "admin.sock")
+        return path if os.path.isabs(path) else os.path.join(self.cwd, path)
+
+    def admin(self, timeout=5.0):
+        """A new AdminClient connected to this daemon's admin socket."""
+        return AdminClient(self.admin_socket, timeout=timeout)
 
     # -- lifecycle
     def start(self):
@@ -844,6 +871,298 @@ class TcpClient(_ClientBase):
 
 
 # ---------------------------------------------------------------------------
+# Bounded UDP exchanges and background load
+
+def udp_exchange(requests, window=32, give_up=10.0):
+    """Sends requests (a list of (client, Request)) with at most window
+    outstanding, each exactly once (no retransmission, so every request
+    reaches locusd once and counters can be checked exactly), and returns their
+    final responses in order. Fails when one is not answered within give_up
+    seconds of being sent."""
+    by_sock = {}
+    for c, _ in requests:
+        by_sock[c.sock.fileno()] = c
+    answers = [None] * len(requests)
+    pending = {}  # branch -> (index, sent at)
+    next_index = 0
+    try:
+        for c in by_sock.values():
+            c.sock.setblocking(False)
+        while next_index < len(requests) or pending:
+            now = time.monotonic()
+            while next_index < len(requests) and len(pending) < window:
+                c, req = requests[next_index]
+                c.sock.sendto(req.to_bytes(), c.server)
+                pending[req.branch] = (next_index, now)
+                next_index += 1
+            oldest = min(t for _, t in pending.values()) if pending else now
+            if now - oldest > give_up:
+                i = min(i for i, _ in pending.values())
+                raise AssertionError("no answer within %.0f s to request %d of %d (sent once):\n%s"
+                                     % (give_up, i, len(requests),
+                                        requests[i][1].to_bytes().decode("utf-8", "replace")))
+            r, _, _ = select.select(list(by_sock), [], [], 0.1)
+            for fd in r:
+                c = by_sock[fd]
+                while True:
+                    try:
+                        data = c.sock.recv(65536)
+                    except BlockingIOError:
+                        break
+                    resp = parse_response(data)
+                    if resp is None:
+                        raise AssertionError("not a SIP response: %r" % data[:300])
+                    if resp.status < 200:
+                        continue
+                    entry = pending.pop(resp.branch, None)
+                    if entry is None:
+                        raise AssertionError("an answer to no outstanding request:\n%s" % resp.dump())
+                    answers[entry[0]] = resp
+    finally:
+        for c in by_sock.values():
+            c.sock.setblocking(True)
+    return answers
+
+
+class SipLoad:
+    """A bounded background REGISTER loop over UDP (its own thread and socket):
+    one request at a time, each retransmitted like Timer E and given up after
+    `timeout` s. Runs until stop(), at most `max_requests` requests and
+    `max_seconds`. Every AOR is new (domain `domain`), so the load adds one
+    binding per request. Use as a context manager; then check ok/failures."""
+
+    def __init__(self, server, domain="load.test", max_requests=3000, max_seconds=30.0,
+                 timeout=4.0, pause=0.005):
+        self.server = server
+        self.domain = domain
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.timeout = timeout
+        self.pause = pause
+        self.ok = 0
+        self.failures = []
+        self.users = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._progress = threading.Condition()
+
+    def _run(self):
+        client = UdpClient(self.server)
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            for _ in range(self.max_requests):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    break
+                user = unique_user("load")
+                req = client.register(user=user, domain=self.domain,
+                                      contacts=[client.contact(user)], expires=3600)
+                try:
+                    resp = client.request(req, timeout=self.timeout)
+                    if resp.status == 200:
+                        with self._progress:
+                            self.ok += 1
+                            self.users.append(user)
+                            self._progress.notify_all()
+                    else:
+                        self.failures.append("%d %s" % (resp.status, resp.reason))
+                except AssertionError as e:
+                    self.failures.append(str(e).splitlines()[0])
+                if self.pause:
+                    self._stop.wait(self.pause)
+        finally:
+            client.close()
+
+    def wait_for(self, count, timeout=5.0):
+        """Waits until count more REGISTERs than now have got their 200;
+        False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            target = self.ok + count
+            while self.ok < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._progress.wait(left)
+        return True
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(self.timeout + 2)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+# ---------------------------------------------------------------------------
+# The admin socket and locusctl (docs/admin.md)
+
+class AdminClosed(Exception):
+    """locusd closed the admin connection."""
+
+
+class AdminClient:
+    """One connection to locusd's admin socket: newline-delimited JSON, one
+    request per line. Every read is bounded by a timeout."""
+
+    def __init__(self, path, timeout=5.0):
+        self.path = path
+        self.timeout = timeout
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.eof = False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send(self, request):
+        """request: a dict (sent as JSON), str or bytes (sent as given); a
+        newline is appended."""
+        if isinstance(request, dict):
+            request = json.dumps(request)
+        if isinstance(request, str):
+            request = request.encode()
+        self.send_raw(request + b"\n")
+
+    def read_line(self, timeout=None):
+        """The next answer line (bytes, without the newline). Raises
+        AdminClosed when locusd closed the connection, AssertionError when
+        nothing complete arrives within timeout."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl >= 0:
+                line, self.buf = self.buf[:nl], self.buf[nl + 1:]
+                return line
+            if self.eof:
+                raise AdminClosed("admin connection closed (unterminated: %r)" % self.buf[:200])
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no complete answer line on the admin socket within %.1f s "
+                                     "(buffered %d bytes: %r)" % (
+                                         self.timeout if timeout is None else timeout,
+                                         len(self.buf), self.buf[:200]))
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                continue
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                self.eof = True
+            self.buf += chunk
+
+    def read_json(self, timeout=None):
+        line = self.read_line(timeout)
+        try:
+            value = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise AssertionError("answer is not JSON (%s): %r" % (e, line[:300]))
+        if not isinstance(value, dict):
+            raise AssertionError("answer is not a JSON object: %r" % line[:300])
+        return value
+
+    def request(self, request, timeout=None):
+        """Sends one request and returns its answer (a dict)."""
+        self.send(request)
+        return self.read_json(timeout)
+
+    def ok(self, request, timeout=None):
+        """request() that must be answered with "ok": true."""
+        answer = self.request(request, timeout)
+        if answer.get("ok") is not True:
+            raise AssertionError("admin request %r failed: %r" % (request, answer))
+        return answer
+
+    def stats(self):
+        return self.ok({"cmd": "stats"})
+
+    def dump(self, timeout=20.0, **filters):
+        """(bindings, final object) of a dump; filters: domain=, prefix=."""
+        req = {"cmd": "dump"}
+        req.update(filters)
+        self.send(req)
+        deadline = time.monotonic() + timeout
+        bindings = []
+        while True:
+            obj = self.read_json(max(0.1, deadline - time.monotonic()))
+            if "ok" in obj:
+                return bindings, obj
+            bindings.append(obj)
+
+    def wait_closed(self, timeout=2.0):
+        """True when locusd closes the connection within timeout (what it
+        sends first is discarded)."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.sock], [], [], left)
+            if r:
+                try:
+                    chunk = self.sock.recv(1 << 16)
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    self.eof = True
+                self.buf += chunk
+        return True
+
+
+def wait_stats(admin, predicate, timeout=3.0, interval=0.05):
+    """Polls stats until predicate(stats) is true; returns the last stats
+    either way (the caller's assertions then say what differs). Gauges are
+    published once per shard loop turn, UDP sends counted on completion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = admin.stats()
+        if predicate(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(interval)
+
+
+def run_locusctl(args, socket_path=None, timeout=10.0, cwd=None, binary=None):
+    """Runs locusctl [--socket=socket_path] args...; returns a CompletedProcess
+    (stdout and stderr as text). A locusctl still running after timeout is
+    killed and fails the test."""
+    argv = [binary or LOCUSCTL]
+    if socket_path is not None:
+        argv.append("--socket=" + socket_path)
+    argv += list(args)
+    try:
+        return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout, text=True, errors="replace",
+                              preexec_fn=_die_with_parent)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("locusctl %s did not exit within %.0f s (stdout so far: %r)"
+                             % (" ".join(args), timeout, e.stdout))
+
+
+# ---------------------------------------------------------------------------
 # unittest glue
 
 class TestTimeout(Exception):
@@ -889,15 +1208,18 @@ class LocusTestCase(unittest.TestCase):
 
 def parse_args(argv=None, extra=None):
     """Parses --locusd/--sipp (and extra(parser)); returns (args, remaining argv)."""
-    global LOCUSD, SIPP
+    global LOCUSD, SIPP, LOCUSCTL
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--locusd", default=LOCUSD)
     parser.add_argument("--sipp", default=SIPP)
+    parser.add_argument("--locusctl", default=LOCUSCTL)
     if extra:
         extra(parser)
     args, rest = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
-    LOCUSD = args.locusd
+    # Absolute: daemons run in working directories of their own.
+    LOCUSD = os.path.abspath(args.locusd) if args.locusd else ""
     SIPP = args.sipp
+    LOCUSCTL = os.path.abspath(args.locusctl) if args.locusctl else ""
     if not LOCUSD:
         sys.stderr.write("no locusd given (pass --locusd PATH or set LOCUSD)\n")
         sys.exit(2)
