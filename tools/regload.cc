@@ -1,0 +1,532 @@
+// regload: a REGISTER load generator for registrars (locusd, Kamailio, ...),
+// fast enough to saturate one where SIPp cannot: many UDP sockets, batched
+// sendmmsg/recvmmsg, millions of distinct AORs, RFC 3261 Timer E
+// retransmissions and Timer F timeouts, open loop at a target rate or closed
+// loop with a window of outstanding requests. It always stops by itself: at
+// --count requests or --duration seconds, then waits for the stragglers (at
+// most Timer F, or --drain seconds; those still unanswered count as timeouts).
+//
+//   regload --target=127.0.0.1:5060 [--mode=register|refresh|mixed]
+//           [--mix=REGISTER:REFRESH:UNREGISTER:QUERY] [--rate=N | --window=N]
+//           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K]
+//           [--sockets=N] [--domain=D] [--expires=S] [--t1-ms=500]
+//           [--drain=S] [--report-interval=S] [--json] [--quiet]
+//
+// Modes: `register` binds AORs aor-offset .. aor-offset+aors-1 once each, in
+// order (new bindings); `refresh` cycles over them (they must be bound: run
+// `register` first); `mixed` draws each request from --mix (default
+// 10:80:5:5) over random AORs. Every AOR keeps its Call-ID and a CSeq that
+// grows by one per request, as a phone does (section 10.2.4).
+//
+// Output: one line per report interval (sent, 2xx, other, timeouts,
+// retransmissions, latency percentiles) and a summary; --json makes each of
+// them a JSON object. Exit 0 when every request got a 2xx, 1 otherwise, 2 on
+// usage errors.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <queue>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/endpoint.h"
+#include "engine/latency_histogram.h"
+
+namespace {
+
+using locus::engine::Endpoint;
+using locus::engine::LatencyHistogram;
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::fprintf(stderr, "regload: %s (see the comment at the top of tools/regload.cc)\n", why.c_str());
+  std::exit(2);
+}
+
+enum class Kind : uint8_t { kRegister, kRefresh, kUnregister, kQuery };
+struct Options {
+  Endpoint target;
+  std::string mode = "register";
+  double mix[4] = {10, 80, 5, 5};
+  double rate = 0;         // requests per second; 0: closed loop
+  uint32_t window = 0;     // closed loop: outstanding requests
+  uint64_t count = 0;      // stop after this many new requests (0: no limit)
+  double duration = 0;     // stop after this many seconds (0: no limit)
+  uint64_t aors = 100000;
+  uint64_t aor_offset = 0;
+  uint32_t sockets = 16;
+  std::string domain = "example.com";
+  uint32_t expires = 3600;
+  uint64_t t1_ms = 500;
+  double report_interval = 1;
+  double drain = 0;  // seconds to wait for answers after the last send; 0: Timer F
+  bool json = false;
+  bool quiet = false;
+};
+
+Options ParseOptions(int argc, char** argv) {
+  Options o;
+  bool have_target = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (!a.starts_with("--")) Usage("unexpected argument " + std::string(a));
+    const size_t eq = a.find('=');
+    const std::string name(a.substr(2, eq == std::string_view::npos ? std::string_view::npos : eq - 2));
+    const std::string value(eq == std::string_view::npos ? "" : a.substr(eq + 1));
+    auto number = [&](double min, double max) {
+      char* end = nullptr;
+      const double v = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || v < min || v > max) Usage("bad --" + name + "=" + value);
+      return v;
+    };
+    if (name == "target") {
+      if (!Endpoint::Parse(value, &o.target)) Usage("--target=IP:PORT");
+      have_target = true;
+    } else if (name == "mode") {
+      if (value != "register" && value != "refresh" && value != "mixed") Usage("--mode=register|refresh|mixed");
+      o.mode = value;
+    } else if (name == "mix") {
+      if (std::sscanf(value.c_str(), "%lf:%lf:%lf:%lf", &o.mix[0], &o.mix[1], &o.mix[2], &o.mix[3]) != 4) {
+        Usage("--mix=REGISTER:REFRESH:UNREGISTER:QUERY");
+      }
+    } else if (name == "rate") {
+      o.rate = number(1, 1e8);
+    } else if (name == "window") {
+      o.window = static_cast<uint32_t>(number(1, 1e6));
+    } else if (name == "count") {
+      o.count = static_cast<uint64_t>(number(1, 1e12));
+    } else if (name == "duration") {
+      o.duration = number(0.1, 86400);
+    } else if (name == "aors") {
+      o.aors = static_cast<uint64_t>(number(1, 1e9));
+    } else if (name == "aor-offset") {
+      o.aor_offset = static_cast<uint64_t>(number(0, 1e10));
+    } else if (name == "sockets") {
+      o.sockets = static_cast<uint32_t>(number(1, 4096));
+    } else if (name == "domain") {
+      o.domain = value;
+    } else if (name == "expires") {
+      o.expires = static_cast<uint32_t>(number(0, 1e9));
+    } else if (name == "t1-ms") {
+      o.t1_ms = static_cast<uint64_t>(number(1, 60000));
+    } else if (name == "drain") {
+      o.drain = number(0.1, 3600);
+    } else if (name == "report-interval") {
+      o.report_interval = number(0.1, 3600);
+    } else if (name == "json") {
+      o.json = true;
+    } else if (name == "quiet") {
+      o.quiet = true;
+    } else {
+      Usage("unknown option --" + name);
+    }
+  }
+  if (!have_target) Usage("--target=IP:PORT is required");
+  if (o.rate == 0 && o.window == 0) o.window = 100;
+  if (o.rate > 0 && o.window > 0) Usage("--rate (open loop) or --window (closed loop), not both");
+  if (o.count == 0 && o.duration == 0) {
+    if (o.mode == "register") {
+      o.count = o.aors;
+    } else {
+      Usage("give --count or --duration: regload always stops by itself");
+    }
+  }
+  return o;
+}
+
+// One request in flight.
+struct Transaction {
+  uint32_t generation = 0;  // bumps when the slot is reused
+  bool active = false;
+  Kind kind = Kind::kRegister;
+  uint64_t aor = 0;
+  uint32_t cseq = 0;
+  uint32_t socket = 0;
+  uint32_t retransmissions = 0;
+  uint64_t first_sent_ns = 0;
+  uint64_t interval_ns = 0;  // Timer E: T1, doubling up to T2
+};
+
+constexpr size_t kMaxMessage = 768;  // a REGISTER as regload writes it
+
+struct Stats {
+  uint64_t sent = 0, ok = 0, other = 0, timeouts = 0, retransmissions = 0;
+  std::map<int, uint64_t> by_code;  // non-2xx final responses
+  std::array<uint64_t, LatencyHistogram::kBuckets> latency{};
+  uint64_t max_latency_ns = 0;
+
+  void Add(const Stats& s) {
+    sent += s.sent, ok += s.ok, other += s.other, timeouts += s.timeouts;
+    retransmissions += s.retransmissions;
+    for (const auto& [code, n] : s.by_code) by_code[code] += n;
+    for (size_t b = 0; b < latency.size(); ++b) latency[b] += s.latency[b];
+    max_latency_ns = std::max(max_latency_ns, s.max_latency_ns);
+  }
+  void Record(uint64_t ns) {
+    ++latency[LatencyHistogram::BucketOf(ns)];
+    max_latency_ns = std::max(max_latency_ns, ns);
+  }
+};
+
+class Generator {
+ public:
+  explicit Generator(const Options& o) : o_(o), cseq_(o.aors, 0), rng_(12345) {
+    const uint32_t slots = o.window > 0 ? o.window : static_cast<uint32_t>(std::min(4e6, o.rate * 40 + 1024));
+    slots_.resize(slots);
+    for (uint32_t i = slots; i-- > 0;) free_.push_back(i);
+    t1_ns_ = o.t1_ms * 1000000;
+    for (uint32_t i = 0; i < o.sockets; ++i) OpenSocket();
+    mix_total_ = o.mix[0] + o.mix[1] + o.mix[2] + o.mix[3];
+    if (mix_total_ <= 0) Usage("--mix needs a positive weight");
+  }
+
+  int Run();
+
+ private:
+  void OpenSocket() {
+    const int fd = socket(o_.target.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) Usage(std::string("socket: ") + std::strerror(errno));
+    const int size = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+    if (connect(fd, o_.target.addr(), o_.target.len()) != 0) {
+      Usage(std::string("connect: ") + std::strerror(errno));
+    }
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+    fds_.push_back(fd);
+    local_.push_back(Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&local), len));
+  }
+
+  Kind NextKind() {
+    if (o_.mode == "register") return Kind::kRegister;
+    if (o_.mode == "refresh") return Kind::kRefresh;
+    double r = std::uniform_real_distribution<double>(0, mix_total_)(rng_);
+    for (int k = 0; k < 4; ++k) {
+      if (r < o_.mix[k]) return static_cast<Kind>(k);
+      r -= o_.mix[k];
+    }
+    return Kind::kQuery;
+  }
+
+  uint64_t NextAor() {
+    if (o_.mode == "mixed") return std::uniform_int_distribution<uint64_t>(0, o_.aors - 1)(rng_);
+    return next_aor_++ % o_.aors;
+  }
+
+  // Writes the request of slot `slot` into `out` (kMaxMessage bytes); the same
+  // bytes each time, so a retransmission is rebuilt rather than stored.
+  size_t Build(const Transaction& t, uint32_t slot, char* out) {
+    const uint64_t user = 14150000000ull + o_.aor_offset + t.aor;  // +1415 and 7 digits
+    const Endpoint& local = local_[t.socket];
+    char ip[64];
+    const std::string_view ip_text = local.IpText(ip);
+    const bool v6 = local.is_v6();
+    char contact[200] = "";
+    if (t.kind != Kind::kQuery) {
+      std::snprintf(contact, sizeof(contact), "Contact: <sip:+%" PRIu64 "@%s%.*s%s:%u>%s\r\n", user,
+                    v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(), v6 ? "]" : "",
+                    local.port(), t.kind == Kind::kUnregister ? ";expires=0" : "");
+    }
+    char expires[40] = "";
+    if (t.kind == Kind::kRegister || t.kind == Kind::kRefresh) {
+      std::snprintf(expires, sizeof(expires), "Expires: %u\r\n", o_.expires);
+    }
+    const int n = std::snprintf(
+        out, kMaxMessage,
+        "REGISTER sip:%s SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP %s%.*s%s:%u;branch=z9hG4bK-rl-%u-%u;rport\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:+%" PRIu64 "@%s>;tag=rl%" PRIu64 "\r\n"
+        "To: <sip:+%" PRIu64 "@%s>\r\n"
+        "Call-ID: rl-%" PRIu64 "@regload\r\n"
+        "CSeq: %u REGISTER\r\n"
+        "%s%s"
+        "User-Agent: regload\r\n"
+        "Content-Length: 0\r\n\r\n",
+        o_.domain.c_str(), v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(),
+        v6 ? "]" : "", local.port(), slot, t.generation, user, o_.domain.c_str(), user, user,
+        o_.domain.c_str(), user, t.cseq, contact, expires);
+    return static_cast<size_t>(std::clamp<int>(n, 0, kMaxMessage - 1));
+  }
+
+  // Starts a new request in a free slot; false when none is free.
+  bool Start(uint64_t now) {
+    if (free_.empty()) return false;
+    const uint32_t slot = free_.back();
+    free_.pop_back();
+    Transaction& t = slots_[slot];
+    ++t.generation;
+    t.active = true;
+    t.kind = NextKind();
+    t.aor = NextAor();
+    t.cseq = ++cseq_[t.aor];
+    t.socket = static_cast<uint32_t>(started_ % fds_.size());
+    t.retransmissions = 0;
+    t.first_sent_ns = now;
+    t.interval_ns = t1_ns_;
+    Queue(slot);
+    timers_.push({now + t.interval_ns, slot, t.generation});
+    ++started_;
+    ++interval_.sent;
+    ++outstanding_;
+    return true;
+  }
+
+  void Queue(uint32_t slot) { pending_[slots_[slot].socket].push_back(slot); }
+
+  // Sends what is queued, one sendmmsg per socket and batch.
+  void Flush() {
+    static thread_local char buffers[64][kMaxMessage];
+    for (size_t s = 0; s < fds_.size(); ++s) {
+      std::vector<uint32_t>& queue = pending_[s];
+      size_t done = 0;
+      while (done < queue.size()) {
+        const size_t batch = std::min<size_t>(64, queue.size() - done);
+        mmsghdr msgs[64];
+        iovec iov[64];
+        for (size_t i = 0; i < batch; ++i) {
+          const uint32_t slot = queue[done + i];
+          iov[i] = {buffers[i], Build(slots_[slot], slot, buffers[i])};
+          msgs[i] = {};
+          msgs[i].msg_hdr.msg_iov = &iov[i];
+          msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n = sendmmsg(fds_[s], msgs, static_cast<unsigned>(batch), MSG_DONTWAIT);
+        if (n <= 0) break;  // socket buffer full: Timer E resends what is lost
+        done += static_cast<size_t>(n);
+      }
+      queue.clear();
+    }
+  }
+
+  // Reads every socket that poll() found readable.
+  void Receive(const std::vector<pollfd>& polls, uint64_t now) {
+    static thread_local char buffers[64][2048];
+    for (size_t s = 0; s < fds_.size(); ++s) {
+      if ((polls[s].revents & POLLIN) == 0) continue;
+      for (;;) {
+        mmsghdr msgs[64];
+        iovec iov[64];
+        for (int i = 0; i < 64; ++i) {
+          iov[i] = {buffers[i], sizeof(buffers[i])};
+          msgs[i] = {};
+          msgs[i].msg_hdr.msg_iov = &iov[i];
+          msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n = recvmmsg(fds_[s], msgs, 64, MSG_DONTWAIT, nullptr);
+        if (n <= 0) break;
+        for (int i = 0; i < n; ++i) OnResponse({buffers[i], msgs[i].msg_len}, now);
+        if (n < 64) break;
+      }
+    }
+  }
+
+  void OnResponse(std::string_view r, uint64_t now) {
+    if (!r.starts_with("SIP/2.0 ") || r.size() < 12) return;
+    const int code = (r[8] - '0') * 100 + (r[9] - '0') * 10 + (r[10] - '0');
+    const size_t at = r.find("branch=z9hG4bK-rl-");
+    if (at == std::string_view::npos) return;
+    unsigned slot = 0, generation = 0;
+    if (std::sscanf(r.data() + at + 18, "%u-%u", &slot, &generation) != 2) return;
+    if (slot >= slots_.size()) return;
+    Transaction& t = slots_[slot];
+    if (!t.active || t.generation != generation) return;  // a late duplicate
+    if (code < 200) return;  // provisional: Timer E keeps running (section 17.1.2.2)
+    t.active = false;
+    --outstanding_;
+    free_.push_back(slot);
+    const uint64_t latency = now - t.first_sent_ns;
+    interval_.Record(latency);
+    if (code < 300) {
+      ++interval_.ok;
+    } else {
+      ++interval_.other;
+      ++interval_.by_code[code];
+    }
+  }
+
+  void RunTimers(uint64_t now) {
+    const uint64_t timer_f = 64 * t1_ns_;
+    const uint64_t t2 = 8 * t1_ns_;  // T2 = 4 s when T1 = 500 ms
+    while (!timers_.empty() && timers_.top().at <= now) {
+      const Timer timer = timers_.top();
+      timers_.pop();
+      Transaction& t = slots_[timer.slot];
+      if (!t.active || t.generation != timer.generation) continue;
+      if (now - t.first_sent_ns >= timer_f) {  // Timer F: the transaction fails
+        t.active = false;
+        --outstanding_;
+        free_.push_back(timer.slot);
+        ++interval_.timeouts;
+        continue;
+      }
+      ++t.retransmissions;
+      ++interval_.retransmissions;
+      Queue(timer.slot);
+      t.interval_ns = std::min(2 * t.interval_ns, t2);
+      timers_.push({std::min(now + t.interval_ns, t.first_sent_ns + timer_f), timer.slot, t.generation});
+    }
+  }
+
+  void Report(double elapsed, const Stats& s, double seconds, bool final);
+
+  struct Timer {
+    uint64_t at;
+    uint32_t slot;
+    uint32_t generation;
+    bool operator>(const Timer& other) const { return at > other.at; }
+  };
+
+  const Options& o_;
+  std::vector<int> fds_;
+  std::vector<Endpoint> local_;
+  std::vector<std::vector<uint32_t>> pending_;
+  std::vector<Transaction> slots_;
+  std::vector<uint32_t> free_;
+  std::vector<uint32_t> cseq_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::mt19937_64 rng_;
+  double mix_total_ = 0;
+  uint64_t t1_ns_ = 0;
+  uint64_t next_aor_ = 0;
+  uint64_t started_ = 0;
+  uint64_t outstanding_ = 0;
+  Stats interval_;
+  Stats total_;
+  uint64_t reports_printed_ = 0;
+  uint64_t stopped_sending_ns_ = 0;
+  double sending_seconds_ = 0;  // start to last send, for the summary
+};
+
+std::string LatencyText(const Stats& s, bool json) {
+  auto us = [&](double q) { return static_cast<double>(LatencyHistogram::Quantile(s.latency, q)) / 1000; };
+  char buf[256];
+  if (json) {
+    std::snprintf(buf, sizeof(buf),
+                  "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f",
+                  us(0.5), us(0.9), us(0.99), us(0.999), static_cast<double>(s.max_latency_ns) / 1000);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%9.1f %9.1f %9.1f %9.1f %9.1f", us(0.5), us(0.9), us(0.99),
+                  us(0.999), static_cast<double>(s.max_latency_ns) / 1000);
+  }
+  return buf;
+}
+
+void Generator::Report(double elapsed, const Stats& s, double seconds, bool final) {
+  if (o_.quiet && !final) return;
+  std::string codes;
+  for (const auto& [code, n] : s.by_code) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), o_.json ? "%s\"%d\":%" PRIu64 : "%s%d:%" PRIu64,
+                  codes.empty() ? "" : ",", code, n);
+    codes += buf;
+  }
+  if (o_.json) {
+    std::printf("{\"%s\":%.1f,\"sent\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"other\":%" PRIu64
+                ",\"timeouts\":%" PRIu64 ",\"retransmissions\":%" PRIu64
+                ",\"rate\":%.1f,\"ok_rate\":%.1f,\"codes\":{%s},%s%s}\n",
+                final ? "summary_seconds" : "t", elapsed, s.sent, s.ok, s.other, s.timeouts,
+                s.retransmissions, static_cast<double>(s.sent) / seconds,
+                static_cast<double>(s.ok) / seconds, codes.c_str(), LatencyText(s, true).c_str(),
+                final ? (",\"sending_seconds\":" + std::to_string(sending_seconds_)).c_str() : "");
+  } else {
+    if (final) {
+      std::printf("summary over %.1f s:\n", seconds);
+    } else if (reports_printed_++ % 20 == 0) {
+      std::printf("%7s %9s %9s %7s %8s %8s %9s %9s %9s %9s %9s  %s\n", "t(s)", "sent/s", "2xx/s",
+                  "other", "timeout", "retrans", "p50(us)", "p90(us)", "p99(us)", "p999(us)",
+                  "max(us)", "codes");
+    }
+    std::printf("%7.1f %9.0f %9.0f %7" PRIu64 " %8" PRIu64 " %8" PRIu64 " %s  %s\n", elapsed,
+                static_cast<double>(s.sent) / seconds, static_cast<double>(s.ok) / seconds, s.other,
+                s.timeouts, s.retransmissions, LatencyText(s, false).c_str(), codes.c_str());
+    if (final) {
+      std::printf("sent %" PRIu64 ", 2xx %" PRIu64 ", other %" PRIu64 ", timeouts %" PRIu64
+                  ", retransmissions %" PRIu64 "\n",
+                  s.sent, s.ok, s.other, s.timeouts, s.retransmissions);
+    }
+  }
+  std::fflush(stdout);
+}
+
+int Generator::Run() {
+  pending_.resize(fds_.size());
+  const uint64_t start = NowNs();
+  const uint64_t stop_sending = o_.duration > 0 ? start + static_cast<uint64_t>(o_.duration * 1e9) : UINT64_MAX;
+  const uint64_t interval_ns = static_cast<uint64_t>(o_.report_interval * 1e9);
+  uint64_t next_report = start + interval_ns;
+  uint64_t last_report = start;
+  std::vector<pollfd> polls;
+  for (int fd : fds_) polls.push_back({fd, POLLIN, 0});
+  for (;;) {
+    uint64_t now = NowNs();
+    const bool sending = now < stop_sending && (o_.count == 0 || started_ < o_.count);
+    if (sending) {
+      if (o_.rate > 0) {
+        // Open loop: as many as the rate says should have started by now.
+        const uint64_t due = static_cast<uint64_t>(static_cast<double>(now - start) * o_.rate / 1e9);
+        uint64_t limit = o_.count == 0 ? due : std::min(due, o_.count);
+        // When every slot waits for an answer the target is far behind; the
+        // missing requests start as slots free up (the offered rate is missed).
+        while (started_ < limit && Start(now)) {}
+      } else {
+        while (outstanding_ < o_.window && (o_.count == 0 || started_ < o_.count) && Start(now)) {}
+      }
+    } else {
+      if (stopped_sending_ns_ == 0) stopped_sending_ns_ = now;
+      if (outstanding_ == 0) break;
+      if (o_.drain > 0 && now - stopped_sending_ns_ >= static_cast<uint64_t>(o_.drain * 1e9)) {
+        interval_.timeouts += outstanding_;  // given up on: as Timer F would
+        break;
+      }
+    }
+    Flush();
+    // Wait briefly for answers (1 ms at most, so the open-loop pace holds).
+    poll(polls.data(), polls.size(), outstanding_ > 0 || sending ? 1 : 0);
+    now = NowNs();
+    Receive(polls, now);
+    RunTimers(now);
+    Flush();
+    if (now >= next_report) {
+      total_.Add(interval_);
+      Report(static_cast<double>(now - start) / 1e9, interval_, static_cast<double>(now - last_report) / 1e9, false);
+      interval_ = Stats{};
+      last_report = now;
+      next_report = now + interval_ns;
+    }
+  }
+  total_.Add(interval_);
+  const uint64_t end = NowNs();
+  sending_seconds_ = static_cast<double>((stopped_sending_ns_ != 0 ? stopped_sending_ns_ : end) - start) / 1e9;
+  Report(static_cast<double>(end - start) / 1e9, total_, static_cast<double>(end - start) / 1e9, true);
+  return total_.ok == total_.sent ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = ParseOptions(argc, argv);
+  Generator generator(options);
+  return generator.Run();
+}
