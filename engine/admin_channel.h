@@ -19,6 +19,8 @@ struct AdminHeader {
     kDump,        // payload: filter (see DumpFilter). Reply: the next chunk of
                   // binding lines (one JSON object per line), `done` on the last
     kDumpCancel,  // the client went away: close the dump's snapshot. No reply.
+    kSetUsers,    // payload: a heap std::shared_ptr<const UserDb>* the shard
+                  // takes over (and deletes). No reply.
   };
   uint64_t id = 0;  // chosen by the admin thread; replies carry it back
   Op op = kLookup;

@@ -20,6 +20,7 @@
 #include "engine/log.h"
 #include "engine/request_handler.h"
 #include "engine/text.h"
+#include "engine/user_db.h"
 #include "parser/aor.h"
 #include "parser/uri.h"
 #include "simdjson.h"
@@ -62,6 +63,14 @@ Values CounterValues(const ShardCounters& c) {
       {"bindings_refreshed", c.bindings_refreshed.Get()},
       {"bindings_removed", c.bindings_removed.Get()},
       {"bindings_expired", c.bindings_expired.Get()},
+      {"auth_challenges", c.auth_challenges.Get()},
+      {"auth_successes", c.auth_successes.Get()},
+      {"auth_failures", c.auth_failures.Get()},
+      {"auth_stale", c.auth_stale.Get()},
+      {"auth_replays", c.auth_replays.Get()},
+      {"auth_forbidden", c.auth_forbidden.Get()},
+      {"auth_malformed", c.auth_malformed.Get()},
+      {"auth_locked_out", c.auth_locked_out.Get()},
   };
   static const std::array<std::string, kCountedStatusCount> kStatusNames = [] {
     std::array<std::string, kCountedStatusCount> names;
@@ -378,7 +387,8 @@ void AdminServer::OnShardReply(const AdminHeader& header, std::string_view paylo
       }
       break;
     case AdminHeader::kDumpCancel:
-      break;
+    case AdminHeader::kSetUsers:
+      break;  // never answered
   }
   if (!c->closed) WriteTo(c);
   // A finished request frees the client for its next line.
@@ -464,6 +474,8 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
       string_field("contact", &contact);
       AskShard(c, owner, AdminHeader::kRemove, Cat(aor.view(), "\n", contact));
     }
+  } else if (cmd == "reload_users") {
+    ReloadUsers(c);
   } else if (cmd == "dump") {
     std::string_view value;
     c->dump_filter.clear();
@@ -480,8 +492,48 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
   } else {
     ++malformed_requests_;
     ReplyError(c, Cat("unknown command '", cmd,
-                      "' (version, health, config, stats, shards, lookup, remove, dump)"));
+                      "' (version, health, config, stats, shards, lookup, remove, dump, reload_users)"));
   }
+}
+
+void AdminServer::ReloadUsers(Client* c) {
+  // Loaded and checked whole here, off the shards; each shard then swaps its
+  // pointer between two batches of traffic. A bad file changes nothing.
+  if (!config_.auth) {
+    ReplyError(c, "authentication is off (--auth)");
+    return;
+  }
+  std::vector<std::string> warnings;
+  absl::StatusOr<std::shared_ptr<const UserDb>> users =
+      UserDb::Load(config_.users_file, config_.AuthRealm(), &warnings);
+  if (!users.ok()) {
+    Log(LogLevel::kWarning, "users file refused, the previous one stays: %s",
+        std::string(users.status().message()));
+    ReplyError(c, Cat("users file refused, the previous one stays: ", std::string(users.status().message())));
+    return;
+  }
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    // The record carries a heap copy of the shared pointer; the shard takes it.
+    auto* handle = new std::shared_ptr<const UserDb>(*users);
+    const AdminHeader header{next_id_++, AdminHeader::kSetUsers, false, 0};
+    if (!to_shards_[i]->TryPush(HeaderBytes(header),
+                                {reinterpret_cast<const char*>(&handle), sizeof(handle)})) {
+      delete handle;
+      ReplyError(c, Cat("shard ", i, " queue full: users not reloaded there; try again"));
+      return;
+    }
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(shards_[i]->admin_wake_fd(), &one, sizeof(one));
+  }
+  for (const std::string& w : warnings) Log(LogLevel::kWarning, "%s", w);
+  std::string json = Cat("{\"ok\":true,\"users\":", (*users)->size(), ",\"warnings\":[");
+  for (size_t i = 0; i < warnings.size(); ++i) {
+    if (i > 0) json.push_back(',');
+    AppendJsonString(warnings[i], &json);
+  }
+  json.append("]}");
+  Log(LogLevel::kInfo, "users file reloaded: %d users", (*users)->size());
+  Reply(c, json);
 }
 
 std::string AdminServer::StatsJson() const {

@@ -64,6 +64,7 @@ class AdminServer {
   void Close(Client* c);
   void Reply(Client* c, std::string_view json);  // appends a line
   void ReplyError(Client* c, std::string_view message);
+  void ReloadUsers(Client* c);
 
   std::string StatsJson() const;
   std::string ShardsJson() const;

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "engine/digest.h"
 #include "engine/text.h"
 #include "simdjson.h"
 
@@ -76,7 +77,8 @@ const std::vector<std::string_view>& SettingNames() {
       "udp", "tcp", "shards", "domains", "min_expires", "default_expires", "max_expires",
       "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
       "max_tcp_connections", "transaction_limit", "transaction_memory", "handoff_ring_size",
-      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket"};
+      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket", "auth", "auth_realm", "users_file",
+      "auth_algorithms", "nonce_lifetime", "auth_secret", "auth_max_failures", "auth_failure_window"};
   return names;
 }
 
@@ -173,6 +175,54 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
     config->data_dir = std::string(value);
     return absl::OkStatus();
   }
+  if (name == "auth") {
+    if (value == "true" || value == "1") {
+      config->auth = true;
+    } else if (value == "false" || value == "0") {
+      config->auth = false;
+    } else {
+      return Invalid(name, value, "is neither true nor false");
+    }
+    return absl::OkStatus();
+  }
+  if (name == "auth_realm") {
+    for (char c : value) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') {
+        return Invalid(name, value, "must be printable, without quotes or backslashes");
+      }
+    }
+    config->auth_realm = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "users_file") {
+    config->users_file = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "auth_algorithms") {
+    std::vector<std::string> algorithms;
+    for (std::string_view item : SplitList(value)) {
+      DigestAlgorithm a;
+      if (!ParseDigestAlgorithm(item, &a)) {
+        return Invalid(name, item, "is not MD5, MD5-sess, SHA-256 or SHA-256-sess");
+      }
+      algorithms.emplace_back(DigestAlgorithmName(a));
+    }
+    if (algorithms.empty()) return Invalid(name, value, "names no algorithm");
+    config->auth_algorithms = std::move(algorithms);
+    return absl::OkStatus();
+  }
+  if (name == "nonce_lifetime") return SetUnsigned(name, value, 1, 86400, &config->nonce_lifetime);
+  if (name == "auth_secret") {
+    if (value.size() != 64 || value.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
+      return Invalid(name, "(hidden)", "must be 64 hex digits");
+    }
+    config->auth_secret = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "auth_max_failures") return SetUnsigned(name, value, 0, 1000000, &config->auth_max_failures);
+  if (name == "auth_failure_window") {
+    return SetUnsigned(name, value, 1, 86400, &config->auth_failure_window);
+  }
   if (name == "admin_socket") {
     if (value.size() >= 108) return Invalid(name, value, "is longer than a Unix socket path may be");
     config->admin_socket = std::string(value);
@@ -237,6 +287,9 @@ absl::Status ValidateConfig(const Config& config) {
         "expiry bounds must satisfy min_expires <= default_expires <= max_expires (have ",
         p.min_expires, ", ", p.default_expires, ", ", p.max_expires, ")"));
   }
+  if (config.auth && config.users_file.empty()) {
+    return absl::InvalidArgumentError("auth is on: set users_file");
+  }
   if (config.udp.empty() && config.tcp.empty()) {
     return absl::InvalidArgumentError("no listen address: set udp and/or tcp");
   }
@@ -270,7 +323,11 @@ std::string ConfigToJson(const Config& config) {
       "\",\"wakeup\":\"", config.eventfd_wakeup ? "eventfd" : "msg_ring", "\",\"log_level\":\"",
       LogLevelName(config.log_level), "\",\"server\":\"", JsonEscape(config.server), "\",\"data_dir\":\"",
       JsonEscape(config.data_dir), "\",\"admin_socket\":\"", JsonEscape(config.AdminSocketPath()),
-      "\"}");
+      "\",\"auth\":", config.auth ? "true" : "false", ",\"auth_realm\":\"", JsonEscape(config.AuthRealm()),
+      "\",\"users_file\":\"", JsonEscape(config.users_file), "\",\"auth_algorithms\":\"",
+      Join(config.auth_algorithms, ","), "\",\"nonce_lifetime\":", config.nonce_lifetime,
+      ",\"auth_max_failures\":", config.auth_max_failures,
+      ",\"auth_failure_window\":", config.auth_failure_window, "}");
 }
 
 }  // namespace locus::engine

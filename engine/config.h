@@ -40,6 +40,21 @@ struct Config {
   std::string data_dir = "var/locus";
   std::string admin_socket;  // empty: <data_dir>/admin.sock
 
+  // Digest authentication (docs/authentication.md); off by default.
+  bool auth = false;
+  std::string auth_realm;  // empty: the first served domain, else "locus"
+  std::string users_file;  // required when auth is on
+  std::vector<std::string> auth_algorithms = {"SHA-256", "MD5"};  // preferred first
+  uint32_t nonce_lifetime = 300;     // seconds before a nonce is stale
+  std::string auth_secret;           // 64 hex digits; empty: <data_dir>/auth.secret
+  uint32_t auth_max_failures = 10;   // per user and per source address; 0: no limit
+  uint32_t auth_failure_window = 300;  // seconds a lockout lasts
+
+  std::string AuthRealm() const {
+    if (!auth_realm.empty()) return auth_realm;
+    return domains.empty() ? "locus" : domains.front();
+  }
+
   // The admin socket's path: admin_socket, or its default under data_dir.
   std::string AdminSocketPath() const {
     return admin_socket.empty() ? data_dir + "/admin.sock" : admin_socket;

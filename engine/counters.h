@@ -23,8 +23,8 @@ class Counter {
 };
 
 // Status codes counted one by one; others land in `other`.
-inline constexpr int kCountedStatuses[] = {200, 400, 403, 404, 405, 416, 420,
-                                           423, 481, 500, 503, 513};
+inline constexpr int kCountedStatuses[] = {200, 400, 401, 403, 404, 405, 416,
+                                           420, 423, 481, 500, 503, 513};
 inline constexpr int kCountedStatusCount = sizeof(kCountedStatuses) / sizeof(int);
 
 struct alignas(64) ShardCounters {
@@ -45,6 +45,9 @@ struct alignas(64) ShardCounters {
   Counter method_register, method_options, method_cancel, method_ack, method_other;
   // Binding changes applied by this shard.
   Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired;
+  // Digest authentication (issue 7): 401s sent, and what the credentials were.
+  Counter auth_challenges, auth_successes, auth_failures, auth_stale, auth_replays,
+      auth_forbidden, auth_malformed, auth_locked_out;
   // Gauges, published by the shard once per loop turn.
   Counter aors, bindings, tcp_open, heartbeat_ms, cpu;
   // Receive to send, for every response this shard sent.

@@ -3,17 +3,21 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include <random>
 #include <latch>
 
 #include "engine/log.h"
 #include "engine/text.h"
+#include "engine/user_db.h"
+#include "parser/scan.h"
 
 namespace locus::engine {
 
@@ -65,12 +69,67 @@ absl::Status MakeDirectories(const std::string& path) {
   return absl::OkStatus();
 }
 
+// The nonce secret: configured, or 32 random bytes kept (hex, mode 0600) in
+// <data_dir>/auth.secret so that nonces survive a restart.
+absl::StatusOr<std::string> LoadOrCreateSecret(const Config& config) {
+  std::string hex = config.auth_secret;
+  if (hex.empty()) {
+    const std::string path = config.data_dir + "/auth.secret";
+    if (absl::Status s = MakeDirectories(config.data_dir + "/"); !s.ok()) return s;
+    std::ifstream in(path);
+    if (in) {
+      in >> hex;
+      if (hex.size() != 64) return absl::InvalidArgumentError(Cat(path, ": not 64 hex digits"));
+    } else {
+      unsigned char raw[32];
+      if (!RandomBytes(raw, sizeof(raw))) return absl::InternalError("no random bytes for the nonce secret");
+      static constexpr char kHex[] = "0123456789abcdef";
+      for (unsigned char b : raw) {
+        hex.push_back(kHex[b >> 4]);
+        hex.push_back(kHex[b & 0xF]);
+      }
+      const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) return absl::InternalError(Cat("cannot create ", path, ": ", std::strerror(errno)));
+      const std::string line = hex + "\n";
+      const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+      close(fd);
+      if (!written) return absl::InternalError(Cat("cannot write ", path));
+      Log(LogLevel::kInfo, "made a new nonce secret in %s", path);
+    }
+  }
+  std::string secret;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    const int high = sip::HexValue(hex[i]);
+    const int low = sip::HexValue(hex[i + 1]);
+    if (high < 0 || low < 0) return absl::InvalidArgumentError("the nonce secret is not hex");
+    secret.push_back(static_cast<char>(high * 16 + low));
+  }
+  return secret;
+}
+
 absl::Status Engine::Start() {
   for (const Endpoint& at : config_.udp) {
     if (absl::Status s = CheckAddressFree(at, SOCK_DGRAM); !s.ok()) return s;
   }
   for (const Endpoint& at : config_.tcp) {
     if (absl::Status s = CheckAddressFree(at, SOCK_STREAM); !s.ok()) return s;
+  }
+  // Authentication: the nonce secret and the users, before any shard runs.
+  std::shared_ptr<const UserDb> users;
+  if (config_.auth) {
+    absl::StatusOr<std::string> secret = LoadOrCreateSecret(config_);
+    if (!secret.ok()) return secret.status();
+    nonces_ = std::make_unique<NonceService>(*secret, config_.nonce_lifetime);
+    std::vector<std::string> warnings;
+    absl::StatusOr<std::shared_ptr<const UserDb>> loaded =
+        UserDb::Load(config_.users_file, config_.AuthRealm(), &warnings);
+    if (!loaded.ok()) return absl::InvalidArgumentError(std::string(loaded.status().message()));
+    for (const std::string& w : warnings) Log(LogLevel::kWarning, "%s", w);
+    users = *loaded;
+    Log(LogLevel::kInfo, "authentication on: realm \"%s\", %d users, algorithms %s, nonces valid %d s",
+        config_.AuthRealm(), users->size(), Join(config_.auth_algorithms, ", "), config_.nonce_lifetime);
+  } else {
+    Log(LogLevel::kWarning, "authentication off: any client may register any AOR (--auth, --users_file)");
   }
   const std::vector<int> cpus = AllowedCpus();
   const int n = config_.shards > 0 ? config_.shards : static_cast<int>(cpus.size());
@@ -97,6 +156,9 @@ absl::Status Engine::Start() {
       outboxes[static_cast<size_t>(j)] = rings_[static_cast<size_t>(i * n + j)].get();
     }
     shards_[static_cast<size_t>(i)]->Connect(peers, inboxes, outboxes);
+  }
+  if (config_.auth) {
+    for (auto& s : shards_) s->EnableAuth(nonces_.get(), users);
   }
   admin_ = std::make_unique<AdminServer>(config_, peers);
   for (int i = 0; i < n; ++i) {

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "engine/admin_server.h"
+#include "engine/authenticator.h"
 #include "engine/config.h"
 #include "engine/shard.h"
 #include "engine/spsc_ring.h"
@@ -26,6 +27,8 @@ class Engine {
   // may use, and returns once every shard has opened its ring and sockets
   // (or the first error; then every shard is stopped again).
   absl::Status Start();
+  // Errors: InvalidArgument for configuration problems found at start-up
+  // (an unreadable users file), others for the system (a port in use).
   // Asks every shard to stop and waits for them.
   void Stop();
 
@@ -40,6 +43,7 @@ class Engine {
   std::vector<std::unique_ptr<SpscRing>> rings_;  // [from * n + to]
   std::vector<std::thread> threads_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<NonceService> nonces_;  // with --auth; shared read-only by the shards
   std::thread admin_thread_;
   // Start-up handshake (shards outlive Start(), so these are members).
   std::unique_ptr<std::latch> opened_;

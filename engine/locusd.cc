@@ -63,6 +63,19 @@ ABSL_FLAG(optional<string>, server, std::nullopt, "Server header value (default 
 ABSL_FLAG(optional<string>, data_dir, std::nullopt, "data directory (default var/locus)");
 ABSL_FLAG(optional<string>, admin_socket, std::nullopt,
           "admin Unix socket (default <data_dir>/admin.sock)");
+ABSL_FLAG(optional<string>, auth, std::nullopt, "Digest authentication of REGISTERs (default false)");
+ABSL_FLAG(optional<string>, auth_realm, std::nullopt,
+          "realm of the challenges (default: the first domain, else locus)");
+ABSL_FLAG(optional<string>, users_file, std::nullopt, "JSON users file (required with --auth)");
+ABSL_FLAG(optional<string>, auth_algorithms, std::nullopt,
+          "algorithms offered, preferred first (default SHA-256,MD5)");
+ABSL_FLAG(optional<string>, nonce_lifetime, std::nullopt, "seconds before a nonce is stale (default 300)");
+ABSL_FLAG(optional<string>, auth_secret, std::nullopt,
+          "nonce secret, 64 hex digits (default: <data_dir>/auth.secret, made at first start)");
+ABSL_FLAG(optional<string>, auth_max_failures, std::nullopt,
+          "failed attempts per user and per source before a lockout; 0: none (default 10)");
+ABSL_FLAG(optional<string>, auth_failure_window, std::nullopt,
+          "seconds a lockout lasts (default 300)");
 
 namespace locus::engine {
 namespace {
@@ -90,7 +103,15 @@ const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
        {"log_level", &FLAGS_log_level},
        {"server", &FLAGS_server},
        {"data_dir", &FLAGS_data_dir},
-       {"admin_socket", &FLAGS_admin_socket}};
+       {"admin_socket", &FLAGS_admin_socket},
+       {"auth", &FLAGS_auth},
+       {"auth_realm", &FLAGS_auth_realm},
+       {"users_file", &FLAGS_users_file},
+       {"auth_algorithms", &FLAGS_auth_algorithms},
+       {"nonce_lifetime", &FLAGS_nonce_lifetime},
+       {"auth_secret", &FLAGS_auth_secret},
+       {"auth_max_failures", &FLAGS_auth_max_failures},
+       {"auth_failure_window", &FLAGS_auth_failure_window}};
   for (const auto& [n, flag] : flags) {
     if (n == name) return flag;
   }
@@ -190,6 +211,7 @@ int Main(int argc, char** argv) {
 
   Engine engine(config);
   if (absl::Status status = engine.Start(); !status.ok()) {
+    if (absl::IsInvalidArgument(status)) ConfigError(std::string(status.message()));
     Log(LogLevel::kError, "cannot start: %s", std::string(status.message()));
     return 1;
   }

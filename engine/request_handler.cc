@@ -326,8 +326,28 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   }
   // Step 2: every extension in Require must be supported (section 8.2.2.3).
   if (FindUnsupported(message)) return RejectUnsupported(message, inbound, reply, response);
-  // Steps 3-4, authentication and authorization of the AOR: issue 7 inserts
-  // them here, before any binding is read or changed.
+  // Steps 3-4: who is asking (section 22.4), and may they touch this AOR.
+  if (auth_ != nullptr) {
+    const AuthDecision decision = auth_->Check(message, aor, inbound.source, now_s_);
+    switch (decision.kind) {
+      case AuthDecision::Kind::kAllow:
+        break;
+      case AuthDecision::Kind::kChallenge: {
+        ResponseBuilder builder(response);
+        builder.Start(401, decision.reason, message, reply);
+        auth_->AppendChallenges(decision.stale, now_s_, response);
+        builder.Finish(config_.server);
+        counters_.auth_challenges.Add();
+        return Respond(inbound, reply, 401);
+      }
+      case AuthDecision::Kind::kForbidden:
+        return Reject(message, inbound, 403, decision.reason, 0, response);
+      case AuthDecision::Kind::kBadRequest:
+        return Reject(message, inbound, 400, decision.reason, 0, response);
+      case AuthDecision::Kind::kLockedOut:
+        return Reject(message, inbound, 403, decision.reason, decision.retry_after, response);
+    }
+  }
 
   if (core_.contact_count > static_cast<int>(kMaxRequestContacts)) {
     return Reject(message, inbound, 403, "Too Many Contacts", 0, response);

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/authenticator.h"
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/endpoint.h"
@@ -73,6 +74,10 @@ class RequestHandler {
 
   const TransactionTable& transactions() const { return transactions_; }
 
+  // Turns on steps 3-4 (Digest authentication and authorization); the
+  // authenticator belongs to the same shard.
+  void SetAuthenticator(Authenticator* auth) { auth_ = auth; }
+
  private:
   Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status);
   void StartResponse(int status, std::string_view reason, const sip::Message& message,
@@ -114,6 +119,7 @@ class RequestHandler {
   std::string path_;
   std::string unsupported_;
   std::string* out_ = nullptr;
+  Authenticator* auth_ = nullptr;
 };
 
 }  // namespace locus::engine

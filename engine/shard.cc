@@ -834,6 +834,20 @@ void Shard::ConnectAdmin(SpscRing* in, SpscRing* out, int notify_fd) {
   admin_notify_fd_ = notify_fd;
 }
 
+void Shard::EnableAuth(const NonceService* nonces, std::shared_ptr<const UserDb> users) {
+  AuthPolicy policy;
+  policy.realm = config_.AuthRealm();
+  for (const std::string& name : config_.auth_algorithms) {
+    DigestAlgorithm a;
+    if (ParseDigestAlgorithm(name, &a)) policy.algorithms.push_back(a);
+  }
+  policy.max_failures = config_.auth_max_failures;
+  policy.failure_window = config_.auth_failure_window;
+  auth_ = std::make_unique<Authenticator>(std::move(policy), nonces, counters_, index_);
+  auth_->SetUsers(std::move(users));
+  handler_.SetAuthenticator(auth_.get());
+}
+
 void Shard::PublishGauges() {
   counters_.aors.Set(table_.aor_count());
   counters_.bindings.Set(table_.binding_count());
@@ -873,6 +887,15 @@ void Shard::DrainAdmin() {
       case AdminHeader::kDumpCancel:
         if (dumps_.erase(header.id) > 0) table_.EndSnapshot();
         break;
+      case AdminHeader::kSetUsers: {
+        std::shared_ptr<const UserDb>* handle = nullptr;
+        if (payload.size() == sizeof(handle)) {
+          std::memcpy(&handle, payload.data(), sizeof(handle));
+          if (auth_ != nullptr) auth_->SetUsers(std::move(*handle));
+          delete handle;
+        }
+        break;
+      }
     }
     admin_in_->Pop();
   }

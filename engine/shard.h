@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/container/flat_hash_map.h"
 #include "engine/admin_channel.h"
+#include "engine/authenticator.h"
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/endpoint.h"
@@ -46,6 +47,8 @@ class Shard {
   // The admin thread's rings: `in` carries its requests, `out` the answers;
   // after pushing answers the shard writes `notify_fd` (an eventfd).
   void ConnectAdmin(SpscRing* in, SpscRing* out, int notify_fd);
+  // Turns on Digest authentication with these users (before Run()).
+  void EnableAuth(const NonceService* nonces, std::shared_ptr<const UserDb> users);
   // Written by the admin thread after pushing requests (an eventfd).
   int admin_wake_fd() const { return admin_wake_fd_; }
 
@@ -159,6 +162,8 @@ class Shard {
   std::vector<SpscRing*> inboxes_;
   std::vector<SpscRing*> outboxes_;
   std::vector<bool> wake_needed_;
+
+  std::unique_ptr<Authenticator> auth_;
 
   // Admin.
   SpscRing* admin_in_ = nullptr;

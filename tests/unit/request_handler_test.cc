@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 
+#include <fstream>
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -246,6 +248,138 @@ TEST(RequestHandlerDomains, DomainNotServedIs404) {
   ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
   handler.Handle(message, inbound, false, &response);
   EXPECT_TRUE(response.starts_with("SIP/2.0 404")) << response;
+}
+
+}  // namespace
+}  // namespace locus::engine
+
+namespace locus::engine {
+namespace {
+
+// Steps 3-4 through the whole pipeline: challenge, answer, authorization.
+class RequestHandlerAuthTest : public ::testing::Test {
+ protected:
+  RequestHandlerAuthTest()
+      : table_(kNow), nonces_(std::string(32, 's'), 30),
+        handler_(config_, 0, 1, 42, table_, counters_) {
+    AuthPolicy policy;
+    policy.realm = "example.com";
+    policy.algorithms = {DigestAlgorithm::kSha256, DigestAlgorithm::kMd5};
+    policy.max_failures = 3;
+    auth_ = std::make_unique<Authenticator>(policy, &nonces_, counters_, 0);
+    const std::string path = ::testing::TempDir() + "/locus_users_test.json";
+    std::ofstream(path) << R"({"users": [
+        {"username": "alice", "realm": "example.com", "password": "secret",
+         "aors": ["sip:alice@example.com", "sip:desk@example.com"]},
+        {"username": "bob", "password": "hunter2"}]})";
+    std::vector<std::string> warnings;
+    auto users = UserDb::Load(path, "example.com", &warnings);
+    EXPECT_TRUE(users.ok()) << users.status();
+    EXPECT_EQ(warnings.size(), 2u);  // plaintext passwords
+    auth_->SetUsers(*users);
+    handler_.SetAuthenticator(auth_.get());
+    handler_.SetTime(kNow, 1000);
+    Endpoint::Parse("198.51.100.9:40000", &inbound_.source);
+  }
+
+  std::string Send(const std::string& text) {
+    sip::Message message;
+    EXPECT_TRUE(sip::ParseMessage(text, sip::ParseOptions{}, &message).ok());
+    std::string response;
+    handler_.Handle(message, inbound_, false, &response);
+    return response;
+  }
+
+  // The nonce of the challenge for `algorithm` in a 401.
+  static std::string NonceOf(const std::string& response, std::string_view algorithm) {
+    size_t at = response.find(std::string("algorithm=") + std::string(algorithm));
+    const size_t start = response.rfind("nonce=\"", at) + 7;
+    return response.substr(start, response.find('"', start) - start);
+  }
+
+  static std::string Authorization(std::string_view user, std::string_view password,
+                                   DigestAlgorithm algorithm, const std::string& nonce,
+                                   std::string_view nc, std::string_view uri = "sip:example.com") {
+    const HexDigest ha1 = ComputeHa1(algorithm, user, "example.com", password);
+    const HexDigest response = ComputeResponse(algorithm, ha1.view(), nonce, nc, "c0ffee", "auth",
+                                               "REGISTER", uri);
+    return "Authorization: Digest username=\"" + std::string(user) +
+           "\", realm=\"example.com\", nonce=\"" + nonce + "\", uri=\"" + std::string(uri) +
+           "\", response=\"" + std::string(response.view()) + "\", algorithm=" +
+           std::string(DigestAlgorithmName(algorithm)) + ", qop=auth, nc=" + std::string(nc) +
+           ", cnonce=\"c0ffee\"\r\n";
+  }
+
+  Config config_ = Config::Defaults();
+  store::BindingTable table_;
+  ShardCounters counters_;
+  NonceService nonces_;
+  RequestHandler handler_;
+  std::unique_ptr<Authenticator> auth_;
+  Inbound inbound_;
+};
+
+TEST_F(RequestHandlerAuthTest, ChallengeThenAnswerRegistersWithEitherAlgorithm) {
+  std::string r = Send(Register("alice", "Contact: <sip:a@10.0.0.1>\r\n", 1, "z9hG4bKa1"));
+  ASSERT_TRUE(r.starts_with("SIP/2.0 401")) << r;
+  // RFC 8760: one challenge per algorithm, SHA-256 first.
+  const size_t sha = r.find("algorithm=SHA-256");
+  const size_t md5 = r.find("algorithm=MD5");
+  ASSERT_NE(sha, std::string::npos);
+  ASSERT_NE(md5, std::string::npos);
+  EXPECT_LT(sha, md5);
+  EXPECT_NE(r.find("qop=\"auth\""), std::string::npos);
+  EXPECT_EQ(table_.binding_count(), 0u);
+  for (DigestAlgorithm a : {DigestAlgorithm::kSha256, DigestAlgorithm::kMd5}) {
+    const std::string nonce = NonceOf(r, DigestAlgorithmName(a));
+    const std::string answer =
+        Send(Register("alice", "Contact: <sip:a@10.0.0.1>\r\n" + Authorization("alice", "secret", a, nonce, "00000001"),
+                      a == DigestAlgorithm::kMd5 ? 3 : 2, a == DigestAlgorithm::kMd5 ? "z9hG4bKa3" : "z9hG4bKa2"));
+    EXPECT_TRUE(answer.starts_with("SIP/2.0 200")) << answer;
+  }
+  EXPECT_EQ(table_.binding_count(), 1u);
+  EXPECT_EQ(counters_.auth_successes.Get(), 2u);
+}
+
+TEST_F(RequestHandlerAuthTest, WrongPasswordReplayOtherUsersAorAndMalformedHeader) {
+  const std::string r = Send(Register("alice", "", 1, "z9hG4bKb1"));
+  const std::string nonce = NonceOf(r, "SHA-256");
+  // Wrong password: 401 again.
+  std::string answer = Send(Register("alice", Authorization("alice", "wrong", DigestAlgorithm::kSha256, nonce, "00000001"), 2, "z9hG4bKb2"));
+  EXPECT_TRUE(answer.starts_with("SIP/2.0 401")) << answer;
+  // Right password: 200; the same nonce-count again: refused (replay).
+  const std::string good = Authorization("alice", "secret", DigestAlgorithm::kSha256, nonce, "00000002");
+  EXPECT_TRUE(Send(Register("alice", good, 3, "z9hG4bKb3")).starts_with("SIP/2.0 200"));
+  answer = Send(Register("alice", good, 4, "z9hG4bKb4"));
+  EXPECT_TRUE(answer.starts_with("SIP/2.0 401")) << answer;
+  EXPECT_EQ(counters_.auth_replays.Get(), 1u);
+  // A third-party AOR alice may register (sip:desk@example.com), and one she
+  // may not (bob's).
+  answer = Send(Register("desk", Authorization("alice", "secret", DigestAlgorithm::kSha256, nonce, "00000003"), 5, "z9hG4bKb5"));
+  EXPECT_TRUE(answer.starts_with("SIP/2.0 200")) << answer;
+  answer = Send(Register("bob", Authorization("alice", "secret", DigestAlgorithm::kSha256, nonce, "00000004"), 6, "z9hG4bKb6"));
+  EXPECT_TRUE(answer.starts_with("SIP/2.0 403")) << answer;
+  // Malformed Authorization: 400.
+  answer = Send(Register("alice", "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\r\n", 7, "z9hG4bKb7"));
+  EXPECT_TRUE(answer.starts_with("SIP/2.0 400")) << answer;
+}
+
+TEST_F(RequestHandlerAuthTest, StaleNonceGetsStaleTrueAndRepeatedFailuresLockOut) {
+  const std::string r = Send(Register("bob", "", 1, "z9hG4bKc1"));
+  const std::string nonce = NonceOf(r, "MD5");
+  handler_.SetTime(kNow + 31, 2000);  // the nonce lifetime is 30 s
+  std::string answer = Send(Register("bob", Authorization("bob", "hunter2", DigestAlgorithm::kMd5, nonce, "00000001"), 2, "z9hG4bKc2"));
+  ASSERT_TRUE(answer.starts_with("SIP/2.0 401")) << answer;
+  EXPECT_NE(answer.find("stale=true"), std::string::npos) << answer;
+  const std::string fresh = NonceOf(answer, "MD5");
+  for (int i = 0; i < 3; ++i) {
+    answer = Send(Register("bob", Authorization("bob", "nope", DigestAlgorithm::kMd5, fresh, "0000000" + std::to_string(i + 1)),
+                           3 + i, "z9hG4bKd" + std::to_string(i)));
+    EXPECT_TRUE(answer.starts_with("SIP/2.0 401")) << answer;
+  }
+  answer = Send(Register("bob", Authorization("bob", "hunter2", DigestAlgorithm::kMd5, fresh, "00000009"), 9, "z9hG4bKe"));
+  EXPECT_TRUE(answer.starts_with("SIP/2.0 403 Too Many Failed Attempts")) << answer;
+  EXPECT_NE(answer.find("Retry-After:"), std::string::npos);
 }
 
 }  // namespace
