@@ -8,6 +8,7 @@
 //     shards                                      per-shard load, bindings, queues
 //     metrics                                     Prometheus text exposition
 //     health                                      exit 0 when healthy, 1 when not
+//     reload-users                                re-read the users file (--auth)
 //     config | version
 //
 // Exit codes: 0 success, 1 the daemon answered with an error (or is
@@ -125,7 +126,7 @@ Options ParseArgs(int argc, char** argv) {
         std::printf(
             "usage: locusctl [--socket=PATH] [--json] COMMAND\n"
             "  stats [--watch [--interval=S] [--count=N]] | lookup AOR | dump [--domain=D|--prefix=P]\n"
-            "  remove AOR [CONTACT] | shards | metrics | health | config | version\n");
+            "  remove AOR [CONTACT] | shards | metrics | health | reload-users | config | version\n");
         std::exit(0);
       } else {
         o.flags[name] = value;
@@ -427,6 +428,21 @@ int Run(const Options& o) {
       std::printf("unhealthy: %s\n", S(root, "error").c_str());
     }
     return ok ? 0 : 1;
+  }
+  if (cmd == "reload-users") {
+    admin.Send(R"({"cmd":"reload_users"})");
+    const std::string line = admin.ReadLine();
+    element root = Parse(parser, line);
+    if (o.json) {
+      std::printf("%s\n", line.c_str());
+      return 0;
+    }
+    std::printf("users file reloaded: %llu user(s)\n", static_cast<unsigned long long>(U(root, "users")));
+    for (element w : root["warnings"].get_array()) {
+      std::string_view text;
+      if (!w.get(text)) std::printf("warning: %.*s\n", static_cast<int>(text.size()), text.data());
+    }
+    return 0;
   }
   if (cmd == "config" || cmd == "version") {
     admin.Send("{\"cmd\":\"" + cmd + "\"}");
