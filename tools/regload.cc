@@ -11,12 +11,19 @@
 //           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K]
 //           [--sockets=N] [--domain=D] [--expires=S] [--t1-ms=500]
 //           [--drain=S] [--report-interval=S] [--json] [--quiet]
+//           [--auth-password=P]
 //
 // Modes: `register` binds AORs aor-offset .. aor-offset+aors-1 once each, in
 // order (new bindings); `refresh` cycles over them (they must be bound: run
 // `register` first); `mixed` draws each request from --mix (default
 // 10:80:5:5) over random AORs. Every AOR keeps its Call-ID and a CSeq that
 // grows by one per request, as a phone does (section 10.2.4).
+//
+// With --auth-password, a 401 is answered as a phone answers it (RFC 3261
+// section 22.4): the first challenge whose algorithm regload knows (SHA-256,
+// MD5 and their -sess forms), qop=auth, username = the AOR's user part, then
+// the same request again with a new branch and CSeq + 1. The request counts
+// once, its latency spans both round trips; `challenges` counts the 401s.
 //
 // Output: one line per report interval (sent, 2xx, other, timeouts,
 // retransmissions, latency percentiles) and a summary; --json makes each of
@@ -43,6 +50,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/digest.h"
 #include "engine/endpoint.h"
 #include "engine/latency_histogram.h"
 
@@ -81,6 +89,7 @@ struct Options {
   double drain = 0;  // seconds to wait for answers after the last send; 0: Timer F
   bool json = false;
   bool quiet = false;
+  std::string auth_password;  // answer 401s with this password
 };
 
 Options ParseOptions(int argc, char** argv) {
@@ -132,6 +141,8 @@ Options ParseOptions(int argc, char** argv) {
       o.drain = number(0.1, 3600);
     } else if (name == "report-interval") {
       o.report_interval = number(0.1, 3600);
+    } else if (name == "auth-password") {
+      o.auth_password = value;
     } else if (name == "json") {
       o.json = true;
     } else if (name == "quiet") {
@@ -164,12 +175,19 @@ struct Transaction {
   uint32_t retransmissions = 0;
   uint64_t first_sent_ns = 0;
   uint64_t interval_ns = 0;  // Timer E: T1, doubling up to T2
+  // The credentials to send, after a 401.
+  bool authorized = false;
+  locus::engine::DigestAlgorithm algorithm = locus::engine::DigestAlgorithm::kMd5;
+  uint8_t nonce_size = 0;
+  uint8_t realm_size = 0;
+  char nonce[64];
+  char realm[64];
 };
 
 constexpr size_t kMaxMessage = 768;  // a REGISTER as regload writes it
 
 struct Stats {
-  uint64_t sent = 0, ok = 0, other = 0, timeouts = 0, retransmissions = 0;
+  uint64_t sent = 0, ok = 0, other = 0, timeouts = 0, retransmissions = 0, challenges = 0;
   std::map<int, uint64_t> by_code;  // non-2xx final responses
   std::array<uint64_t, LatencyHistogram::kBuckets> latency{};
   uint64_t max_latency_ns = 0;
@@ -177,6 +195,7 @@ struct Stats {
   void Add(const Stats& s) {
     sent += s.sent, ok += s.ok, other += s.other, timeouts += s.timeouts;
     retransmissions += s.retransmissions;
+    challenges += s.challenges;
     for (const auto& [code, n] : s.by_code) by_code[code] += n;
     for (size_t b = 0; b < latency.size(); ++b) latency[b] += s.latency[b];
     max_latency_ns = std::max(max_latency_ns, s.max_latency_ns);
@@ -248,6 +267,28 @@ class Generator {
                     v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(), v6 ? "]" : "",
                     local.port(), t.kind == Kind::kUnregister ? ";expires=0" : "");
     }
+    char authorization[400] = "";
+    if (t.authorized) {
+      using namespace locus::engine;
+      char username[32];
+      std::snprintf(username, sizeof(username), "+%" PRIu64, user);
+      char uri[128];
+      std::snprintf(uri, sizeof(uri), "sip:%s", o_.domain.c_str());
+      const std::string_view realm(t.realm, t.realm_size);
+      const std::string_view nonce(t.nonce, t.nonce_size);
+      const HexDigest ha1 = ComputeHa1(t.algorithm, username, realm, o_.auth_password);
+      const HexDigest response = ComputeResponse(t.algorithm, ha1.view(), nonce, "00000001",
+                                                 "regload", "auth", "REGISTER", uri);
+      std::snprintf(authorization, sizeof(authorization),
+                    "Authorization: Digest username=\"%s\", realm=\"%.*s\", nonce=\"%.*s\", "
+                    "uri=\"%s\", response=\"%.*s\", algorithm=%.*s, qop=auth, nc=00000001, "
+                    "cnonce=\"regload\"\r\n",
+                    username, static_cast<int>(realm.size()), realm.data(),
+                    static_cast<int>(nonce.size()), nonce.data(), uri,
+                    static_cast<int>(response.view().size()), response.view().data(),
+                    static_cast<int>(DigestAlgorithmName(t.algorithm).size()),
+                    DigestAlgorithmName(t.algorithm).data());
+    }
     char expires[40] = "";
     if (t.kind == Kind::kRegister || t.kind == Kind::kRefresh) {
       std::snprintf(expires, sizeof(expires), "Expires: %u\r\n", o_.expires);
@@ -261,12 +302,12 @@ class Generator {
         "To: <sip:+%" PRIu64 "@%s>\r\n"
         "Call-ID: rl-%" PRIu64 "@regload\r\n"
         "CSeq: %u REGISTER\r\n"
-        "%s%s"
+        "%s%s%s"
         "User-Agent: regload\r\n"
         "Content-Length: 0\r\n\r\n",
         o_.domain.c_str(), v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(),
         v6 ? "]" : "", local.port(), slot, t.generation, user, o_.domain.c_str(), user, user,
-        o_.domain.c_str(), user, t.cseq, contact, expires);
+        o_.domain.c_str(), user, t.cseq, contact, expires, authorization);
     return static_cast<size_t>(std::clamp<int>(n, 0, kMaxMessage - 1));
   }
 
@@ -283,6 +324,7 @@ class Generator {
     t.cseq = ++cseq_[t.aor];
     t.socket = static_cast<uint32_t>(started_ % fds_.size());
     t.retransmissions = 0;
+    t.authorized = false;
     t.first_sent_ns = now;
     t.interval_ns = t1_ns_;
     Queue(slot);
@@ -353,6 +395,19 @@ class Generator {
     Transaction& t = slots_[slot];
     if (!t.active || t.generation != generation) return;  // a late duplicate
     if (code < 200) return;  // provisional: Timer E keeps running (section 17.1.2.2)
+    if (code == 401 && !o_.auth_password.empty() && !t.authorized && Challenge(r, t)) {
+      // Section 22.4: the same request again, with credentials, as a new
+      // transaction (new branch, CSeq + 1).
+      ++interval_.challenges;
+      ++t.generation;
+      t.authorized = true;
+      t.cseq = ++cseq_[t.aor];
+      t.retransmissions = 0;
+      t.interval_ns = t1_ns_;
+      Queue(slot);
+      timers_.push({now + t.interval_ns, slot, t.generation});
+      return;
+    }
     t.active = false;
     --outstanding_;
     free_.push_back(slot);
@@ -364,6 +419,37 @@ class Generator {
       ++interval_.other;
       ++interval_.by_code[code];
     }
+  }
+
+  // Takes the first challenge with an algorithm regload knows.
+  static bool Challenge(std::string_view r, Transaction& t) {
+    size_t at = 0;
+    while ((at = r.find("WWW-Authenticate:", at)) != std::string_view::npos) {
+      const std::string_view line = r.substr(at, r.find("\r\n", at) - at);
+      at += 17;
+      auto param = [&](std::string_view name) -> std::string_view {
+        const size_t p = line.find(name);
+        if (p == std::string_view::npos) return {};
+        size_t start = p + name.size();
+        const bool quoted = start < line.size() && line[start] == '"';
+        if (quoted) ++start;
+        const size_t end = line.find_first_of(quoted ? "\"" : ", ", start);
+        return line.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+      };
+      locus::engine::DigestAlgorithm algorithm;
+      const std::string_view name = param("algorithm=");
+      if (!locus::engine::ParseDigestAlgorithm(name.empty() ? "MD5" : name, &algorithm)) continue;
+      const std::string_view nonce = param("nonce=");
+      const std::string_view realm = param("realm=");
+      if (nonce.size() > sizeof(t.nonce) || realm.size() > sizeof(t.realm)) continue;
+      std::memcpy(t.nonce, nonce.data(), nonce.size());
+      std::memcpy(t.realm, realm.data(), realm.size());
+      t.nonce_size = static_cast<uint8_t>(nonce.size());
+      t.realm_size = static_cast<uint8_t>(realm.size());
+      t.algorithm = algorithm;
+      return true;
+    }
+    return false;
   }
 
   void RunTimers(uint64_t now) {
@@ -444,10 +530,10 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
   }
   if (o_.json) {
     std::printf("{\"%s\":%.1f,\"sent\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"other\":%" PRIu64
-                ",\"timeouts\":%" PRIu64 ",\"retransmissions\":%" PRIu64
+                ",\"timeouts\":%" PRIu64 ",\"retransmissions\":%" PRIu64 ",\"challenges\":%" PRIu64
                 ",\"rate\":%.1f,\"ok_rate\":%.1f,\"codes\":{%s},%s%s}\n",
                 final ? "summary_seconds" : "t", elapsed, s.sent, s.ok, s.other, s.timeouts,
-                s.retransmissions, static_cast<double>(s.sent) / seconds,
+                s.retransmissions, s.challenges, static_cast<double>(s.sent) / seconds,
                 static_cast<double>(s.ok) / seconds, codes.c_str(), LatencyText(s, true).c_str(),
                 final ? (",\"sending_seconds\":" + std::to_string(sending_seconds_)).c_str() : "");
   } else {
@@ -463,8 +549,8 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
                 s.timeouts, s.retransmissions, LatencyText(s, false).c_str(), codes.c_str());
     if (final) {
       std::printf("sent %" PRIu64 ", 2xx %" PRIu64 ", other %" PRIu64 ", timeouts %" PRIu64
-                  ", retransmissions %" PRIu64 "\n",
-                  s.sent, s.ok, s.other, s.timeouts, s.retransmissions);
+                  ", retransmissions %" PRIu64 ", 401s answered %" PRIu64 "\n",
+                  s.sent, s.ok, s.other, s.timeouts, s.retransmissions, s.challenges);
     }
   }
   std::fflush(stdout);
