@@ -20,7 +20,7 @@ std::string_view* FieldFor(DigestParams* out, std::string_view name) {
       {"stale", &DigestParams::stale},
   };
   for (const Entry& e : kFields) {
-    if (EqualsIgnoreCase(e.name, name)) return &(out->*e.field);
+    if (TokenEquals(name, e.name)) return &(out->*e.field);  // name is a token
   }
   return nullptr;
 }

@@ -18,12 +18,28 @@ size_t TokenRun(std::string_view s) {
   return n;
 }
 
-bool IsOneOf(std::string_view s, std::initializer_list<std::string_view> set) {
-  for (std::string_view candidate : set) {
-    if (s == candidate) return true;
+// The three bytes of s at `at`, packed into one word for comparison.
+constexpr uint32_t Pack3(std::string_view s, size_t at) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(s[at])) |
+         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8 |
+         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 2])) << 16;
+}
+
+// True when the three bytes of s at `at` equal one of `names` (case-sensitive).
+template <size_t N>
+bool IsOneOf3(std::string_view s, size_t at, const uint32_t (&names)[N]) {
+  const uint32_t packed = Pack3(s, at);
+  for (const uint32_t name : names) {
+    if (packed == name) return true;
   }
   return false;
 }
+
+constexpr uint32_t kWeekdays[] = {Pack3("Mon", 0), Pack3("Tue", 0), Pack3("Wed", 0), Pack3("Thu", 0),
+                                  Pack3("Fri", 0), Pack3("Sat", 0), Pack3("Sun", 0)};
+constexpr uint32_t kMonths[] = {Pack3("Jan", 0), Pack3("Feb", 0), Pack3("Mar", 0), Pack3("Apr", 0),
+                                Pack3("May", 0), Pack3("Jun", 0), Pack3("Jul", 0), Pack3("Aug", 0),
+                                Pack3("Sep", 0), Pack3("Oct", 0), Pack3("Nov", 0), Pack3("Dec", 0)};
 
 bool TwoDigits(std::string_view s, size_t at, int max) {
   if (at + 2 > s.size() || !IsDigit(s[at]) || !IsDigit(s[at + 1])) return false;
@@ -122,9 +138,7 @@ ParseError ValidateDate(std::string_view value) {
       s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT") {
     return HeaderError(kWhere, "not an RFC 1123 date in GMT");
   }
-  if (!IsOneOf(s.substr(0, 3), {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}) ||
-      !IsOneOf(s.substr(8, 3), {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
-                                "Oct", "Nov", "Dec"}) ||
+  if (!IsOneOf3(s, 0, kWeekdays) || !IsOneOf3(s, 8, kMonths) ||
       !TwoDigits(s, 5, 31) || !TwoDigits(s, 12, 99) || !TwoDigits(s, 14, 99) ||
       !TwoDigits(s, 17, 23) || !TwoDigits(s, 20, 59) || !TwoDigits(s, 23, 60)) {
     return HeaderError(kWhere, "date has an invalid field");

@@ -14,6 +14,10 @@
 #include <cstdint>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace locus::sip {
 
 // delta-seconds values above 2^32-1 are treated as 2^32-1 (RFC 3261 section
@@ -33,6 +37,7 @@ inline constexpr uint16_t kHnvUnreserved = 1 << 8;
 inline constexpr uint16_t kReserved = 1 << 9;        // RFC 2396 reserved
 inline constexpr uint16_t kWhitespace = 1 << 10;     // SP HTAB CR LF (LWS inside a value)
 inline constexpr uint16_t kHex = 1 << 11;
+inline constexpr uint16_t kGenValue = 1 << 12;       // gen-value: token / host / IPv6 (params.h)
 
 constexpr bool In(std::string_view set, char c) {
   for (char s : set) {
@@ -61,6 +66,7 @@ constexpr std::array<uint16_t, 256> MakeTable() {
     if (In("[]/?:+$", c)) f |= kHnvUnreserved;
     if (In(";/?:@&=+$,", c)) f |= kReserved;
     if (In(" \t\r\n", c)) f |= kWhitespace;
+    if (alnum || In("-.!%*_+`'~:[]", c)) f |= kGenValue;
     t[static_cast<size_t>(i)] = f;
   }
   return t;
@@ -80,6 +86,7 @@ constexpr bool IsTokenChar(char c) { return Has(c, char_class::kToken); }
 constexpr bool IsWordChar(char c) { return Has(c, char_class::kWord); }
 constexpr bool IsLws(char c) { return Has(c, char_class::kWhitespace); }
 constexpr bool IsReserved(char c) { return Has(c, char_class::kReserved); }
+constexpr bool IsGenValueChar(char c) { return Has(c, char_class::kGenValue); }
 
 constexpr char ToLower(char c) {
   // Branch-free: adds 0x20 exactly to 'A'..'Z'.
@@ -100,6 +107,43 @@ constexpr bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     if (ToLower(a[i]) != ToLower(b[i])) return false;
   }
   return true;
+}
+
+// Case-insensitive equality of `token`, which holds only token characters
+// (section 25.1), and `lower`, a literal of lower-case letters, digits and
+// "-.+!%*'~". OR-ing 0x20 maps each upper-case letter onto its lower-case
+// one; the only other bytes it maps onto one of those characters are control
+// bytes, which a token never holds.
+constexpr bool TokenEquals(std::string_view token, std::string_view lower) {
+  if (token.size() != lower.size()) return false;
+  for (size_t i = 0; i < token.size(); ++i) {
+    if ((token[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
+}
+
+// Offset of the first of the bytes a, b, c in s at or after `from`, or
+// s.size() when there is none. Never reads outside s: 16 bytes at a time
+// (SSE2) while 16 remain, then byte by byte.
+inline size_t FindFirstOf3(std::string_view s, size_t from, char a, char b, char c) {
+  size_t i = from;
+  const char* p = s.data();
+#if defined(__SSE2__)
+  const __m128i va = _mm_set1_epi8(a);
+  const __m128i vb = _mm_set1_epi8(b);
+  const __m128i vc = _mm_set1_epi8(c);
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+                                     _mm_cmpeq_epi8(x, vc));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if (p[i] == a || p[i] == b || p[i] == c) return i;
+  }
+  return s.size();
 }
 
 // Removes linear white space (SP, HTAB, folding CRLF) from both ends.
@@ -158,18 +202,16 @@ constexpr size_t FindChar(std::string_view s, char c, size_t from = 0) {
 
 // Length of a quoted-string starting at s[0] == '"' (RFC 3261 section 25.1:
 // quoted-pair escapes any octet but CR and LF). Returns 0 when unterminated.
-constexpr size_t QuotedStringLength(std::string_view s) {
+inline size_t QuotedStringLength(std::string_view s) {
   if (s.empty() || s[0] != '"') return 0;
-  for (size_t i = 1; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '\\') {
-      if (i + 1 >= s.size() || s[i + 1] == '\r' || s[i + 1] == '\n') return 0;
-      ++i;
-    } else if (c == '"') {
-      return i + 1;
-    }
+  size_t i = 1;
+  while (true) {
+    i = FindFirstOf3(s, i, '"', '\\', '"');
+    if (i == s.size()) return 0;
+    if (s[i] == '"') return i + 1;
+    if (i + 1 >= s.size() || s[i + 1] == '\r' || s[i + 1] == '\n') return 0;
+    i += 2;
   }
-  return 0;
 }
 
 }  // namespace locus::sip

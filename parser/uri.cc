@@ -32,31 +32,6 @@ constexpr uint16_t kParamChars = char_class::kUnreserved | char_class::kParamUnr
 constexpr uint16_t kHeaderChars = char_class::kUnreserved | char_class::kHnvUnreserved;
 constexpr uint16_t kUricChars = char_class::kUnreserved | char_class::kReserved;
 
-// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most
-// 255. `s` holds only digits and dots.
-bool ParseIpv4(std::string_view s) {
-  int parts = 0;
-  int digits = 0;
-  int value = 0;
-  for (char c : s) {
-    if (c == '.') {
-      if (digits == 0 || ++parts == 4) return false;
-      digits = value = 0;
-    } else {
-      value = value * 10 + (c - '0');
-      if (++digits > 3 || value > 255) return false;
-    }
-  }
-  return parts == 3 && digits != 0;
-}
-
-bool ParsePort(std::string_view s, uint16_t* port) {
-  uint64_t v = 0;
-  if (s.size() > 5 || !ParseDecimal(s, 65536, &v) || v > 65535) return false;
-  *port = static_cast<uint16_t>(v);
-  return true;
-}
-
 bool ParseIpv6Reference(std::string_view s) {
   // "[" IPv6address "]"; the longest textual IPv6 address is 45 characters.
   if (s.size() < 4 || s.front() != '[' || s.back() != ']' || s.size() > 47) return false;
@@ -67,20 +42,42 @@ bool ParseIpv6Reference(std::string_view s) {
   return inet_pton(AF_INET6, buf, addr) == 1;
 }
 
-// uri-parameters = *( ";" uri-parameter ), section 19.1.1 / 25.1: one pass.
-bool ValidUriParams(std::string_view params) {
+// Offset of the first character at or after `i` that is neither in `allowed`
+// (a char_class mask) nor the start of a "%" HEX HEX escape; npos when a '%'
+// starts an invalid escape.
+size_t EscapedRunEnd(std::string_view s, size_t i, uint16_t allowed) {
+  while (i < s.size()) {
+    const char c = s[i];
+    if (Has(c, allowed)) {
+      ++i;
+    } else if (c != '%') {
+      break;
+    } else if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) {
+      return std::string_view::npos;
+    } else {
+      i += 3;
+    }
+  }
+  return i;
+}
+
+// uri-parameters = *( ";" uri-parameter ), section 19.1.1 / 25.1, at the front
+// of `s` and up to its first '?' (or its end), in one pass. On success
+// *end is the offset of that '?' (or s.size()).
+bool ScanUriParams(std::string_view s, size_t* end) {
   size_t i = 0;
-  while (i < params.size()) {
-    if (params[i] != ';') return false;
+  while (i < s.size() && s[i] != '?') {
+    if (s[i] != ';') return false;
     const size_t name_start = ++i;
-    while (i < params.size() && params[i] != ';' && params[i] != '=') ++i;
-    const std::string_view name = params.substr(name_start, i - name_start);
-    if (name.empty() || !ValidEscapedRun(name, kParamChars)) return false;
-    if (i == params.size() || params[i] == ';') continue;
-    const size_t value_start = ++i;  // after '='
-    while (i < params.size() && params[i] != ';') ++i;
-    const std::string_view value = params.substr(value_start, i - value_start);
-    if (value.empty() || !ValidEscapedRun(value, kParamChars)) return false;
+    i = EscapedRunEnd(s, i, kParamChars);
+    if (i == std::string_view::npos || i == name_start) return false;
+    const std::string_view name = s.substr(name_start, i - name_start);
+    if (i == s.size() || s[i] != '=') continue;  // no value; the loop checks what follows
+    const size_t value_start = ++i;
+    i = EscapedRunEnd(s, i, kParamChars);
+    if (i == std::string_view::npos || i == value_start) return false;
+    if (i < s.size() && s[i] != ';' && s[i] != '?') return false;
+    const std::string_view value = s.substr(value_start, i - value_start);
     if (name.size() == 3 && EqualsIgnoreCase(name, "ttl")) {
       uint64_t ttl = 0;
       if (value.size() > 3 || !ParseDecimal(value, 256, &ttl) || ttl > 255) return false;
@@ -89,6 +86,7 @@ bool ValidUriParams(std::string_view params) {
       if (!ParseHost(value, &type)) return false;
     }
   }
+  *end = i;
   return true;
 }
 
@@ -108,61 +106,80 @@ bool ValidUriHeaders(std::string_view headers) {
   }
 }
 
-// userinfo = user [ ":" password ] "@", validated in one pass.
-ParseError ParseUserinfo(std::string_view userinfo, HeaderId where, Uri* out) {
+// userinfo = user [ ":" password ] "@" at the front of `rest`, validated in
+// the same pass that looks for the '@'. Stores the userinfo and returns the
+// offset after the '@'; returns 0 when `rest` has no '@' (no userinfo).
+// The userinfo ends at the first '@': no other part of a SIP URI admits an
+// unescaped '@', so a second one fails the host, parameter or header check.
+ParseError ScanUserinfo(std::string_view rest, HeaderId where, Uri* out, size_t* host_start) {
+  *host_start = 0;
   size_t colon = std::string_view::npos;
   uint16_t allowed = kUserChars;
-  for (size_t i = 0; i < userinfo.size(); ++i) {
-    const char c = userinfo[i];
+  const char* error = nullptr;
+  size_t i = 0;
+  for (; i < rest.size(); ++i) {
+    const char c = rest[i];
+    if (Has(c, allowed)) continue;
+    if (c == '@') break;
     if (c == '%') {
-      if (i + 2 >= userinfo.size() || !IsHex(userinfo[i + 1]) || !IsHex(userinfo[i + 2])) {
-        return HeaderError(where, "URI userinfo has an invalid %-escape");
+      if (i + 2 >= rest.size() || !IsHex(rest[i + 1]) || !IsHex(rest[i + 2])) {
+        error = "URI userinfo has an invalid %-escape";
+        break;
       }
       i += 2;
     } else if (c == ':' && colon == std::string_view::npos) {
       colon = i;
       allowed = kPasswordChars;
-    } else if (!Has(c, allowed)) {
-      return HeaderError(where, "URI user or password has an invalid character");
+    } else {
+      error = "URI user or password has an invalid character";
+      break;
     }
   }
-  if (colon == 0 || userinfo.empty()) return HeaderError(where, "URI user part is empty");
+  if (error != nullptr) {
+    // Only an error in a userinfo, that is, before an '@'.
+    if (std::memchr(rest.data() + i, '@', rest.size() - i) == nullptr) return kParseOk;
+    return HeaderError(where, error);
+  }
+  if (i == rest.size()) return kParseOk;  // no '@'
+  if (colon == 0 || i == 0) return HeaderError(where, "URI user part is empty");
   out->has_user = true;
-  out->user = userinfo.substr(0, colon);
+  out->user = rest.substr(0, colon < i ? colon : i);
   if (colon != std::string_view::npos) {
     out->has_password = true;
-    out->password = userinfo.substr(colon + 1);
+    out->password = rest.substr(colon + 1, i - colon - 1);
   }
+  *host_start = i + 1;
   return kParseOk;
 }
 
 ParseError ParseSipUri(std::string_view rest, HeaderId where, Uri* out) {
-  // userinfo ends at the '@'. No other part of a SIP URI admits an unescaped
-  // '@', so a second one fails the host, parameter or header check below.
-  if (const void* at = std::memchr(rest.data(), '@', rest.size())) {
-    const size_t size = static_cast<size_t>(static_cast<const char*>(at) - rest.data());
-    if (const ParseError e = ParseUserinfo(rest.substr(0, size), where, out); !e.ok()) return e;
-    rest.remove_prefix(size + 1);
-  }
+  size_t host_start = 0;
+  if (const ParseError e = ScanUserinfo(rest, where, out, &host_start); !e.ok()) return e;
+  rest.remove_prefix(host_start);
   // hostport = host [ ":" port ], then ';' parameters and '?' headers.
   const size_t host_size = ScanHost(rest, &out->host_type);
   if (host_size == 0) return HeaderError(where, "URI host is invalid");
   out->host = rest.substr(0, host_size);
   rest.remove_prefix(host_size);
   if (!rest.empty() && rest.front() == ':') {
+    // port = 1*DIGIT, at most 5 of them and at most 65535.
     size_t digits = 1;
-    while (digits < rest.size() && IsDigit(rest[digits])) ++digits;
+    uint32_t port = 0;
+    for (; digits < rest.size() && IsDigit(rest[digits]); ++digits) {
+      if (digits <= 5) port = port * 10 + static_cast<uint32_t>(rest[digits] - '0');
+    }
+    if (digits == 1 || digits > 6 || port > 65535) return HeaderError(where, "URI port is invalid");
     out->has_port = true;
-    if (!ParsePort(rest.substr(1, digits - 1), &out->port)) return HeaderError(where, "URI port is invalid");
+    out->port = static_cast<uint16_t>(port);
     rest.remove_prefix(digits);
   }
   if (!rest.empty() && rest.front() != ';' && rest.front() != '?') {
     return HeaderError(where, "URI host or port is invalid");
   }
-  const size_t question = FindChar(rest, '?');
+  size_t question = 0;
+  if (!ScanUriParams(rest, &question)) return HeaderError(where, "URI parameter is invalid");
   out->params = rest.substr(0, question);
-  if (!ValidUriParams(out->params)) return HeaderError(where, "URI parameter is invalid");
-  if (question != std::string_view::npos) {
+  if (question != rest.size()) {
     out->headers = rest.substr(question + 1);
     if (!ValidUriHeaders(out->headers)) return HeaderError(where, "URI header is invalid");
   }
@@ -190,6 +207,35 @@ constexpr std::array<uint8_t, 256> MakeHostTable() {
 
 constexpr std::array<uint8_t, 256> kHostTable = MakeHostTable();
 
+namespace {
+
+constexpr uint8_t kHostAlnum = kHostDigit | kHostLetter;
+
+uint8_t HostClass(std::string_view s, size_t i) {
+  return i < s.size() ? kHostTable[static_cast<unsigned char>(s[i])] : 0;
+}
+
+// IPv4address (section 25.1) at the front of `s`, when the host there is one:
+// four dot-separated runs of 1-3 digits, each at most 255, and no host
+// character after them. Returns its length, or 0 when the front of `s` is
+// anything else (another kind of host, or an invalid one).
+size_t ScanIpv4(std::string_view s) {
+  size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part != 0) {
+      if (i == s.size() || s[i] != '.') return 0;
+      ++i;
+    }
+    const size_t first = i;
+    unsigned value = 0;
+    while (i < s.size() && i - first < 3 && IsDigit(s[i])) value = value * 10 + static_cast<unsigned>(s[i++] - '0');
+    if (i == first || value > 255) return 0;
+  }
+  return HostClass(s, i) == 0 ? i : 0;
+}
+
+}  // namespace
+
 size_t ScanHost(std::string_view s, HostType* type) {
   if (s.empty()) return 0;
   if (s.front() == '[') {
@@ -198,37 +244,45 @@ size_t ScanHost(std::string_view s, HostType* type) {
     *type = HostType::kIpv6;
     return ParseIpv6Reference(s.substr(0, close + 1)) ? close + 1 : 0;
   }
-  // hostname = *( domainlabel "." ) toplabel [ "." ] (section 25.1): labels
-  // of alphanumerics with inner '-'; the toplabel starts with a letter. A host
-  // of only digits and dots is an IPv4 address instead. One pass, stopping at
-  // the first character that cannot be part of a host; label boundaries are
-  // checked only at the '.' and '-' characters.
-  uint8_t seen = 0;
-  uint8_t previous = kHostDot;  // as if a '.' came before the first label
-  size_t label = 0;             // start of the current label
-  size_t previous_label = 0;    // start of the label before the last dot
-  size_t i = 0;
-  for (; i < s.size(); ++i) {
-    const uint8_t k = kHostTable[static_cast<unsigned char>(s[i])];
-    if (k == 0) break;
-    if (k >= kHostHyphen) {
-      // '-' may not start a label; '.' may not follow '.' or '-'.
-      if (previous == kHostDot || (k == kHostDot && previous == kHostHyphen)) return 0;
-      if (k == kHostDot) {
-        previous_label = label;
-        label = i + 1;
-      }
+  // The host is the longest run of host characters (alphanumerics, '-', '.').
+  // Most hosts that start with a digit are IPv4 addresses: one pass for those.
+  if (IsDigit(s.front())) {
+    if (const size_t n = ScanIpv4(s); n != 0) {
+      *type = HostType::kIpv4;
+      return n;
     }
-    seen |= k;
-    previous = k;
   }
-  if (i == 0 || previous == kHostHyphen) return 0;
+  // hostname = *( domainlabel "." ) toplabel [ "." ] (section 25.1): labels
+  // of alphanumerics with inner '-'; the toplabel starts with a letter. A run
+  // of only digits and dots is an IPv4 address instead (an invalid one here,
+  // since ScanIpv4 did not take it). Label by label, stopping at the first
+  // character that cannot be part of a host.
+  uint8_t seen = 0;
+  size_t i = 0;
+  size_t toplabel = 0;
+  uint8_t k = HostClass(s, 0);
+  while (true) {
+    // A label starts with an alphanumeric; after a '.' the host may also end
+    // (one trailing dot), and the toplabel is then the label before it.
+    if ((k & kHostAlnum) == 0) {
+      if (i != 0 && k == 0) break;
+      return 0;
+    }
+    toplabel = i;
+    uint8_t last;
+    do {
+      seen |= k;
+      last = k;
+      k = HostClass(s, ++i);
+    } while ((k & (kHostAlnum | kHostHyphen)) != 0);
+    if (last == kHostHyphen) return 0;  // a label ends with an alphanumeric
+    if (k != kHostDot) break;
+    k = HostClass(s, ++i);
+  }
   if ((seen & (kHostLetter | kHostHyphen)) == 0) {
     *type = HostType::kIpv4;
-    return ParseIpv4(s.substr(0, i)) ? i : 0;
+    return 0;
   }
-  // After one trailing dot the toplabel is the label before it.
-  const size_t toplabel = previous == kHostDot ? previous_label : label;
   *type = HostType::kHostname;
   return kHostTable[static_cast<unsigned char>(s[toplabel])] == kHostLetter ? i : 0;
 }
@@ -257,6 +311,20 @@ bool FindUriParam(std::string_view params, std::string_view name, std::string_vi
 ParseError ParseUri(std::string_view text, HeaderId where, Uri* out) {
   *out = Uri{};
   out->text = text;
+  // Fast path for the common schemes: "sip:" and "sips:" in any case.
+  if (text.size() > 5 && (text[0] | 0x20) == 's' && (text[1] | 0x20) == 'i' &&
+      (text[2] | 0x20) == 'p') {
+    if (text[3] == ':') {
+      out->scheme = UriScheme::kSip;
+      out->scheme_name = text.substr(0, 3);
+      return ParseSipUri(text.substr(4), where, out);
+    }
+    if ((text[3] | 0x20) == 's' && text[4] == ':') {
+      out->scheme = UriScheme::kSips;
+      out->scheme_name = text.substr(0, 4);
+      return ParseSipUri(text.substr(5), where, out);
+    }
+  }
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
   const size_t colon = FindChar(text, ':');
   if (colon == std::string_view::npos || colon == 0 || !IsAlpha(text[0])) {

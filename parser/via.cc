@@ -97,26 +97,26 @@ ParseError ParseVia(std::string_view element, Via* out) {
   ParamCursor cursor(s);
   Param p;
   while (cursor.Next(&p)) {
-    if (EqualsIgnoreCase(p.name, "branch")) {
+    if (TokenEquals(p.name, "branch")) {
       if (!p.has_value || !IsToken(p.value)) return HeaderError(kWhere, "branch is not a token");
       out->branch = p.value;
-    } else if (EqualsIgnoreCase(p.name, "received")) {
+    } else if (TokenEquals(p.name, "received")) {
       if (!p.has_value || !ValidReceived(p.value)) {
         return HeaderError(kWhere, "received is not an IP address");
       }
       out->received = p.value;
-    } else if (EqualsIgnoreCase(p.name, "maddr")) {
+    } else if (TokenEquals(p.name, "maddr")) {
       HostType type;
       if (!p.has_value || !ParseHost(p.value, &type)) return HeaderError(kWhere, "maddr is not a host");
       out->maddr = p.value;
-    } else if (EqualsIgnoreCase(p.name, "ttl")) {
+    } else if (TokenEquals(p.name, "ttl")) {
       uint64_t ttl = 0;
       if (!p.has_value || p.value.size() > 3 || !ParseDecimal(p.value, 256, &ttl) || ttl > 255) {
         return HeaderError(kWhere, "ttl is not 0-255");
       }
       out->has_ttl = true;
       out->ttl = static_cast<uint8_t>(ttl);
-    } else if (EqualsIgnoreCase(p.name, "rport")) {
+    } else if (TokenEquals(p.name, "rport")) {
       out->has_rport = true;
       if (p.has_value) {
         uint64_t port = 0;
