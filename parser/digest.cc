@@ -6,21 +6,35 @@
 namespace locus::sip {
 namespace {
 
+// The field for a known auth-param name (a token, compared case-
+// insensitively), nullptr for others; dispatched on the name's length.
 std::string_view* FieldFor(DigestParams* out, std::string_view name) {
-  struct Entry {
-    std::string_view name;
-    std::string_view DigestParams::*field;
-  };
-  static constexpr Entry kFields[] = {
-      {"username", &DigestParams::username}, {"realm", &DigestParams::realm},
-      {"nonce", &DigestParams::nonce},       {"uri", &DigestParams::uri},
-      {"response", &DigestParams::response}, {"algorithm", &DigestParams::algorithm},
-      {"cnonce", &DigestParams::cnonce},     {"opaque", &DigestParams::opaque},
-      {"qop", &DigestParams::qop},           {"nc", &DigestParams::nc},
-      {"stale", &DigestParams::stale},
-  };
-  for (const Entry& e : kFields) {
-    if (TokenEquals(name, e.name)) return &(out->*e.field);  // name is a token
+  switch (name.size()) {
+    case 2:
+      if (TokenEquals(name, "nc")) return &out->nc;
+      break;
+    case 3:
+      if (TokenEquals(name, "uri")) return &out->uri;
+      if (TokenEquals(name, "qop")) return &out->qop;
+      break;
+    case 5:
+      if (TokenEquals(name, "realm")) return &out->realm;
+      if (TokenEquals(name, "nonce")) return &out->nonce;
+      if (TokenEquals(name, "stale")) return &out->stale;
+      break;
+    case 6:
+      if (TokenEquals(name, "cnonce")) return &out->cnonce;
+      if (TokenEquals(name, "opaque")) return &out->opaque;
+      break;
+    case 8:
+      if (TokenEquals(name, "username")) return &out->username;
+      if (TokenEquals(name, "response")) return &out->response;
+      break;
+    case 9:
+      if (TokenEquals(name, "algorithm")) return &out->algorithm;
+      break;
+    default:
+      break;
   }
   return nullptr;
 }
@@ -30,8 +44,7 @@ std::string_view* FieldFor(DigestParams* out, std::string_view name) {
 ParseError ParseDigest(std::string_view value, HeaderId where, DigestParams* out) {
   *out = DigestParams{};
   std::string_view s = TrimLws(value);
-  size_t n = 0;
-  while (n < s.size() && IsTokenChar(s[n])) ++n;
+  size_t n = SpanOf(s, 0, char_class::kToken);
   if (n == 0) return HeaderError(where, "auth-scheme is missing");
   out->scheme = s.substr(0, n);
   s.remove_prefix(n);
@@ -39,8 +52,7 @@ ParseError ParseDigest(std::string_view value, HeaderId where, DigestParams* out
   s = TrimLeadingLws(s);
   out->params = s;
   while (true) {
-    n = 0;
-    while (n < s.size() && IsTokenChar(s[n])) ++n;
+    n = SpanOf(s, 0, char_class::kToken);
     if (n == 0) return HeaderError(where, "auth-param name is missing");
     std::string_view name = s.substr(0, n);
     s = TrimLeadingLws(s.substr(n));
@@ -50,8 +62,7 @@ ParseError ParseDigest(std::string_view value, HeaderId where, DigestParams* out
       n = QuotedStringLength(s);
       if (n == 0) return HeaderError(where, "unterminated quoted string");
     } else {
-      n = 0;
-      while (n < s.size() && IsTokenChar(s[n])) ++n;
+      n = SpanOf(s, 0, char_class::kToken);
       if (n == 0) return HeaderError(where, "auth-param value is missing");
     }
     if (std::string_view* field = FieldFor(out, name)) {

@@ -82,6 +82,7 @@ bool SetValue(HeaderField* field, std::string_view value, const char* line_end) 
 
 // SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, case-insensitive (7.1).
 ParseError CheckVersion(std::string_view v) {
+  if (v.size() == 7 && std::memcmp(v.data(), "SIP/2.0", 7) == 0) return kParseOk;  // as nearly always
   if (v.size() >= 4 && EqualsIgnoreCase(v.substr(0, 4), "SIP/")) {
     std::string_view num = v.substr(4);
     const size_t dot = FindChar(num, '.');

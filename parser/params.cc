@@ -12,7 +12,7 @@ size_t SkipLws(std::string_view s, size_t i) {
 
 }  // namespace
 
-bool ParamCursor::Next(Param* out) {
+bool ParamCursor::NextGeneral(Param* out) {
   if (error_) return false;
   const std::string_view s = rest_;
   size_t i = SkipLws(s, 0);
@@ -23,7 +23,7 @@ bool ParamCursor::Next(Param* out) {
   }
   i = SkipLws(s, i + 1);
   const size_t name_start = i;
-  while (i < s.size() && IsTokenChar(s[i])) ++i;
+  i = SpanOf(s, i, char_class::kToken);
   if (i == name_start) {
     error_ = true;
     return false;
@@ -38,7 +38,7 @@ bool ParamCursor::Next(Param* out) {
     if (j < s.size() && s[j] == '"') {
       n = QuotedStringLength(s.substr(j));
     } else {
-      while (j + n < s.size() && IsGenValueChar(s[j + n])) ++n;
+      n = SpanOf(s, j, char_class::kGenValue) - j;
     }
     if (n == 0) {
       error_ = true;

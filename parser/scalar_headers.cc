@@ -13,8 +13,7 @@ size_t DigitRun(std::string_view s) {
 }
 
 size_t TokenRun(std::string_view s) {
-  size_t n = 0;
-  while (n < s.size() && IsTokenChar(s[n])) ++n;
+  size_t n = SpanOf(s, 0, char_class::kToken);
   return n;
 }
 
@@ -51,10 +50,14 @@ bool TwoDigits(std::string_view s, size_t at, int max) {
 ParseError ParseCSeq(std::string_view value, CSeq* out) {
   constexpr HeaderId kWhere = HeaderId::kCSeq;
   std::string_view s = TrimLws(value);
-  const size_t digits = DigitRun(s);
-  if (digits == 0) return HeaderError(kWhere, "sequence number is missing");
+  // The number, in the same pass as its digits; it stops growing once above
+  // the limit, so it never overflows.
+  size_t digits = 0;
   uint64_t number = 0;
-  ParseDecimal(s.substr(0, digits), uint64_t{kMaxCSeq} + 1, &number);
+  for (; digits < s.size() && IsDigit(s[digits]); ++digits) {
+    if (number <= kMaxCSeq) number = number * 10 + static_cast<uint64_t>(s[digits] - '0');
+  }
+  if (digits == 0) return HeaderError(kWhere, "sequence number is missing");
   if (number > kMaxCSeq) return HeaderError(kWhere, "sequence number above 2^31-1");
   s.remove_prefix(digits);
   if (s.empty() || !IsLws(s.front())) return HeaderError(kWhere, "no space before the method");
@@ -67,15 +70,14 @@ ParseError ParseCSeq(std::string_view value, CSeq* out) {
 }
 
 ParseError ParseCallId(std::string_view value, std::string_view* out) {
-  // callid = word [ "@" word ]: one pass, at most one '@', words not empty.
+  // callid = word [ "@" word ]: words not empty, at most one '@'.
   const std::string_view s = TrimLws(value);
-  size_t at = std::string_view::npos;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (IsWordChar(s[i])) continue;
-    if (s[i] != '@' || at != std::string_view::npos) return HeaderError(HeaderId::kCallId, "not word[@word]");
-    at = i;
+  size_t i = SpanOf(s, 0, char_class::kWord);
+  const size_t at = i;
+  if (i < s.size() && s[i] == '@') i = SpanOf(s, i + 1, char_class::kWord);
+  if (s.empty() || i != s.size() || at == 0 || at + 1 == s.size()) {
+    return HeaderError(HeaderId::kCallId, "not word[@word]");
   }
-  if (s.empty() || at == 0 || at + 1 == s.size()) return HeaderError(HeaderId::kCallId, "not word[@word]");
   *out = s;
   return kParseOk;
 }

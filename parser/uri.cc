@@ -13,7 +13,7 @@ namespace {
 // Checks that every '%' in s starts a "%" HEX HEX escape and every other
 // character is in `allowed` (a char_class mask). Empty is allowed here; the
 // callers decide whether their production needs 1*.
-bool ValidEscapedRun(std::string_view s, uint16_t allowed) {
+bool ValidEscapedRun(std::string_view s, uint32_t allowed) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (c == '%') {
@@ -26,11 +26,11 @@ bool ValidEscapedRun(std::string_view s, uint16_t allowed) {
   return true;
 }
 
-constexpr uint16_t kUserChars = char_class::kUnreserved | char_class::kUserUnreserved;
-constexpr uint16_t kPasswordChars = char_class::kUnreserved | char_class::kPasswordExtra;
-constexpr uint16_t kParamChars = char_class::kUnreserved | char_class::kParamUnreserved;
-constexpr uint16_t kHeaderChars = char_class::kUnreserved | char_class::kHnvUnreserved;
-constexpr uint16_t kUricChars = char_class::kUnreserved | char_class::kReserved;
+constexpr uint32_t kUserChars = char_class::kUserChar;  // unreserved / user-unreserved
+constexpr uint32_t kPasswordChars = char_class::kPasswordChar;
+constexpr uint32_t kParamChars = char_class::kParamChar;
+constexpr uint32_t kHeaderChars = char_class::kUnreserved | char_class::kHnvUnreserved;
+constexpr uint32_t kUricChars = char_class::kUnreserved | char_class::kReserved;
 
 bool ParseIpv6Reference(std::string_view s) {
   // "[" IPv6address "]"; the longest textual IPv6 address is 45 characters.
@@ -45,20 +45,13 @@ bool ParseIpv6Reference(std::string_view s) {
 // Offset of the first character at or after `i` that is neither in `allowed`
 // (a char_class mask) nor the start of a "%" HEX HEX escape; npos when a '%'
 // starts an invalid escape.
-size_t EscapedRunEnd(std::string_view s, size_t i, uint16_t allowed) {
-  while (i < s.size()) {
-    const char c = s[i];
-    if (Has(c, allowed)) {
-      ++i;
-    } else if (c != '%') {
-      break;
-    } else if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) {
-      return std::string_view::npos;
-    } else {
-      i += 3;
-    }
+size_t EscapedRunEnd(std::string_view s, size_t i, uint32_t allowed) {
+  while (true) {
+    i = SpanOf(s, i, allowed);
+    if (i == s.size() || s[i] != '%') return i;
+    if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) return std::string_view::npos;
+    i += 3;
   }
-  return i;
 }
 
 // uri-parameters = *( ";" uri-parameter ), section 19.1.1 / 25.1, at the front
@@ -114,12 +107,13 @@ bool ValidUriHeaders(std::string_view headers) {
 ParseError ScanUserinfo(std::string_view rest, HeaderId where, Uri* out, size_t* host_start) {
   *host_start = 0;
   size_t colon = std::string_view::npos;
-  uint16_t allowed = kUserChars;
+  uint32_t allowed = kUserChars;
   const char* error = nullptr;
   size_t i = 0;
-  for (; i < rest.size(); ++i) {
+  for (;; ++i) {
+    i = SpanOf(rest, i, allowed);
+    if (i == rest.size()) break;
     const char c = rest[i];
-    if (Has(c, allowed)) continue;
     if (c == '@') break;
     if (c == '%') {
       if (i + 2 >= rest.size() || !IsHex(rest[i + 1]) || !IsHex(rest[i + 2])) {
@@ -220,16 +214,18 @@ uint8_t HostClass(std::string_view s, size_t i) {
 // character after them. Returns its length, or 0 when the front of `s` is
 // anything else (another kind of host, or an invalid one).
 size_t ScanIpv4(std::string_view s) {
+  const size_t n = s.size();
   size_t i = 0;
-  for (int part = 0; part < 4; ++part) {
-    if (part != 0) {
-      if (i == s.size() || s[i] != '.') return 0;
-      ++i;
+  for (int part = 0;; ++part) {
+    if (i == n || !IsDigit(s[i])) return 0;
+    unsigned value = static_cast<unsigned>(s[i++] - '0');
+    for (int more = 0; more < 2 && i < n && IsDigit(s[i]); ++more) {
+      value = value * 10 + static_cast<unsigned>(s[i++] - '0');
     }
-    const size_t first = i;
-    unsigned value = 0;
-    while (i < s.size() && i - first < 3 && IsDigit(s[i])) value = value * 10 + static_cast<unsigned>(s[i++] - '0');
-    if (i == first || value > 255) return 0;
+    if (value > 255) return 0;
+    if (part == 3) break;
+    if (i == n || s[i] != '.') return 0;
+    ++i;
   }
   return HostClass(s, i) == 0 ? i : 0;
 }
@@ -254,36 +250,27 @@ size_t ScanHost(std::string_view s, HostType* type) {
   }
   // hostname = *( domainlabel "." ) toplabel [ "." ] (section 25.1): labels
   // of alphanumerics with inner '-'; the toplabel starts with a letter. A run
-  // of only digits and dots is an IPv4 address instead (an invalid one here,
-  // since ScanIpv4 did not take it). Label by label, stopping at the first
+  // of only digits and dots is an IPv4 address instead, and an invalid one
+  // here since ScanIpv4 did not take it; its "toplabel" starts with a digit,
+  // so the toplabel rule rejects it too. Label by label, stopping at the first
   // character that cannot be part of a host.
-  uint8_t seen = 0;
+  *type = HostType::kHostname;
   size_t i = 0;
   size_t toplabel = 0;
-  uint8_t k = HostClass(s, 0);
   while (true) {
     // A label starts with an alphanumeric; after a '.' the host may also end
     // (one trailing dot), and the toplabel is then the label before it.
-    if ((k & kHostAlnum) == 0) {
-      if (i != 0 && k == 0) break;
+    const uint8_t first = HostClass(s, i);
+    if ((first & kHostAlnum) == 0) {
+      if (i != 0 && first == 0) break;
       return 0;
     }
     toplabel = i;
-    uint8_t last;
-    do {
-      seen |= k;
-      last = k;
-      k = HostClass(s, ++i);
-    } while ((k & (kHostAlnum | kHostHyphen)) != 0);
-    if (last == kHostHyphen) return 0;  // a label ends with an alphanumeric
-    if (k != kHostDot) break;
-    k = HostClass(s, ++i);
+    i = SpanOf(s, i + 1, char_class::kLabelChar);
+    if (s[i - 1] == '-') return 0;  // a label ends with an alphanumeric
+    if (i == s.size() || s[i] != '.') break;
+    ++i;
   }
-  if ((seen & (kHostLetter | kHostHyphen)) == 0) {
-    *type = HostType::kIpv4;
-    return 0;
-  }
-  *type = HostType::kHostname;
   return kHostTable[static_cast<unsigned char>(s[toplabel])] == kHostLetter ? i : 0;
 }
 

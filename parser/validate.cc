@@ -37,6 +37,26 @@ ParseError ForEachElement(const HeaderField& field, bool at_least_one, Check che
   return kParseOk;
 }
 
+// The common shape of option-tag and method lists, "tag, tag, tag": tokens
+// separated by commas with optional LWS around them. When `value` has it,
+// every check of the general path (ElementCursor, then ValidateOptionTag per
+// element) passes; when it does not, the caller takes the general path, which
+// reports the precise error. An empty value is left to the general path.
+bool IsSimpleTokenList(std::string_view value) {
+  size_t i = SpanOf(value, 0, char_class::kToken);
+  if (i == 0) return false;
+  while (i < value.size()) {
+    while (i < value.size() && IsLws(value[i])) ++i;
+    if (i == value.size() || value[i] != ',') return false;
+    ++i;
+    while (i < value.size() && IsLws(value[i])) ++i;
+    const size_t token_end = SpanOf(value, i, char_class::kToken);
+    if (token_end == i) return false;
+    i = token_end;
+  }
+  return true;
+}
+
 ParseError RouteElement(std::string_view element, HeaderId id) {
   NameAddr route;
   if (const ParseError e = ParseNameAddr(element, id, &route); !e.ok()) return e;
@@ -86,12 +106,14 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
       return ValidateContentType(field.value());
     case HeaderId::kRequire:
     case HeaderId::kProxyRequire:
+      if (IsSimpleTokenList(field.value())) return kParseOk;
       return ForEachElement(field, true, [id](std::string_view element, int) {
         return ValidateOptionTag(element, id);
       });
     case HeaderId::kSupported:
     case HeaderId::kUnsupported:
     case HeaderId::kAllow:
+      if (IsSimpleTokenList(field.value())) return kParseOk;
       return ForEachElement(field, false, [id](std::string_view element, int) {
         return ValidateOptionTag(element, id);
       });

@@ -15,8 +15,7 @@ constexpr HeaderId kWhere = HeaderId::kVia;
 // Reads a token at the front of *s (after SWS); empty when there is none.
 std::string_view TakeToken(std::string_view* s) {
   *s = TrimLeadingLws(*s);
-  size_t n = 0;
-  while (n < s->size() && IsTokenChar((*s)[n])) ++n;
+  const size_t n = SpanOf(*s, 0, char_class::kToken);
   std::string_view token = s->substr(0, n);
   s->remove_prefix(n);
   return token;
