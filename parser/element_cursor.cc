@@ -31,26 +31,29 @@ size_t ElementEnd(std::string_view s) {
 
 bool ElementCursor::Next(std::string_view* element) {
   if (error_) return false;
-  bool first = false;
   if (!started_) {
-    started_ = first = true;
+    started_ = true;
     rest_ = TrimLws(rest_);
     if (rest_.empty()) return false;  // an empty value has no elements
+    // Most values are one element: without a comma there is nothing to split
+    // (one memchr instead of a walk through quotes and brackets), and the
+    // value is one element as it stands: its quotes and brackets are for the
+    // value parsers to judge.
+    if (std::memchr(rest_.data(), ',', rest_.size()) == nullptr) {
+      *element = rest_;
+      rest_ = std::string_view();
+      return true;
+    }
   } else if (rest_.data() == nullptr) {
     return false;
   }
-  size_t i = ElementEnd(rest_);
+  const size_t i = ElementEnd(rest_);
   if (i == std::string_view::npos) {
-    // A value without any comma is one element as it stands: its quotes and
-    // brackets are for the value parsers to judge.
-    if (!first || std::memchr(rest_.data(), ',', rest_.size()) != nullptr) {
-      error_ = true;
-      return false;
-    }
-    i = rest_.size();
+    error_ = true;
+    return false;
   }
   if (i == rest_.size()) {
-    *element = rest_;  // trimmed already: the value, or what follows a comma
+    *element = rest_;  // trimmed already: what follows a comma
     rest_ = std::string_view();  // data() == nullptr marks the end
     return true;
   }

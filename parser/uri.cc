@@ -214,20 +214,22 @@ uint8_t HostClass(std::string_view s, size_t i) {
 // character after them. Returns its length, or 0 when the front of `s` is
 // anything else (another kind of host, or an invalid one).
 size_t ScanIpv4(std::string_view s) {
-  const size_t n = s.size();
-  size_t i = 0;
+  const char* p = s.data();
+  const char* const end = p + s.size();
   for (int part = 0;; ++part) {
-    if (i == n || !IsDigit(s[i])) return 0;
-    unsigned value = static_cast<unsigned>(s[i++] - '0');
-    for (int more = 0; more < 2 && i < n && IsDigit(s[i]); ++more) {
-      value = value * 10 + static_cast<unsigned>(s[i++] - '0');
+    if (p == end || !IsDigit(*p)) return 0;
+    unsigned value = static_cast<unsigned>(*p++ - '0');
+    if (p != end && IsDigit(*p)) {
+      value = value * 10 + static_cast<unsigned>(*p++ - '0');
+      if (p != end && IsDigit(*p)) value = value * 10 + static_cast<unsigned>(*p++ - '0');
     }
     if (value > 255) return 0;
     if (part == 3) break;
-    if (i == n || s[i] != '.') return 0;
-    ++i;
+    if (p == end || *p != '.') return 0;
+    ++p;
   }
-  return HostClass(s, i) == 0 ? i : 0;
+  const size_t n = static_cast<size_t>(p - s.data());
+  return HostClass(s, n) == 0 ? n : 0;
 }
 
 }  // namespace

@@ -64,15 +64,23 @@ ParseError RouteElement(std::string_view element, HeaderId id) {
   return kParseOk;
 }
 
+// Parses one Contact element into *contact and counts it.
+ParseError CountContact(std::string_view element, Contact* contact, CoreHeaders* out) {
+  if (const ParseError e = ParseContact(element, contact); !e.ok()) return e;
+  ++out->contact_count;
+  out->contact_star |= contact->star;
+  return kParseOk;
+}
+
 ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders* out,
                          std::span<Contact> contacts) {
   const HeaderId id = field.id;
   switch (id) {
     case HeaderId::kVia:
       return ForEachElement(field, true, [&](std::string_view element, int index) {
+        if (first_of_id && index == 0) return ParseVia(element, &out->top_via);
         Via via;
-        Via* target = (first_of_id && index == 0) ? &out->top_via : &via;
-        return ParseVia(element, target);
+        return ParseVia(element, &via);
       });
     case HeaderId::kFrom:
       return ParseNameAddr(field.value(), id, &out->from);
@@ -84,13 +92,10 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
       return ParseCSeq(field.value(), &out->cseq);
     case HeaderId::kContact:
       return ForEachElement(field, true, [&](std::string_view element, int) {
-        Contact scratch;
         const size_t index = static_cast<size_t>(out->contact_count);
-        Contact* contact = index < contacts.size() ? &contacts[index] : &scratch;
-        if (const ParseError e = ParseContact(element, contact); !e.ok()) return e;
-        ++out->contact_count;
-        out->contact_star |= contact->star;
-        return kParseOk;
+        if (index < contacts.size()) return CountContact(element, &contacts[index], out);
+        Contact scratch;  // only when the caller's span is full: it is large to construct
+        return CountContact(element, &scratch, out);
       });
     case HeaderId::kExpires:
       out->has_expires = true;
