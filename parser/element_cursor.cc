@@ -14,7 +14,7 @@ size_t ElementEnd(std::string_view s) {
   size_t i = FindFirstOf3(s, 0, ',', '"', '<');
   while (i < s.size() && s[i] != ',') {
     if (s[i] == '"') {
-      const size_t n = QuotedStringLength(s.substr(i));
+      const size_t n = QuotedStringLength(SliceFrom(s, i));
       if (n == 0) return std::string_view::npos;
       i += n;
     } else {  // '<'
@@ -57,12 +57,12 @@ bool ElementCursor::Next(std::string_view* element) {
     rest_ = std::string_view();  // data() == nullptr marks the end
     return true;
   }
-  *element = TrimLws(rest_.substr(0, i));
+  *element = TrimLws(Slice(rest_, 0, i));
   if (element->empty()) {
     error_ = true;
     return false;
   }
-  rest_ = TrimLws(rest_.substr(i + 1));
+  rest_ = TrimLws(SliceFrom(rest_, i + 1));
   if (rest_.empty()) {  // trailing comma
     error_ = true;
     return false;

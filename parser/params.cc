@@ -36,7 +36,7 @@ bool ParamCursor::NextGeneral(Param* out) {
     j = SkipLws(s, j + 1);
     size_t n = 0;
     if (j < s.size() && s[j] == '"') {
-      n = QuotedStringLength(s.substr(j));
+      n = QuotedStringLength(SliceFrom(s, j));
     } else {
       n = SpanOf(s, j, char_class::kGenValue) - j;
     }
@@ -48,7 +48,7 @@ bool ParamCursor::NextGeneral(Param* out) {
     out->has_value = true;
     i = j + n;
   }
-  rest_ = s.substr(i);
+  rest_ = SliceFrom(s, i);
   return true;
 }
 

@@ -199,19 +199,28 @@ inline size_t FindFirstOf3(std::string_view s, size_t from, char a, char b, char
   return s.size();
 }
 
+// s[pos, pos + n) and s[pos, end) for ranges known to lie within s: the hot
+// paths' substr without its range check (and the exception path behind it).
+constexpr std::string_view Slice(std::string_view s, size_t pos, size_t n) {
+  return std::string_view(s.data() + pos, n);
+}
+constexpr std::string_view SliceFrom(std::string_view s, size_t pos) {
+  return std::string_view(s.data() + pos, s.size() - pos);
+}
+
 // Removes linear white space (SP, HTAB, folding CRLF) from both ends.
 constexpr std::string_view TrimLws(std::string_view s) {
   size_t b = 0;
   size_t e = s.size();
   while (b < e && IsLws(s[b])) ++b;
   while (e > b && IsLws(s[e - 1])) --e;
-  return s.substr(b, e - b);
+  return std::string_view(s.data() + b, e - b);  // in bounds: no substr check
 }
 
 constexpr std::string_view TrimLeadingLws(std::string_view s) {
   size_t b = 0;
   while (b < s.size() && IsLws(s[b])) ++b;
-  return s.substr(b);
+  return std::string_view(s.data() + b, s.size() - b);
 }
 
 // True when every character of s is a token character and s is not empty.

@@ -5,6 +5,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "parser/scan.h"
 
 namespace locus::sip {
@@ -137,10 +141,10 @@ ParseError ScanUserinfo(std::string_view rest, HeaderId where, Uri* out, size_t*
   if (i == rest.size()) return kParseOk;  // no '@'
   if (colon == 0 || i == 0) return HeaderError(where, "URI user part is empty");
   out->has_user = true;
-  out->user = rest.substr(0, colon < i ? colon : i);
+  out->user = Slice(rest, 0, colon < i ? colon : i);
   if (colon != std::string_view::npos) {
     out->has_password = true;
-    out->password = rest.substr(colon + 1, i - colon - 1);
+    out->password = Slice(rest, colon + 1, i - colon - 1);
   }
   *host_start = i + 1;
   return kParseOk;
@@ -153,7 +157,7 @@ ParseError ParseSipUri(std::string_view rest, HeaderId where, Uri* out) {
   // hostport = host [ ":" port ], then ';' parameters and '?' headers.
   const size_t host_size = ScanHost(rest, &out->host_type);
   if (host_size == 0) return HeaderError(where, "URI host is invalid");
-  out->host = rest.substr(0, host_size);
+  out->host = Slice(rest, 0, host_size);
   rest.remove_prefix(host_size);
   if (!rest.empty() && rest.front() == ':') {
     // port = 1*DIGIT, at most 5 of them and at most 65535.
@@ -172,9 +176,9 @@ ParseError ParseSipUri(std::string_view rest, HeaderId where, Uri* out) {
   }
   size_t question = 0;
   if (!ScanUriParams(rest, &question)) return HeaderError(where, "URI parameter is invalid");
-  out->params = rest.substr(0, question);
+  out->params = Slice(rest, 0, question);
   if (question != rest.size()) {
-    out->headers = rest.substr(question + 1);
+    out->headers = SliceFrom(rest, question + 1);
     if (!ValidUriHeaders(out->headers)) return HeaderError(where, "URI header is invalid");
   }
   return kParseOk;
@@ -232,6 +236,67 @@ size_t ScanIpv4(std::string_view s) {
   return HostClass(s, n) == 0 ? n : 0;
 }
 
+#if defined(__SSE2__)
+// Per-class bit masks of 16 bytes (bit k for byte k).
+struct HostMasks {
+  uint32_t alnum;
+  uint32_t letter;
+  uint32_t dot;
+  uint32_t hyphen;
+};
+
+HostMasks ClassifyHost16(const char* p) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i zero = _mm_setzero_si128();
+  // Unsigned range tests: (x - lo) saturating-minus (hi - lo) is 0 inside.
+  const __m128i lower = _mm_or_si128(x, _mm_set1_epi8(0x20));
+  const __m128i letter =
+      _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(lower, _mm_set1_epi8('a')), _mm_set1_epi8(25)), zero);
+  const __m128i digit =
+      _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(x, _mm_set1_epi8('0')), _mm_set1_epi8(9)), zero);
+  return {static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(letter, digit))),
+          static_cast<uint32_t>(_mm_movemask_epi8(letter)),
+          static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')))),
+          static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('-'))))};
+}
+
+constexpr size_t kUndecided = std::string_view::npos;
+
+// The hostname rules of ScanHost on bit masks of the first 32 bytes of s
+// (s.size() >= 16; never reads past its end). Returns the host's length, 0
+// when invalid, kUndecided when the host may run past 32 bytes.
+size_t ScanHostnameMasks(std::string_view s) {
+  HostMasks m = ClassifyHost16(s.data());
+  if ((m.alnum | m.dot | m.hyphen) == 0xFFFF && s.size() > 16) {
+    // Bytes 16..31: the next 16, or the last 16 of s with those before byte
+    // 16 shifted out (bits past the end of s stay 0).
+    const size_t at = s.size() >= 32 ? 16 : s.size() - 16;
+    const HostMasks n = ClassifyHost16(s.data() + at);
+    const unsigned shift = static_cast<unsigned>(16 - at);
+    m.alnum |= (n.alnum >> shift) << 16;
+    m.letter |= (n.letter >> shift) << 16;
+    m.dot |= (n.dot >> shift) << 16;
+    m.hyphen |= (n.hyphen >> shift) << 16;
+  }
+  const uint32_t host = m.alnum | m.dot | m.hyphen;
+  if (host == 0xFFFFFFFFu) return kUndecided;
+  const unsigned length = static_cast<unsigned>(__builtin_ctz(~host));
+  if (length == 0) return 0;
+  const uint32_t inside = (1u << length) - 1;
+  // Every label starts with an alphanumeric (the first byte, and each byte
+  // after a '.' inside the host); no '-' ends a label: none before a '.', and
+  // not the last byte.
+  const uint32_t starts = (1u | (m.dot << 1)) & inside;
+  if ((starts & ~m.alnum) != 0 || (m.hyphen & (m.dot >> 1) & inside) != 0) return 0;
+  if ((m.hyphen >> (length - 1)) & 1u) return 0;
+  // The toplabel follows the last '.', one trailing '.' aside, and starts
+  // with a letter.
+  uint32_t dots = m.dot & inside & ~(1u << (length - 1));
+  const unsigned toplabel = dots == 0 ? 0 : 32 - static_cast<unsigned>(__builtin_clz(dots));
+  return (m.letter >> toplabel) & 1u ? length : 0;
+}
+#endif
+
 }  // namespace
 
 size_t ScanHost(std::string_view s, HostType* type) {
@@ -257,6 +322,11 @@ size_t ScanHost(std::string_view s, HostType* type) {
   // so the toplabel rule rejects it too. Label by label, stopping at the first
   // character that cannot be part of a host.
   *type = HostType::kHostname;
+#if defined(__SSE2__)
+  if (s.size() >= 16) {
+    if (const size_t n = ScanHostnameMasks(s); n != kUndecided) return n;
+  }
+#endif
   size_t i = 0;
   size_t toplabel = 0;
   while (true) {
@@ -305,13 +375,13 @@ ParseError ParseUri(std::string_view text, HeaderId where, Uri* out) {
       (text[2] | 0x20) == 'p') {
     if (text[3] == ':') {
       out->scheme = UriScheme::kSip;
-      out->scheme_name = text.substr(0, 3);
-      return ParseSipUri(text.substr(4), where, out);
+      out->scheme_name = Slice(text, 0, 3);
+      return ParseSipUri(SliceFrom(text, 4), where, out);
     }
     if ((text[3] | 0x20) == 's' && text[4] == ':') {
       out->scheme = UriScheme::kSips;
-      out->scheme_name = text.substr(0, 4);
-      return ParseSipUri(text.substr(5), where, out);
+      out->scheme_name = Slice(text, 0, 4);
+      return ParseSipUri(SliceFrom(text, 5), where, out);
     }
   }
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )

@@ -16,7 +16,7 @@ constexpr HeaderId kWhere = HeaderId::kVia;
 std::string_view TakeToken(std::string_view* s) {
   *s = TrimLeadingLws(*s);
   const size_t n = SpanOf(*s, 0, char_class::kToken);
-  std::string_view token = s->substr(0, n);
+  std::string_view token = Slice(*s, 0, n);
   s->remove_prefix(n);
   return token;
 }
@@ -57,8 +57,8 @@ ParseError ParseVia(std::string_view element, Via* out) {
   uint64_t sip20;
   std::memcpy(&sip20, "sip/2.0/", 8);  // folded to a constant by the compiler
   if ((head | 0x2020202020202020ull) == sip20) {
-    out->protocol_name = s.substr(0, 3);
-    out->protocol_version = s.substr(4, 3);
+    out->protocol_name = Slice(s, 0, 3);
+    out->protocol_version = Slice(s, 4, 3);
     s.remove_prefix(8);
   } else {
     out->protocol_name = TakeToken(&s);
@@ -77,17 +77,18 @@ ParseError ParseVia(std::string_view element, Via* out) {
   s = TrimLeadingLws(s);
   const size_t host_end = ScanHost(s, &out->host_type);
   if (host_end == 0) return HeaderError(kWhere, "sent-by host is invalid");
-  out->host = s.substr(0, host_end);
+  out->host = Slice(s, 0, host_end);
   s.remove_prefix(host_end);
   std::string_view after_host = TrimLeadingLws(s);
   if (!after_host.empty() && after_host.front() == ':') {
-    s = TrimLeadingLws(after_host.substr(1));
+    s = TrimLeadingLws(SliceFrom(after_host, 1));
+    // port = 1*DIGIT, at most 5 of them and at most 65535, in one pass.
     size_t n = 0;
-    while (n < s.size() && IsDigit(s[n])) ++n;
-    uint64_t port = 0;
-    if (n == 0 || n > 5 || !ParseDecimal(s.substr(0, n), 65536, &port) || port > 65535) {
-      return HeaderError(kWhere, "sent-by port is invalid");
+    uint32_t port = 0;
+    for (; n < s.size() && IsDigit(s[n]); ++n) {
+      if (n < 5) port = port * 10 + static_cast<uint32_t>(s[n] - '0');
     }
+    if (n == 0 || n > 5 || port > 65535) return HeaderError(kWhere, "sent-by port is invalid");
     out->has_port = true;
     out->port = static_cast<uint16_t>(port);
     s.remove_prefix(n);
