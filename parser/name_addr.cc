@@ -46,9 +46,8 @@ ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where
         return HeaderError(where, "display name has characters that need quoting");
       }
     }
-    const void* close_ptr = std::memchr(s.data() + open, '>', s.size() - open);
-    if (close_ptr == nullptr) return HeaderError(where, "'<' without '>'");
-    const size_t close = static_cast<size_t>(static_cast<const char*>(close_ptr) - s.data());
+    const size_t close = FindChar(s, '>', open);
+    if (close == std::string_view::npos) return HeaderError(where, "'<' without '>'");
     uri_text = Slice(s, open + 1, close - open - 1);
     out->angle_brackets = true;
     out->params = SliceFrom(s, close + 1);

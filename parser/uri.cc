@@ -104,49 +104,41 @@ bool ValidUriHeaders(std::string_view headers) {
 }
 
 // userinfo = user [ ":" password ] "@" at the front of `rest`, validated in
-// the same pass that looks for the '@'. Stores the userinfo and returns the
-// offset after the '@'; returns 0 when `rest` has no '@' (no userinfo).
-// The userinfo ends at the first '@': no other part of a SIP URI admits an
-// unescaped '@', so a second one fails the host, parameter or header check.
+// one pass. Stores the userinfo and sets *host_start to the offset after the
+// '@'; leaves it 0 when `rest` has no '@' (no userinfo). The userinfo ends at
+// the first '@': no other part of a SIP URI admits an unescaped '@', so a
+// second one fails the host, parameter or header check.
 ParseError ScanUserinfo(std::string_view rest, HeaderId where, Uri* out, size_t* host_start) {
   *host_start = 0;
+  const size_t at = FindChar(rest, '@');  // inline SSE2: URIs are short for a memchr call
+  if (at == std::string_view::npos) return kParseOk;
+  const std::string_view userinfo = Slice(rest, 0, at);
   size_t colon = std::string_view::npos;
   uint32_t allowed = kUserChars;
-  const char* error = nullptr;
-  size_t i = 0;
-  for (;; ++i) {
-    i = SpanOf(rest, i, allowed);
-    if (i == rest.size()) break;
-    const char c = rest[i];
-    if (c == '@') break;
+  for (size_t i = 0;; ++i) {
+    i = SpanOf(userinfo, i, allowed);
+    if (i == userinfo.size()) break;
+    const char c = userinfo[i];
     if (c == '%') {
-      if (i + 2 >= rest.size() || !IsHex(rest[i + 1]) || !IsHex(rest[i + 2])) {
-        error = "URI userinfo has an invalid %-escape";
-        break;
+      if (i + 2 >= userinfo.size() || !IsHex(userinfo[i + 1]) || !IsHex(userinfo[i + 2])) {
+        return HeaderError(where, "URI userinfo has an invalid %-escape");
       }
       i += 2;
     } else if (c == ':' && colon == std::string_view::npos) {
       colon = i;
       allowed = kPasswordChars;
     } else {
-      error = "URI user or password has an invalid character";
-      break;
+      return HeaderError(where, "URI user or password has an invalid character");
     }
   }
-  if (error != nullptr) {
-    // Only an error in a userinfo, that is, before an '@'.
-    if (std::memchr(rest.data() + i, '@', rest.size() - i) == nullptr) return kParseOk;
-    return HeaderError(where, error);
-  }
-  if (i == rest.size()) return kParseOk;  // no '@'
-  if (colon == 0 || i == 0) return HeaderError(where, "URI user part is empty");
+  if (colon == 0 || userinfo.empty()) return HeaderError(where, "URI user part is empty");
   out->has_user = true;
-  out->user = Slice(rest, 0, colon < i ? colon : i);
+  out->user = Slice(userinfo, 0, colon < userinfo.size() ? colon : userinfo.size());
   if (colon != std::string_view::npos) {
     out->has_password = true;
-    out->password = Slice(rest, colon + 1, i - colon - 1);
+    out->password = SliceFrom(userinfo, colon + 1);
   }
-  *host_start = i + 1;
+  *host_start = userinfo.size() + 1;
   return kParseOk;
 }
 

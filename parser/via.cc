@@ -98,7 +98,11 @@ ParseError ParseVia(std::string_view element, Via* out) {
   Param p;
   while (cursor.Next(&p)) {
     if (TokenEquals(p.name, "branch")) {
-      if (!p.has_value || !IsToken(p.value)) return HeaderError(kWhere, "branch is not a token");
+      // A value is a quoted string or a gen-value, which is a token but for
+      // ':', '[' and ']': checked with one scan for those three.
+      if (!p.has_value || p.value.front() == '"' || FindFirstOf3(p.value, 0, ':', '[', ']') != p.value.size()) {
+        return HeaderError(kWhere, "branch is not a token");
+      }
       out->branch = p.value;
     } else if (TokenEquals(p.name, "received")) {
       if (!p.has_value || !ValidReceived(p.value)) {
