@@ -30,7 +30,9 @@ bool AllowedControl(const char* base, size_t i, size_t line_start) {
 // *colon (npos when none) so that header lines need no second pass. Returns
 // the offset of the CR; npos when the data ends first (more may come); sets
 // *bad on a stray control byte.
-size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad, size_t* colon_out) {
+// Inlined into both callers: it runs once per line.
+[[gnu::always_inline]] inline size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad,
+                                                size_t* colon_out) {
   // A local, not *colon_out, in the loops: a store through the pointer could
   // alias the bytes read and force reloads.
   size_t colon = std::string_view::npos;
