@@ -10,10 +10,7 @@ namespace {
 
 // display-name = *(token LWS) / quoted-string
 bool ValidUnquotedDisplayName(std::string_view name) {
-  for (char c : name) {
-    if (!IsTokenChar(c) && !IsLws(c)) return false;
-  }
-  return true;
+  return SpanOf(name, 0, char_class::kToken | char_class::kWhitespace) == name.size();
 }
 
 }  // namespace
@@ -38,7 +35,7 @@ ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where
       return HeaderError(where, "quoted display name is not followed by <URI>");
     }
   }
-  const size_t open = FindChar(s, '<');
+  const size_t open = s.front() == '<' ? 0 : FindChar(s, '<');
   if (open != std::string_view::npos) {
     if (out->display_name.empty()) {
       out->display_name = TrimLws(Slice(s, 0, open));

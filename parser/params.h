@@ -37,8 +37,8 @@ class ParamCursor {
 };
 
 // Inline: parameters are read by every Via, From, To and Contact. The common
-// shapes ";name" and ";name=value" without LWS are read here; anything else
-// (LWS, quoted values, errors) by NextGeneral, from the same position.
+// shapes ";name", ";name=value" and ";name=\"quoted\"" without LWS are read
+// here; anything else (LWS, errors) by NextGeneral, from the same position.
 inline bool ParamCursor::Next(Param* out) {
   const std::string_view s = rest_;
   if (error_ || s.size() < 2 || s[0] != ';' || !IsTokenChar(s[1])) return NextGeneral(out);
@@ -49,8 +49,13 @@ inline bool ParamCursor::Next(Param* out) {
     rest_ = std::string_view(s.data() + name_end, s.size() - name_end);
     return true;
   }
-  const size_t value_end = SpanOf(s, name_end + 1, char_class::kGenValue);
-  if (value_end == name_end + 1) return NextGeneral(out);  // '"', LWS, or an error
+  size_t value_end = SpanOf(s, name_end + 1, char_class::kGenValue);
+  if (value_end == name_end + 1) {
+    if (value_end == s.size() || s[value_end] != '"') return NextGeneral(out);  // LWS, or an error
+    const size_t quoted = QuotedStringLength(SliceFrom(s, value_end));
+    if (quoted == 0) return NextGeneral(out);  // unterminated: the error
+    value_end += quoted;
+  }
   *out = Param{std::string_view(s.data() + 1, name_end - 1),
                std::string_view(s.data() + name_end + 1, value_end - name_end - 1), true};
   rest_ = std::string_view(s.data() + value_end, s.size() - value_end);

@@ -237,7 +237,7 @@ struct HostMasks {
   uint32_t hyphen;
 };
 
-HostMasks ClassifyHost16(const char* p) {
+[[gnu::always_inline]] inline HostMasks ClassifyHost16(const char* p) {
   const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m128i zero = _mm_setzero_si128();
   // Unsigned range tests: (x - lo) saturating-minus (hi - lo) is 0 inside.
