@@ -1,5 +1,7 @@
 #include "parser/validate.h"
 
+#include <cstring>
+
 #include "parser/contact.h"
 #include "parser/digest.h"
 #include "parser/element_cursor.h"
@@ -25,6 +27,10 @@ constexpr HeaderId kMandatory[] = {
 // the grammar needs 1#element.
 template <typename Check>
 ParseError ForEachElement(const HeaderField& field, bool at_least_one, Check check) {
+  // Most values are one element: without a comma, ElementCursor would yield
+  // the trimmed value as it stands, and nothing more.
+  const std::string_view value = TrimLws(field.value());
+  if (!value.empty() && std::memchr(value.data(), ',', value.size()) == nullptr) return check(value, 0);
   ElementCursor cursor(field.value());
   std::string_view element;
   int count = 0;
