@@ -137,7 +137,8 @@ ParseError ValidateDate(std::string_view value) {
   constexpr HeaderId kWhere = HeaderId::kDate;
   std::string_view s = TrimLws(value);
   if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
-      s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT") {
+      s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s[26] != 'G' ||
+      s[27] != 'M' || s[28] != 'T') {
     return HeaderError(kWhere, "not an RFC 1123 date in GMT");
   }
   if (!IsOneOf3(s, 0, kWeekdays) || !IsOneOf3(s, 8, kMonths) ||
