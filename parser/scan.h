@@ -156,8 +156,9 @@ inline bool TokenEquals(std::string_view token, std::string_view lower) {
 }
 
 // Offset of the first character at or after `i` that is not in the class
-// `flag` (one char_class bit), or s.size(). Four characters per step while
-// four remain.
+// `flag` (char_class bits: a character is in it when it has any of them), or
+// s.size(). Four characters per step while four remain and share one of the
+// bits (always, for a single-bit class); then one at a time.
 inline size_t SpanOf(std::string_view s, size_t i, uint32_t flag) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto& t = char_class::kTable;
