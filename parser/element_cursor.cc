@@ -53,7 +53,7 @@ bool ElementCursor::Next(std::string_view* element) {
     return false;
   }
   if (i == rest_.size()) {
-    *element = rest_;  // trimmed already: what follows a comma
+    *element = rest_;  // trimmed already: the value, or what follows a comma
     rest_ = std::string_view();  // data() == nullptr marks the end
     return true;
   }
