@@ -34,24 +34,24 @@ ParseError ParseContact(std::string_view element, Contact* out) {
   ParamCursor cursor(out->address.params);
   Param p;
   while (cursor.Next(&p)) {
-    if (EqualsIgnoreCase(p.name, "expires")) {
+    if (TokenEquals(p.name, "expires")) {
       uint64_t v = 0;
       if (!p.has_value || !ParseDecimal(p.value, kMaxDeltaSeconds, &v)) {
         return HeaderError(kWhere, "expires is not delta-seconds");
       }
       out->has_expires = true;
       out->expires = static_cast<uint32_t>(v);
-    } else if (EqualsIgnoreCase(p.name, "q")) {
+    } else if (TokenEquals(p.name, "q")) {
       if (!p.has_value || !ParseQValue(p.value, &out->q)) {
         return HeaderError(kWhere, "q is not a qvalue between 0 and 1");
       }
       out->has_q = true;
-    } else if (EqualsIgnoreCase(p.name, "+sip.instance")) {
+    } else if (TokenEquals(p.name, "+sip.instance")) {
       if (!p.has_value || p.value.front() != '"') {
         return HeaderError(kWhere, "+sip.instance is not a quoted string");
       }
       out->instance = Unquote(p.value);
-    } else if (EqualsIgnoreCase(p.name, "reg-id")) {
+    } else if (TokenEquals(p.name, "reg-id")) {
       uint64_t v = 0;
       // reg-id = 1*DIGIT, from 1 to 2^31-1 (RFC 5626 section 4.2)
       if (!p.has_value || !ParseDecimal(p.value, 1ull << 31, &v) || v == 0 || v >= (1ull << 31)) {

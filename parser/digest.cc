@@ -6,62 +6,82 @@
 namespace locus::sip {
 namespace {
 
+// The field for a known auth-param name (a token, compared case-
+// insensitively), nullptr for others; dispatched on the name's length.
 std::string_view* FieldFor(DigestParams* out, std::string_view name) {
-  struct Entry {
-    std::string_view name;
-    std::string_view DigestParams::*field;
-  };
-  static constexpr Entry kFields[] = {
-      {"username", &DigestParams::username}, {"realm", &DigestParams::realm},
-      {"nonce", &DigestParams::nonce},       {"uri", &DigestParams::uri},
-      {"response", &DigestParams::response}, {"algorithm", &DigestParams::algorithm},
-      {"cnonce", &DigestParams::cnonce},     {"opaque", &DigestParams::opaque},
-      {"qop", &DigestParams::qop},           {"nc", &DigestParams::nc},
-      {"stale", &DigestParams::stale},
-  };
-  for (const Entry& e : kFields) {
-    if (EqualsIgnoreCase(e.name, name)) return &(out->*e.field);
+  switch (name.size()) {
+    case 2:
+      if (TokenEquals(name, "nc")) return &out->nc;
+      break;
+    case 3:
+      if (TokenEquals(name, "uri")) return &out->uri;
+      if (TokenEquals(name, "qop")) return &out->qop;
+      break;
+    case 5:
+      if (TokenEquals(name, "realm")) return &out->realm;
+      if (TokenEquals(name, "nonce")) return &out->nonce;
+      if (TokenEquals(name, "stale")) return &out->stale;
+      break;
+    case 6:
+      if (TokenEquals(name, "cnonce")) return &out->cnonce;
+      if (TokenEquals(name, "opaque")) return &out->opaque;
+      break;
+    case 8:
+      if (TokenEquals(name, "username")) return &out->username;
+      if (TokenEquals(name, "response")) return &out->response;
+      break;
+    case 9:
+      if (TokenEquals(name, "algorithm")) return &out->algorithm;
+      break;
+    default:
+      break;
   }
   return nullptr;
 }
 
+// Offset of the first non-LWS byte of s at or after i (or s.size()).
+size_t SkipLws(std::string_view s, size_t i) {
+  while (i < s.size() && IsLws(s[i])) ++i;
+  return i;
+}
+
 }  // namespace
 
+// challenge / credentials = auth-scheme LWS auth-param *(COMMA auth-param)
+// (RFC 3261 section 25.1), one pass by offsets into the trimmed value.
 ParseError ParseDigest(std::string_view value, HeaderId where, DigestParams* out) {
   *out = DigestParams{};
-  std::string_view s = TrimLws(value);
-  size_t n = 0;
-  while (n < s.size() && IsTokenChar(s[n])) ++n;
-  if (n == 0) return HeaderError(where, "auth-scheme is missing");
-  out->scheme = s.substr(0, n);
-  s.remove_prefix(n);
-  if (s.empty() || !IsLws(s.front())) return HeaderError(where, "auth-scheme has no parameters");
-  s = TrimLeadingLws(s);
-  out->params = s;
+  const std::string_view s = TrimLws(value);
+  size_t i = SpanOf(s, 0, char_class::kToken);
+  if (i == 0) return HeaderError(where, "auth-scheme is missing");
+  out->scheme = s.substr(0, i);
+  if (i == s.size() || !IsLws(s[i])) return HeaderError(where, "auth-scheme has no parameters");
+  i = SkipLws(s, i);
+  out->params = s.substr(i);
   while (true) {
-    n = 0;
-    while (n < s.size() && IsTokenChar(s[n])) ++n;
-    if (n == 0) return HeaderError(where, "auth-param name is missing");
-    std::string_view name = s.substr(0, n);
-    s = TrimLeadingLws(s.substr(n));
-    if (s.empty() || s.front() != '=') return HeaderError(where, "auth-param has no '='");
-    s = TrimLeadingLws(s.substr(1));
-    if (!s.empty() && s.front() == '"') {
-      n = QuotedStringLength(s);
+    const size_t name_start = i;
+    i = SpanOf(s, i, char_class::kToken);
+    if (i == name_start) return HeaderError(where, "auth-param name is missing");
+    const std::string_view name(s.data() + name_start, i - name_start);
+    i = SkipLws(s, i);
+    if (i == s.size() || s[i] != '=') return HeaderError(where, "auth-param has no '='");
+    i = SkipLws(s, i + 1);
+    size_t n = 0;
+    if (i < s.size() && s[i] == '"') {
+      n = QuotedStringLength(s.substr(i));
       if (n == 0) return HeaderError(where, "unterminated quoted string");
     } else {
-      n = 0;
-      while (n < s.size() && IsTokenChar(s[n])) ++n;
+      n = SpanOf(s, i, char_class::kToken) - i;
       if (n == 0) return HeaderError(where, "auth-param value is missing");
     }
     if (std::string_view* field = FieldFor(out, name)) {
       if (!field->empty()) return HeaderError(where, "auth-param appears twice");
-      *field = Unquote(s.substr(0, n));
+      *field = Unquote(std::string_view(s.data() + i, n));
     }
-    s = TrimLeadingLws(s.substr(n));
-    if (s.empty()) return kParseOk;
-    if (s.front() != ',') return HeaderError(where, "auth-params not separated by ','");
-    s = TrimLeadingLws(s.substr(1));
+    i = SkipLws(s, i + n);
+    if (i == s.size()) return kParseOk;
+    if (s[i] != ',') return HeaderError(where, "auth-params not separated by ','");
+    i = SkipLws(s, i + 1);
   }
 }
 

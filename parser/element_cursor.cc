@@ -6,6 +6,29 @@
 
 namespace locus::sip {
 
+namespace {
+
+// Offset of the first ',' of s outside quoted strings and <...>, s.size()
+// when there is none; npos when a quoted string or a '<' is not closed.
+size_t ElementEnd(std::string_view s) {
+  size_t i = FindFirstOf3(s, 0, ',', '"', '<');
+  while (i < s.size() && s[i] != ',') {
+    if (s[i] == '"') {
+      const size_t n = QuotedStringLength(SliceFrom(s, i));
+      if (n == 0) return std::string_view::npos;
+      i += n;
+    } else {  // '<'
+      const void* close = std::memchr(s.data() + i, '>', s.size() - i);
+      if (close == nullptr) return std::string_view::npos;
+      i = static_cast<size_t>(static_cast<const char*>(close) - s.data()) + 1;
+    }
+    i = FindFirstOf3(s, i, ',', '"', '<');
+  }
+  return i;
+}
+
+}  // namespace
+
 bool ElementCursor::Next(std::string_view* element) {
   if (error_) return false;
   if (!started_) {
@@ -13,7 +36,9 @@ bool ElementCursor::Next(std::string_view* element) {
     rest_ = TrimLws(rest_);
     if (rest_.empty()) return false;  // an empty value has no elements
     // Most values are one element: without a comma there is nothing to split
-    // (one memchr instead of a walk through quotes and brackets).
+    // (one memchr instead of a walk through quotes and brackets), and the
+    // value is one element as it stands: its quotes and brackets are for the
+    // value parsers to judge.
     if (std::memchr(rest_.data(), ',', rest_.size()) == nullptr) {
       *element = rest_;
       rest_ = std::string_view();
@@ -22,40 +47,25 @@ bool ElementCursor::Next(std::string_view* element) {
   } else if (rest_.data() == nullptr) {
     return false;
   }
-  size_t i = 0;
-  while (i < rest_.size() && rest_[i] != ',') {
-    const char c = rest_[i];
-    if (c == '"') {
-      const size_t n = QuotedStringLength(rest_.substr(i));
-      if (n == 0) {
-        error_ = true;
-        return false;
-      }
-      i += n;
-    } else if (c == '<') {
-      const size_t close = FindChar(rest_, '>', i);
-      if (close == std::string_view::npos) {
-        error_ = true;
-        return false;
-      }
-      i = close + 1;
-    } else {
-      ++i;
-    }
-  }
-  *element = TrimLws(rest_.substr(0, i));
-  if (element->empty()) {
+  const size_t i = ElementEnd(rest_);
+  if (i == std::string_view::npos) {
     error_ = true;
     return false;
   }
   if (i == rest_.size()) {
+    *element = rest_;  // trimmed already: the value, or what follows a comma
     rest_ = std::string_view();  // data() == nullptr marks the end
-  } else {
-    rest_ = rest_.substr(i + 1);
-    if (TrimLws(rest_).empty()) {  // trailing comma
-      error_ = true;
-      return false;
-    }
+    return true;
+  }
+  *element = TrimLws(Slice(rest_, 0, i));
+  if (element->empty()) {
+    error_ = true;
+    return false;
+  }
+  rest_ = TrimLws(SliceFrom(rest_, i + 1));
+  if (rest_.empty()) {  // trailing comma
+    error_ = true;
+    return false;
   }
   return true;
 }

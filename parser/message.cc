@@ -30,8 +30,12 @@ bool AllowedControl(const char* base, size_t i, size_t line_start) {
 // *colon (npos when none) so that header lines need no second pass. Returns
 // the offset of the CR; npos when the data ends first (more may come); sets
 // *bad on a stray control byte.
-size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad, size_t* colon) {
-  *colon = std::string_view::npos;
+// Inlined into both callers: it runs once per line.
+[[gnu::always_inline]] inline size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad,
+                                                size_t* colon_out) {
+  // A local, not *colon_out, in the loops: a store through the pointer could
+  // alias the bytes read and force reloads.
+  size_t colon = std::string_view::npos;
   size_t i = pos;
 #if defined(__SSE2__)
   const __m128i below = _mm_set1_epi8(0x1F);
@@ -41,28 +45,33 @@ size_t FindLineEnd(const char* base, size_t pos, size_t end, bool* bad, size_t* 
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i));
     unsigned control = static_cast<unsigned>(_mm_movemask_epi8(
         _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, below), below), _mm_cmpeq_epi8(x, del))));
-    const unsigned colons = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, colon_char)));
+    const unsigned colons =
+        colon == std::string_view::npos ? static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, colon_char))) : 0;
     while (control != 0) {  // skip the control bytes a line may hold (see AllowedControl)
       const unsigned bit = static_cast<unsigned>(__builtin_ctz(control));
       if (!AllowedControl(base, i + bit, pos)) {
-        if (*colon == std::string_view::npos && (colons & ((1u << bit) - 1)) != 0) {
-          *colon = i + static_cast<size_t>(__builtin_ctz(colons));
-        }
+        if ((colons & ((1u << bit) - 1)) != 0) colon = i + static_cast<size_t>(__builtin_ctz(colons));
         i += bit;
         goto found;
       }
       control &= control - 1;
     }
-    if (*colon == std::string_view::npos && colons != 0) *colon = i + static_cast<size_t>(__builtin_ctz(colons));
+    if (colons != 0) colon = i + static_cast<size_t>(__builtin_ctz(colons));
   }
 #endif
   for (; i < end; ++i) {
     const unsigned char c = static_cast<unsigned char>(base[i]);
-    if (c == ':' && *colon == std::string_view::npos) *colon = i;
+    if (c == ':' && colon == std::string_view::npos) colon = i;
     if ((c < 0x20 || c == 0x7F) && !AllowedControl(base, i, pos)) break;
   }
+  *colon_out = colon;
   if (i == end) return std::string_view::npos;
+  goto check;
+#if defined(__SSE2__)
 found:
+  *colon_out = colon;
+#endif
+check:
   if (base[i] == '\r') {
     if (i + 1 == end) return std::string_view::npos;
     if (base[i + 1] == '\n') return i;
@@ -82,6 +91,7 @@ bool SetValue(HeaderField* field, std::string_view value, const char* line_end) 
 
 // SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, case-insensitive (7.1).
 ParseError CheckVersion(std::string_view v) {
+  if (v.size() == 7 && std::memcmp(v.data(), "SIP/2.0", 7) == 0) return kParseOk;  // as nearly always
   if (v.size() >= 4 && EqualsIgnoreCase(v.substr(0, 4), "SIP/")) {
     std::string_view num = v.substr(4);
     const size_t dot = FindChar(num, '.');

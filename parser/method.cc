@@ -1,5 +1,7 @@
 #include "parser/method.h"
 
+#include <cstring>
+
 namespace locus::sip {
 namespace {
 
@@ -11,6 +13,9 @@ constexpr std::string_view kMethodNames[] = {
 }  // namespace
 
 Method LookupMethod(std::string_view name) {
+  // REGISTER first, in one 8-byte comparison: nearly every request a
+  // registrar sees is one.
+  if (name.size() == 8 && std::memcmp(name.data(), "REGISTER", 8) == 0) return Method::kRegister;
   for (size_t i = 1; i < std::size(kMethodNames); ++i) {
     if (kMethodNames[i] == name) return static_cast<Method>(i);
   }

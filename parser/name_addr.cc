@@ -10,10 +10,7 @@ namespace {
 
 // display-name = *(token LWS) / quoted-string
 bool ValidUnquotedDisplayName(std::string_view name) {
-  for (char c : name) {
-    if (!IsTokenChar(c) && !IsLws(c)) return false;
-  }
-  return true;
+  return SpanOf(name, 0, char_class::kToken | char_class::kWhitespace) == name.size();
 }
 
 }  // namespace
@@ -32,32 +29,31 @@ ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where
   if (s.front() == '"') {
     const size_t n = QuotedStringLength(s);
     if (n == 0) return HeaderError(where, "display name has an unterminated quoted string");
-    out->display_name = s.substr(0, n);
-    s = TrimLeadingLws(s.substr(n));
+    out->display_name = Slice(s, 0, n);
+    s = TrimLeadingLws(SliceFrom(s, n));
     if (s.empty() || s.front() != '<') {
       return HeaderError(where, "quoted display name is not followed by <URI>");
     }
   }
-  const size_t open = FindChar(s, '<');
+  const size_t open = s.front() == '<' ? 0 : FindChar(s, '<');
   if (open != std::string_view::npos) {
     if (out->display_name.empty()) {
-      out->display_name = TrimLws(s.substr(0, open));
+      out->display_name = TrimLws(Slice(s, 0, open));
       if (!ValidUnquotedDisplayName(out->display_name)) {
         return HeaderError(where, "display name has characters that need quoting");
       }
     }
-    const void* close_ptr = std::memchr(s.data() + open, '>', s.size() - open);
-    if (close_ptr == nullptr) return HeaderError(where, "'<' without '>'");
-    const size_t close = static_cast<size_t>(static_cast<const char*>(close_ptr) - s.data());
-    uri_text = s.substr(open + 1, close - open - 1);
+    const size_t close = FindChar(s, '>', open);
+    if (close == std::string_view::npos) return HeaderError(where, "'<' without '>'");
+    uri_text = Slice(s, open + 1, close - open - 1);
     out->angle_brackets = true;
-    out->params = s.substr(close + 1);
+    out->params = SliceFrom(s, close + 1);
   } else {
     // addr-spec: parameters after the first ';' belong to the header.
     size_t end = 0;
     while (end < s.size() && s[end] != ';' && !IsLws(s[end])) ++end;
-    uri_text = s.substr(0, end);
-    out->params = s.substr(end);
+    uri_text = Slice(s, 0, end);
+    out->params = SliceFrom(s, end);
     if (FindChar(uri_text, '?') != std::string_view::npos) {
       return HeaderError(where, "URI with headers must be inside <...>");
     }

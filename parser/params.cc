@@ -5,47 +5,50 @@
 namespace locus::sip {
 namespace {
 
-// gen-value = token / host / quoted-string: token characters plus the ':',
-// '[' and ']' of IPv6 references.
-bool IsGenValueChar(char c) { return IsTokenChar(c) || c == ':' || c == '[' || c == ']'; }
+size_t SkipLws(std::string_view s, size_t i) {
+  while (i < s.size() && IsLws(s[i])) ++i;
+  return i;
+}
 
 }  // namespace
 
-bool ParamCursor::Next(Param* out) {
+bool ParamCursor::NextGeneral(Param* out) {
   if (error_) return false;
-  std::string_view s = TrimLeadingLws(rest_);
-  if (s.empty()) return false;
-  if (s.front() != ';') {
+  const std::string_view s = rest_;
+  size_t i = SkipLws(s, 0);
+  if (i == s.size()) return false;
+  if (s[i] != ';') {
     error_ = true;
     return false;
   }
-  s = TrimLeadingLws(s.substr(1));
-  size_t n = 0;
-  while (n < s.size() && IsTokenChar(s[n])) ++n;
-  if (n == 0) {
+  i = SkipLws(s, i + 1);
+  const size_t name_start = i;
+  i = SpanOf(s, i, char_class::kToken);
+  if (i == name_start) {
     error_ = true;
     return false;
   }
-  *out = Param{s.substr(0, n), {}, false};
-  s.remove_prefix(n);
-  std::string_view after = TrimLeadingLws(s);
-  if (!after.empty() && after.front() == '=') {
-    s = TrimLeadingLws(after.substr(1));
-    if (!s.empty() && s.front() == '"') {
-      n = QuotedStringLength(s);
+  *out = Param{std::string_view(s.data() + name_start, i - name_start), {}, false};
+  size_t j = SkipLws(s, i);
+  if (j < s.size() && s[j] == '=') {
+    // gen-value = token / host / quoted-string: token characters plus the
+    // ':', '[' and ']' of IPv6 references, or a quoted string.
+    j = SkipLws(s, j + 1);
+    size_t n = 0;
+    if (j < s.size() && s[j] == '"') {
+      n = QuotedStringLength(SliceFrom(s, j));
     } else {
-      n = 0;
-      while (n < s.size() && IsGenValueChar(s[n])) ++n;
+      n = SpanOf(s, j, char_class::kGenValue) - j;
     }
     if (n == 0) {
       error_ = true;
       return false;
     }
-    out->value = s.substr(0, n);
+    out->value = std::string_view(s.data() + j, n);
     out->has_value = true;
-    s.remove_prefix(n);
+    i = j + n;
   }
-  rest_ = s;
+  rest_ = SliceFrom(s, i);
   return true;
 }
 

@@ -13,17 +13,32 @@ size_t DigitRun(std::string_view s) {
 }
 
 size_t TokenRun(std::string_view s) {
-  size_t n = 0;
-  while (n < s.size() && IsTokenChar(s[n])) ++n;
+  size_t n = SpanOf(s, 0, char_class::kToken);
   return n;
 }
 
-bool IsOneOf(std::string_view s, std::initializer_list<std::string_view> set) {
-  for (std::string_view candidate : set) {
-    if (s == candidate) return true;
+// The three bytes of s at `at`, packed into one word for comparison.
+constexpr uint32_t Pack3(std::string_view s, size_t at) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(s[at])) |
+         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8 |
+         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 2])) << 16;
+}
+
+// True when the three bytes of s at `at` equal one of `names` (case-sensitive).
+template <size_t N>
+bool IsOneOf3(std::string_view s, size_t at, const uint32_t (&names)[N]) {
+  const uint32_t packed = Pack3(s, at);
+  for (const uint32_t name : names) {
+    if (packed == name) return true;
   }
   return false;
 }
+
+constexpr uint32_t kWeekdays[] = {Pack3("Mon", 0), Pack3("Tue", 0), Pack3("Wed", 0), Pack3("Thu", 0),
+                                  Pack3("Fri", 0), Pack3("Sat", 0), Pack3("Sun", 0)};
+constexpr uint32_t kMonths[] = {Pack3("Jan", 0), Pack3("Feb", 0), Pack3("Mar", 0), Pack3("Apr", 0),
+                                Pack3("May", 0), Pack3("Jun", 0), Pack3("Jul", 0), Pack3("Aug", 0),
+                                Pack3("Sep", 0), Pack3("Oct", 0), Pack3("Nov", 0), Pack3("Dec", 0)};
 
 bool TwoDigits(std::string_view s, size_t at, int max) {
   if (at + 2 > s.size() || !IsDigit(s[at]) || !IsDigit(s[at + 1])) return false;
@@ -35,10 +50,14 @@ bool TwoDigits(std::string_view s, size_t at, int max) {
 ParseError ParseCSeq(std::string_view value, CSeq* out) {
   constexpr HeaderId kWhere = HeaderId::kCSeq;
   std::string_view s = TrimLws(value);
-  const size_t digits = DigitRun(s);
-  if (digits == 0) return HeaderError(kWhere, "sequence number is missing");
+  // The number, in the same pass as its digits; it stops growing once above
+  // the limit, so it never overflows.
+  size_t digits = 0;
   uint64_t number = 0;
-  ParseDecimal(s.substr(0, digits), uint64_t{kMaxCSeq} + 1, &number);
+  for (; digits < s.size() && IsDigit(s[digits]); ++digits) {
+    if (number <= kMaxCSeq) number = number * 10 + static_cast<uint64_t>(s[digits] - '0');
+  }
+  if (digits == 0) return HeaderError(kWhere, "sequence number is missing");
   if (number > kMaxCSeq) return HeaderError(kWhere, "sequence number above 2^31-1");
   s.remove_prefix(digits);
   if (s.empty() || !IsLws(s.front())) return HeaderError(kWhere, "no space before the method");
@@ -51,15 +70,14 @@ ParseError ParseCSeq(std::string_view value, CSeq* out) {
 }
 
 ParseError ParseCallId(std::string_view value, std::string_view* out) {
-  // callid = word [ "@" word ]: one pass, at most one '@', words not empty.
+  // callid = word [ "@" word ]: words not empty, at most one '@'.
   const std::string_view s = TrimLws(value);
-  size_t at = std::string_view::npos;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (IsWordChar(s[i])) continue;
-    if (s[i] != '@' || at != std::string_view::npos) return HeaderError(HeaderId::kCallId, "not word[@word]");
-    at = i;
+  size_t i = SpanOf(s, 0, char_class::kWord);
+  const size_t at = i;
+  if (i < s.size() && s[i] == '@') i = SpanOf(s, i + 1, char_class::kWord);
+  if (s.empty() || i != s.size() || at == 0 || at + 1 == s.size()) {
+    return HeaderError(HeaderId::kCallId, "not word[@word]");
   }
-  if (s.empty() || at == 0 || at + 1 == s.size()) return HeaderError(HeaderId::kCallId, "not word[@word]");
   *out = s;
   return kParseOk;
 }
@@ -119,12 +137,11 @@ ParseError ValidateDate(std::string_view value) {
   constexpr HeaderId kWhere = HeaderId::kDate;
   std::string_view s = TrimLws(value);
   if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
-      s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT") {
+      s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s[26] != 'G' ||
+      s[27] != 'M' || s[28] != 'T') {
     return HeaderError(kWhere, "not an RFC 1123 date in GMT");
   }
-  if (!IsOneOf(s.substr(0, 3), {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}) ||
-      !IsOneOf(s.substr(8, 3), {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
-                                "Oct", "Nov", "Dec"}) ||
+  if (!IsOneOf3(s, 0, kWeekdays) || !IsOneOf3(s, 8, kMonths) ||
       !TwoDigits(s, 5, 31) || !TwoDigits(s, 12, 99) || !TwoDigits(s, 14, 99) ||
       !TwoDigits(s, 17, 23) || !TwoDigits(s, 20, 59) || !TwoDigits(s, 23, 60)) {
     return HeaderError(kWhere, "date has an invalid field");

@@ -12,7 +12,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace locus::sip {
 
@@ -21,18 +26,25 @@ namespace locus::sip {
 inline constexpr uint32_t kMaxDeltaSeconds = 0xFFFFFFFFu;
 
 namespace char_class {
-inline constexpr uint16_t kAlpha = 1 << 0;
-inline constexpr uint16_t kDigit = 1 << 1;
-inline constexpr uint16_t kToken = 1 << 2;           // token (section 25.1)
-inline constexpr uint16_t kWord = 1 << 3;            // word (Call-ID)
-inline constexpr uint16_t kUnreserved = 1 << 4;      // alphanum / mark
-inline constexpr uint16_t kUserUnreserved = 1 << 5;  // user-unreserved
-inline constexpr uint16_t kPasswordExtra = 1 << 6;   // & = + $ ,
-inline constexpr uint16_t kParamUnreserved = 1 << 7;
-inline constexpr uint16_t kHnvUnreserved = 1 << 8;
-inline constexpr uint16_t kReserved = 1 << 9;        // RFC 2396 reserved
-inline constexpr uint16_t kWhitespace = 1 << 10;     // SP HTAB CR LF (LWS inside a value)
-inline constexpr uint16_t kHex = 1 << 11;
+inline constexpr uint32_t kAlpha = 1 << 0;
+inline constexpr uint32_t kDigit = 1 << 1;
+inline constexpr uint32_t kToken = 1 << 2;           // token (section 25.1)
+inline constexpr uint32_t kWord = 1 << 3;            // word (Call-ID)
+inline constexpr uint32_t kUnreserved = 1 << 4;      // alphanum / mark
+inline constexpr uint32_t kUserUnreserved = 1 << 5;  // user-unreserved
+inline constexpr uint32_t kPasswordExtra = 1 << 6;   // & = + $ ,
+inline constexpr uint32_t kParamUnreserved = 1 << 7;
+inline constexpr uint32_t kHnvUnreserved = 1 << 8;
+inline constexpr uint32_t kReserved = 1 << 9;        // RFC 2396 reserved
+inline constexpr uint32_t kWhitespace = 1 << 10;     // SP HTAB CR LF (LWS inside a value)
+inline constexpr uint32_t kHex = 1 << 11;
+inline constexpr uint32_t kGenValue = 1 << 12;       // gen-value: token / host / IPv6 (params.h)
+// Unions of the classes above as single bits, so that SpanOf can test four
+// characters at once (section 25.1 names in the comments).
+inline constexpr uint32_t kUserChar = 1 << 13;       // unreserved / user-unreserved
+inline constexpr uint32_t kPasswordChar = 1 << 14;   // unreserved / & = + $ ,
+inline constexpr uint32_t kParamChar = 1 << 15;      // unreserved / param-unreserved
+inline constexpr uint32_t kLabelChar = 1 << 16;      // alphanum / "-" (domainlabel)
 
 constexpr bool In(std::string_view set, char c) {
   for (char s : set) {
@@ -41,11 +53,11 @@ constexpr bool In(std::string_view set, char c) {
   return false;
 }
 
-constexpr std::array<uint16_t, 256> MakeTable() {
-  std::array<uint16_t, 256> t{};
+constexpr std::array<uint32_t, 256> MakeTable() {
+  std::array<uint32_t, 256> t{};
   for (int i = 0; i < 256; ++i) {
     const char c = static_cast<char>(i);
-    uint16_t f = 0;
+    uint32_t f = 0;
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
     if (alpha) f |= kAlpha;
@@ -61,25 +73,31 @@ constexpr std::array<uint16_t, 256> MakeTable() {
     if (In("[]/?:+$", c)) f |= kHnvUnreserved;
     if (In(";/?:@&=+$,", c)) f |= kReserved;
     if (In(" \t\r\n", c)) f |= kWhitespace;
+    if (alnum || In("-.!%*_+`'~:[]", c)) f |= kGenValue;
+    if (f & (kUnreserved | kUserUnreserved)) f |= kUserChar;
+    if (f & (kUnreserved | kPasswordExtra)) f |= kPasswordChar;
+    if (f & (kUnreserved | kParamUnreserved)) f |= kParamChar;
+    if (alnum || c == '-') f |= kLabelChar;
     t[static_cast<size_t>(i)] = f;
   }
   return t;
 }
 
-inline constexpr std::array<uint16_t, 256> kTable = MakeTable();
+inline constexpr std::array<uint32_t, 256> kTable = MakeTable();
 }  // namespace char_class
 
-constexpr bool Has(char c, uint16_t flags) {
+constexpr bool Has(char c, uint32_t flags) {
   return (char_class::kTable[static_cast<unsigned char>(c)] & flags) != 0;
 }
 constexpr bool IsAlpha(char c) { return Has(c, char_class::kAlpha); }
-constexpr bool IsDigit(char c) { return Has(c, char_class::kDigit); }
+constexpr bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 constexpr bool IsAlnum(char c) { return Has(c, char_class::kAlpha | char_class::kDigit); }
 constexpr bool IsHex(char c) { return Has(c, char_class::kHex); }
 constexpr bool IsTokenChar(char c) { return Has(c, char_class::kToken); }
 constexpr bool IsWordChar(char c) { return Has(c, char_class::kWord); }
 constexpr bool IsLws(char c) { return Has(c, char_class::kWhitespace); }
 constexpr bool IsReserved(char c) { return Has(c, char_class::kReserved); }
+constexpr bool IsGenValueChar(char c) { return Has(c, char_class::kGenValue); }
 
 constexpr char ToLower(char c) {
   // Branch-free: adds 0x20 exactly to 'A'..'Z'.
@@ -102,28 +120,113 @@ constexpr bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// The sizeof(Word) bytes at p, in memory order.
+template <typename Word>
+Word LoadWord(const char* p) {
+  Word w;
+  std::memcpy(&w, p, sizeof(w));
+  return w;
+}
+
+// Case-insensitive equality of `token`, which holds only token characters
+// (section 25.1), and `lower`, a literal of lower-case letters, digits and
+// "-.+!%*'~". OR-ing 0x20 maps each upper-case letter onto its lower-case
+// one; the only other bytes it maps onto one of those characters are control
+// bytes, which a token never holds.
+inline bool TokenEquals(std::string_view token, std::string_view lower) {
+  const size_t n = lower.size();
+  if (token.size() != n) return false;
+  const char* t = token.data();
+  const char* l = lower.data();
+  // Two overlapping loads of a word size that fits cover the whole name.
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if ((LoadWord<uint64_t>(t + i) | 0x2020202020202020ull) != LoadWord<uint64_t>(l + i)) return false;
+    }
+    return (LoadWord<uint64_t>(t + n - 8) | 0x2020202020202020ull) == LoadWord<uint64_t>(l + n - 8);
+  }
+  if (n >= 4) {
+    return (LoadWord<uint32_t>(t) | 0x20202020u) == LoadWord<uint32_t>(l) &&
+           (LoadWord<uint32_t>(t + n - 4) | 0x20202020u) == LoadWord<uint32_t>(l + n - 4);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if ((t[i] | 0x20) != l[i]) return false;
+  }
+  return true;
+}
+
+// Offset of the first character at or after `i` that is not in the class
+// `flag` (char_class bits: a character is in it when it has any of them), or
+// s.size(). Four characters per step while four remain and share one of the
+// bits (always, for a single-bit class); then one at a time.
+inline size_t SpanOf(std::string_view s, size_t i, uint32_t flag) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto& t = char_class::kTable;
+  while (i + 4 <= s.size() && (t[p[i]] & t[p[i + 1]] & t[p[i + 2]] & t[p[i + 3]] & flag) != 0) i += 4;
+  while (i < s.size() && (t[p[i]] & flag) != 0) ++i;
+  return i;
+}
+
+// Offset of the first of the bytes a, b, c in s at or after `from`, or
+// s.size() when there is none. Never reads outside s: 16 bytes at a time
+// (SSE2) while 16 remain, then byte by byte.
+inline size_t FindFirstOf3(std::string_view s, size_t from, char a, char b, char c) {
+  size_t i = from;
+  const char* p = s.data();
+#if defined(__SSE2__)
+  const __m128i va = _mm_set1_epi8(a);
+  const __m128i vb = _mm_set1_epi8(b);
+  const __m128i vc = _mm_set1_epi8(c);
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+                                     _mm_cmpeq_epi8(x, vc));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+  if (i < s.size() && s.size() >= 16) {
+    // The last 16 bytes of s, of which those before i were checked already.
+    const size_t last = s.size() - 16;
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + last));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+                                     _mm_cmpeq_epi8(x, vc));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit)) >> (i - last);
+    return mask != 0 ? i + static_cast<size_t>(__builtin_ctz(mask)) : s.size();
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if (p[i] == a || p[i] == b || p[i] == c) return i;
+  }
+  return s.size();
+}
+
+// s[pos, pos + n) and s[pos, end) for ranges known to lie within s: the hot
+// paths' substr without its range check (and the exception path behind it).
+constexpr std::string_view Slice(std::string_view s, size_t pos, size_t n) {
+  return std::string_view(s.data() + pos, n);
+}
+constexpr std::string_view SliceFrom(std::string_view s, size_t pos) {
+  return std::string_view(s.data() + pos, s.size() - pos);
+}
+
 // Removes linear white space (SP, HTAB, folding CRLF) from both ends.
 constexpr std::string_view TrimLws(std::string_view s) {
   size_t b = 0;
   size_t e = s.size();
   while (b < e && IsLws(s[b])) ++b;
   while (e > b && IsLws(s[e - 1])) --e;
-  return s.substr(b, e - b);
+  return std::string_view(s.data() + b, e - b);  // in bounds: no substr check
 }
 
 constexpr std::string_view TrimLeadingLws(std::string_view s) {
   size_t b = 0;
   while (b < s.size() && IsLws(s[b])) ++b;
-  return s.substr(b);
+  return std::string_view(s.data() + b, s.size() - b);
 }
 
 // True when every character of s is a token character and s is not empty.
-constexpr bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!IsTokenChar(c)) return false;
-  }
-  return true;
+inline bool IsToken(std::string_view s) {
+  return !s.empty() && SpanOf(s, 0, char_class::kToken) == s.size();
 }
 
 // Parses 1*DIGIT. Values above `clamp` are clamped to it and *clamped is set;
@@ -147,29 +250,24 @@ constexpr bool ParseDecimal(std::string_view s, uint64_t clamp, uint64_t* value,
   return true;
 }
 
-// Offset of the first `c` in s, or npos. A plain loop: the strings it is used
-// on are a few dozen bytes, where a libc memchr call costs more than it saves.
-constexpr size_t FindChar(std::string_view s, char c, size_t from = 0) {
-  for (size_t i = from; i < s.size(); ++i) {
-    if (s[i] == c) return i;
-  }
-  return std::string_view::npos;
+// Offset of the first `c` in s at or after `from`, or npos.
+inline size_t FindChar(std::string_view s, char c, size_t from = 0) {
+  const size_t i = FindFirstOf3(s, from, c, c, c);
+  return i == s.size() ? std::string_view::npos : i;
 }
 
 // Length of a quoted-string starting at s[0] == '"' (RFC 3261 section 25.1:
 // quoted-pair escapes any octet but CR and LF). Returns 0 when unterminated.
-constexpr size_t QuotedStringLength(std::string_view s) {
+inline size_t QuotedStringLength(std::string_view s) {
   if (s.empty() || s[0] != '"') return 0;
-  for (size_t i = 1; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '\\') {
-      if (i + 1 >= s.size() || s[i + 1] == '\r' || s[i + 1] == '\n') return 0;
-      ++i;
-    } else if (c == '"') {
-      return i + 1;
-    }
+  size_t i = 1;
+  while (true) {
+    i = FindFirstOf3(s, i, '"', '\\', '"');
+    if (i == s.size()) return 0;
+    if (s[i] == '"') return i + 1;
+    if (i + 1 >= s.size() || s[i + 1] == '\r' || s[i + 1] == '\n') return 0;
+    i += 2;
   }
-  return 0;
 }
 
 }  // namespace locus::sip

@@ -1,5 +1,7 @@
 #include "parser/validate.h"
 
+#include <cstring>
+
 #include "parser/contact.h"
 #include "parser/digest.h"
 #include "parser/element_cursor.h"
@@ -25,6 +27,10 @@ constexpr HeaderId kMandatory[] = {
 // the grammar needs 1#element.
 template <typename Check>
 ParseError ForEachElement(const HeaderField& field, bool at_least_one, Check check) {
+  // Most values are one element: without a comma, ElementCursor would yield
+  // the trimmed value as it stands, and nothing more.
+  const std::string_view value = TrimLws(field.value());
+  if (!value.empty() && std::memchr(value.data(), ',', value.size()) == nullptr) return check(value, 0);
   ElementCursor cursor(field.value());
   std::string_view element;
   int count = 0;
@@ -37,10 +43,38 @@ ParseError ForEachElement(const HeaderField& field, bool at_least_one, Check che
   return kParseOk;
 }
 
+// The common shape of option-tag and method lists, "tag, tag, tag": tokens
+// separated by commas with optional LWS around them. When `value` has it,
+// every check of the general path (ElementCursor, then ValidateOptionTag per
+// element) passes; when it does not, the caller takes the general path, which
+// reports the precise error. An empty value is left to the general path.
+bool IsSimpleTokenList(std::string_view value) {
+  size_t i = SpanOf(value, 0, char_class::kToken);
+  if (i == 0) return false;
+  while (i < value.size()) {
+    while (i < value.size() && IsLws(value[i])) ++i;
+    if (i == value.size() || value[i] != ',') return false;
+    ++i;
+    while (i < value.size() && IsLws(value[i])) ++i;
+    const size_t token_end = SpanOf(value, i, char_class::kToken);
+    if (token_end == i) return false;
+    i = token_end;
+  }
+  return true;
+}
+
 ParseError RouteElement(std::string_view element, HeaderId id) {
   NameAddr route;
   if (const ParseError e = ParseNameAddr(element, id, &route); !e.ok()) return e;
   if (!route.angle_brackets) return HeaderError(id, "route entry is not a name-addr in <...>");
+  return kParseOk;
+}
+
+// Parses one Contact element into *contact and counts it.
+ParseError CountContact(std::string_view element, Contact* contact, CoreHeaders* out) {
+  if (const ParseError e = ParseContact(element, contact); !e.ok()) return e;
+  ++out->contact_count;
+  out->contact_star |= contact->star;
   return kParseOk;
 }
 
@@ -50,9 +84,9 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
   switch (id) {
     case HeaderId::kVia:
       return ForEachElement(field, true, [&](std::string_view element, int index) {
+        if (first_of_id && index == 0) return ParseVia(element, &out->top_via);
         Via via;
-        Via* target = (first_of_id && index == 0) ? &out->top_via : &via;
-        return ParseVia(element, target);
+        return ParseVia(element, &via);
       });
     case HeaderId::kFrom:
       return ParseNameAddr(field.value(), id, &out->from);
@@ -64,13 +98,10 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
       return ParseCSeq(field.value(), &out->cseq);
     case HeaderId::kContact:
       return ForEachElement(field, true, [&](std::string_view element, int) {
-        Contact scratch;
         const size_t index = static_cast<size_t>(out->contact_count);
-        Contact* contact = index < contacts.size() ? &contacts[index] : &scratch;
-        if (const ParseError e = ParseContact(element, contact); !e.ok()) return e;
-        ++out->contact_count;
-        out->contact_star |= contact->star;
-        return kParseOk;
+        if (index < contacts.size()) return CountContact(element, &contacts[index], out);
+        Contact scratch;  // only when the caller's span is full: it is large to construct
+        return CountContact(element, &scratch, out);
       });
     case HeaderId::kExpires:
       out->has_expires = true;
@@ -86,12 +117,14 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
       return ValidateContentType(field.value());
     case HeaderId::kRequire:
     case HeaderId::kProxyRequire:
+      if (IsSimpleTokenList(field.value())) return kParseOk;
       return ForEachElement(field, true, [id](std::string_view element, int) {
         return ValidateOptionTag(element, id);
       });
     case HeaderId::kSupported:
     case HeaderId::kUnsupported:
     case HeaderId::kAllow:
+      if (IsSimpleTokenList(field.value())) return kParseOk;
       return ForEachElement(field, false, [id](std::string_view element, int) {
         return ValidateOptionTag(element, id);
       });

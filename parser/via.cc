@@ -15,9 +15,8 @@ constexpr HeaderId kWhere = HeaderId::kVia;
 // Reads a token at the front of *s (after SWS); empty when there is none.
 std::string_view TakeToken(std::string_view* s) {
   *s = TrimLeadingLws(*s);
-  size_t n = 0;
-  while (n < s->size() && IsTokenChar((*s)[n])) ++n;
-  std::string_view token = s->substr(0, n);
+  const size_t n = SpanOf(*s, 0, char_class::kToken);
+  std::string_view token = Slice(*s, 0, n);
   s->remove_prefix(n);
   return token;
 }
@@ -58,8 +57,8 @@ ParseError ParseVia(std::string_view element, Via* out) {
   uint64_t sip20;
   std::memcpy(&sip20, "sip/2.0/", 8);  // folded to a constant by the compiler
   if ((head | 0x2020202020202020ull) == sip20) {
-    out->protocol_name = s.substr(0, 3);
-    out->protocol_version = s.substr(4, 3);
+    out->protocol_name = Slice(s, 0, 3);
+    out->protocol_version = Slice(s, 4, 3);
     s.remove_prefix(8);
   } else {
     out->protocol_name = TakeToken(&s);
@@ -78,17 +77,18 @@ ParseError ParseVia(std::string_view element, Via* out) {
   s = TrimLeadingLws(s);
   const size_t host_end = ScanHost(s, &out->host_type);
   if (host_end == 0) return HeaderError(kWhere, "sent-by host is invalid");
-  out->host = s.substr(0, host_end);
+  out->host = Slice(s, 0, host_end);
   s.remove_prefix(host_end);
   std::string_view after_host = TrimLeadingLws(s);
   if (!after_host.empty() && after_host.front() == ':') {
-    s = TrimLeadingLws(after_host.substr(1));
+    s = TrimLeadingLws(SliceFrom(after_host, 1));
+    // port = 1*DIGIT, at most 5 of them and at most 65535, in one pass.
     size_t n = 0;
-    while (n < s.size() && IsDigit(s[n])) ++n;
-    uint64_t port = 0;
-    if (n == 0 || n > 5 || !ParseDecimal(s.substr(0, n), 65536, &port) || port > 65535) {
-      return HeaderError(kWhere, "sent-by port is invalid");
+    uint32_t port = 0;
+    for (; n < s.size() && IsDigit(s[n]); ++n) {
+      if (n < 5) port = port * 10 + static_cast<uint32_t>(s[n] - '0');
     }
+    if (n == 0 || n > 5 || port > 65535) return HeaderError(kWhere, "sent-by port is invalid");
     out->has_port = true;
     out->port = static_cast<uint16_t>(port);
     s.remove_prefix(n);
@@ -97,26 +97,30 @@ ParseError ParseVia(std::string_view element, Via* out) {
   ParamCursor cursor(s);
   Param p;
   while (cursor.Next(&p)) {
-    if (EqualsIgnoreCase(p.name, "branch")) {
-      if (!p.has_value || !IsToken(p.value)) return HeaderError(kWhere, "branch is not a token");
+    if (TokenEquals(p.name, "branch")) {
+      // A value is a quoted string or a gen-value, which is a token but for
+      // ':', '[' and ']': checked with one scan for those three.
+      if (!p.has_value || p.value.front() == '"' || FindFirstOf3(p.value, 0, ':', '[', ']') != p.value.size()) {
+        return HeaderError(kWhere, "branch is not a token");
+      }
       out->branch = p.value;
-    } else if (EqualsIgnoreCase(p.name, "received")) {
+    } else if (TokenEquals(p.name, "received")) {
       if (!p.has_value || !ValidReceived(p.value)) {
         return HeaderError(kWhere, "received is not an IP address");
       }
       out->received = p.value;
-    } else if (EqualsIgnoreCase(p.name, "maddr")) {
+    } else if (TokenEquals(p.name, "maddr")) {
       HostType type;
       if (!p.has_value || !ParseHost(p.value, &type)) return HeaderError(kWhere, "maddr is not a host");
       out->maddr = p.value;
-    } else if (EqualsIgnoreCase(p.name, "ttl")) {
+    } else if (TokenEquals(p.name, "ttl")) {
       uint64_t ttl = 0;
       if (!p.has_value || p.value.size() > 3 || !ParseDecimal(p.value, 256, &ttl) || ttl > 255) {
         return HeaderError(kWhere, "ttl is not 0-255");
       }
       out->has_ttl = true;
       out->ttl = static_cast<uint8_t>(ttl);
-    } else if (EqualsIgnoreCase(p.name, "rport")) {
+    } else if (TokenEquals(p.name, "rport")) {
       out->has_rport = true;
       if (p.has_value) {
         uint64_t port = 0;
