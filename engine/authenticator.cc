@@ -65,9 +65,9 @@ NonceService::Verdict NonceService::Check(std::string_view nonce, uint32_t now, 
   return Verdict::kValid;
 }
 
-Authenticator::Authenticator(AuthPolicy policy, const NonceService* nonces, ShardCounters& counters,
-                             int shard)
-    : policy_(std::move(policy)), nonces_(nonces), counters_(counters),
+Authenticator::Authenticator(AuthPolicy policy, const NonceService* nonces, FailureTable* failures,
+                             ShardCounters& counters, int shard)
+    : policy_(std::move(policy)), nonces_(nonces), failures_(failures), counters_(counters),
       salt_(static_cast<uint32_t>(shard) << 24) {}
 
 void Authenticator::AppendChallenges(bool stale, uint32_t now, std::string* out) {
@@ -90,19 +90,11 @@ void Authenticator::AppendChallenges(bool stale, uint32_t now, std::string* out)
 
 bool Authenticator::LockedOut(const std::string& key, uint32_t now, uint32_t* retry_after) const {
   if (policy_.max_failures == 0) return false;  // no lockouts configured
-  auto it = failures_.find(key);
-  if (it == failures_.end() || it->second.count < policy_.max_failures) return false;
-  const uint32_t end = it->second.window_start + policy_.failure_window;
-  if (now >= end) return false;
-  *retry_after = end - now;
-  return true;
+  return failures_->Count(key, now, retry_after) >= policy_.max_failures;
 }
 
 void Authenticator::CountFailure(const std::string& key, uint32_t now) {
-  if (failures_.size() >= kMaxTrackedFailures && !failures_.contains(key)) return;  // bounded
-  Failures& f = failures_[key];
-  if (now >= f.window_start + policy_.failure_window) f = Failures{now, 0};
-  ++f.count;
+  if (policy_.max_failures != 0) failures_->Fail(key, now);
 }
 
 AuthDecision Authenticator::Fail(const std::string& user_key, const std::string& source_key,
@@ -204,7 +196,6 @@ AuthDecision Authenticator::Check(const sip::Message& request, std::string_view 
     counters_.auth_forbidden.Add();
     return {AuthDecision::Kind::kForbidden, false, "Forbidden (user may not register this AOR)", 0};
   }
-  failures_.erase(user_key);
   counters_.auth_successes.Add();
   return {AuthDecision::Kind::kAllow, false, "", 0};
 }
@@ -213,9 +204,6 @@ void Authenticator::Sweep(uint32_t now) {
   last_sweep_ = now;
   const uint32_t lifetime = nonces_->lifetime();
   absl::erase_if(nonce_counts_, [&](const auto& entry) { return now - entry.second.issued > lifetime + 5; });
-  absl::erase_if(failures_, [&](const auto& entry) {
-    return now >= entry.second.window_start + policy_.failure_window;
-  });
 }
 
 }  // namespace locus::engine

@@ -5,9 +5,10 @@
 // Nonces are stateless (NonceService): the issue time and a salt, MACed with
 // HMAC-SHA-256 under the server secret, so any shard verifies any nonce. What
 // needs state stays in the shard that owns the AOR: the highest nonce-count
-// seen per nonce (replays are refused) and the failure counts that lock out a
-// user or a source address after too many wrong answers. Both tables are
-// bounded and forget entries as their nonces or windows age out.
+// seen per nonce (replays are refused), bounded, forgotten as nonces age out.
+// The failure counts that lock out a user or a source address after too many
+// wrong answers are shared by every shard (FailureTable: atomic slots, no
+// locks), so the limit holds whichever shards the attempts land on.
 #ifndef LOCUS_ENGINE_AUTHENTICATOR_H_
 #define LOCUS_ENGINE_AUTHENTICATOR_H_
 
@@ -21,6 +22,7 @@
 #include "engine/counters.h"
 #include "engine/digest.h"
 #include "engine/endpoint.h"
+#include "engine/failure_table.h"
 #include "engine/user_db.h"
 #include "parser/message.h"
 
@@ -65,9 +67,9 @@ struct AuthDecision {
 class Authenticator {
  public:
   static constexpr size_t kMaxTrackedNonces = 1 << 20;
-  static constexpr size_t kMaxTrackedFailures = 1 << 18;
 
-  Authenticator(AuthPolicy policy, const NonceService* nonces, ShardCounters& counters, int shard);
+  Authenticator(AuthPolicy policy, const NonceService* nonces, FailureTable* failures,
+                ShardCounters& counters, int shard);
 
   void SetUsers(std::shared_ptr<const UserDb> users) { users_ = std::move(users); }
   const UserDb* users() const { return users_.get(); }
@@ -79,20 +81,17 @@ class Authenticator {
   // One "WWW-Authenticate: Digest ..." line per offered algorithm.
   void AppendChallenges(bool stale, uint32_t now, std::string* out);
 
-  // Forgets nonce-counts of aged nonces and lapsed failure windows.
+  // Forgets the nonce-counts of aged nonces.
   void Sweep(uint32_t now);
 
  private:
-  struct Failures {
-    uint32_t window_start = 0;
-    uint32_t count = 0;
-  };
   bool LockedOut(const std::string& key, uint32_t now, uint32_t* retry_after) const;
   void CountFailure(const std::string& key, uint32_t now);
   AuthDecision Fail(const std::string& user_key, const std::string& source_key, uint32_t now);
 
   AuthPolicy policy_;
   const NonceService* nonces_;
+  FailureTable* failures_;
   ShardCounters& counters_;
   uint32_t salt_;
   std::shared_ptr<const UserDb> users_;
@@ -101,7 +100,6 @@ class Authenticator {
     uint32_t max_nc = 0;
   };
   absl::flat_hash_map<std::string, NonceState> nonce_counts_;
-  absl::flat_hash_map<std::string, Failures> failures_;  // "u:user\nrealm", "a:ip"
   uint32_t last_sweep_ = 0;
 };
 

@@ -76,7 +76,7 @@ const std::vector<std::string_view>& SettingNames() {
   static const std::vector<std::string_view> names = {
       "udp", "tcp", "shards", "domains", "min_expires", "default_expires", "max_expires",
       "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
-      "max_tcp_connections", "transaction_limit", "transaction_memory", "handoff_ring_size",
+      "max_tcp_connections", "expected_aors", "transaction_limit", "transaction_memory", "handoff_ring_size",
       "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket", "auth", "auth_realm", "users_file",
       "auth_algorithms", "nonce_lifetime", "auth_secret", "auth_max_failures", "auth_failure_window"};
   return names;
@@ -120,6 +120,9 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
   }
   if (name == "max_tcp_connections") {
     return SetUnsigned(name, value, 1, 1000000, &config->max_tcp_connections);
+  }
+  if (name == "expected_aors") {
+    return SetUnsigned(name, value, 0, uint64_t{1} << 32, &config->expected_aors);
   }
   if (name == "transaction_limit") {
     return SetUnsigned(name, value, 16, 16u << 20, &config->transaction_limit);
@@ -315,6 +318,7 @@ std::string ConfigToJson(const Config& config) {
       ",\"max_message_size\":", config.max_message_size,
       ",\"tcp_idle_timeout\":", config.tcp_idle_timeout,
       ",\"max_tcp_connections\":", config.max_tcp_connections,
+      ",\"expected_aors\":", config.expected_aors,
       ",\"transaction_limit\":", config.transaction_limit,
       ",\"transaction_memory\":", config.transaction_memory,
       ",\"handoff_ring_size\":", config.handoff_ring_size,
@@ -326,6 +330,7 @@ std::string ConfigToJson(const Config& config) {
       "\",\"auth\":", config.auth ? "true" : "false", ",\"auth_realm\":\"", JsonEscape(config.AuthRealm()),
       "\",\"users_file\":\"", JsonEscape(config.users_file), "\",\"auth_algorithms\":\"",
       Join(config.auth_algorithms, ","), "\",\"nonce_lifetime\":", config.nonce_lifetime,
+      ",\"auth_secret\":\"", config.auth_secret.empty() ? "<data_dir>/auth.secret" : "<hidden>", "\"",
       ",\"auth_max_failures\":", config.auth_max_failures,
       ",\"auth_failure_window\":", config.auth_failure_window, "}");
 }

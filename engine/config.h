@@ -27,6 +27,10 @@ struct Config {
   size_t max_message_size = 65535;   // bytes, start line to end of body
   uint32_t tcp_idle_timeout = 900;   // seconds without a byte before a close
   uint32_t max_tcp_connections = 10000;      // per shard; further accepts are closed
+  // AORs the binding tables are sized for at start (all shards together):
+  // growing a large hash table rehashes it at once, a pause of tens to
+  // hundreds of milliseconds at millions of AORs.
+  uint64_t expected_aors = 1000000;
   size_t transaction_limit = 65536;          // cached UDP responses per shard
   size_t transaction_memory = 32u << 20;     // bytes of cached responses per shard
   size_t handoff_ring_size = 4u << 20;       // bytes per shard pair and direction

@@ -120,6 +120,7 @@ absl::Status Engine::Start() {
     absl::StatusOr<std::string> secret = LoadOrCreateSecret(config_);
     if (!secret.ok()) return secret.status();
     nonces_ = std::make_unique<NonceService>(*secret, config_.nonce_lifetime);
+    failures_ = std::make_unique<FailureTable>(config_.auth_failure_window);
     std::vector<std::string> warnings;
     absl::StatusOr<std::shared_ptr<const UserDb>> loaded =
         UserDb::Load(config_.users_file, config_.AuthRealm(), &warnings);
@@ -158,7 +159,7 @@ absl::Status Engine::Start() {
     shards_[static_cast<size_t>(i)]->Connect(peers, inboxes, outboxes);
   }
   if (config_.auth) {
-    for (auto& s : shards_) s->EnableAuth(nonces_.get(), users);
+    for (auto& s : shards_) s->EnableAuth(nonces_.get(), failures_.get(), users);
   }
   admin_ = std::make_unique<AdminServer>(config_, peers);
   for (int i = 0; i < n; ++i) {

@@ -44,6 +44,7 @@ class Engine {
   std::vector<std::thread> threads_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<NonceService> nonces_;  // with --auth; shared read-only by the shards
+  std::unique_ptr<FailureTable> failures_;  // with --auth; shared by the shards (atomics)
   std::thread admin_thread_;
   // Start-up handshake (shards outlive Start(), so these are members).
   std::unique_ptr<std::latch> opened_;

@@ -44,6 +44,8 @@ ABSL_FLAG(optional<string>, tcp_idle_timeout, std::nullopt,
           "seconds before an idle TCP connection is closed (default 900)");
 ABSL_FLAG(optional<string>, max_tcp_connections, std::nullopt,
           "TCP connections per shard (default 10000)");
+ABSL_FLAG(optional<string>, expected_aors, std::nullopt,
+          "AORs the tables are sized for at start, all shards (default 1000000)");
 ABSL_FLAG(optional<string>, transaction_limit, std::nullopt,
           "cached UDP responses per shard (default 65536)");
 ABSL_FLAG(optional<string>, transaction_memory, std::nullopt,
@@ -94,6 +96,7 @@ const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
        {"max_message_size", &FLAGS_max_message_size},
        {"tcp_idle_timeout", &FLAGS_tcp_idle_timeout},
        {"max_tcp_connections", &FLAGS_max_tcp_connections},
+       {"expected_aors", &FLAGS_expected_aors},
        {"transaction_limit", &FLAGS_transaction_limit},
        {"transaction_memory", &FLAGS_transaction_memory},
        {"handoff_ring_size", &FLAGS_handoff_ring_size},

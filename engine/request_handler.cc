@@ -163,6 +163,7 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
 
   const sip::ParseError error = sip::ValidateMessage(message, &core_, contacts_);
   if (!error.ok()) {
+    if (error.header == sip::HeaderId::kAuthorization) counters_.auth_malformed.Add();
     // ARCHITECTURE section 5: 400 with a reason that names the problem.
     std::string reason(sip::HeaderName(error.header));
     if (!reason.empty()) reason.append(": ");

@@ -151,6 +151,7 @@ Shard::Shard(int index, int count, const Config& config, uint64_t tag_seed)
       handler_(config, index, count, tag_seed, table_, counters_),
       idle_wheel_(MonotonicMs() / 1000) {
   response_.reserve(8192);
+  table_.Reserve(config.expected_aors / static_cast<uint64_t>(count > 0 ? count : 1));
 }
 
 Shard::~Shard() {
@@ -834,7 +835,8 @@ void Shard::ConnectAdmin(SpscRing* in, SpscRing* out, int notify_fd) {
   admin_notify_fd_ = notify_fd;
 }
 
-void Shard::EnableAuth(const NonceService* nonces, std::shared_ptr<const UserDb> users) {
+void Shard::EnableAuth(const NonceService* nonces, FailureTable* failures,
+                       std::shared_ptr<const UserDb> users) {
   AuthPolicy policy;
   policy.realm = config_.AuthRealm();
   for (const std::string& name : config_.auth_algorithms) {
@@ -843,7 +845,7 @@ void Shard::EnableAuth(const NonceService* nonces, std::shared_ptr<const UserDb>
   }
   policy.max_failures = config_.auth_max_failures;
   policy.failure_window = config_.auth_failure_window;
-  auth_ = std::make_unique<Authenticator>(std::move(policy), nonces, counters_, index_);
+  auth_ = std::make_unique<Authenticator>(std::move(policy), nonces, failures, counters_, index_);
   auth_->SetUsers(std::move(users));
   handler_.SetAuthenticator(auth_.get());
 }

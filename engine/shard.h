@@ -48,7 +48,8 @@ class Shard {
   // after pushing answers the shard writes `notify_fd` (an eventfd).
   void ConnectAdmin(SpscRing* in, SpscRing* out, int notify_fd);
   // Turns on Digest authentication with these users (before Run()).
-  void EnableAuth(const NonceService* nonces, std::shared_ptr<const UserDb> users);
+  void EnableAuth(const NonceService* nonces, FailureTable* failures,
+                  std::shared_ptr<const UserDb> users);
   // Written by the admin thread after pushing requests (an eventfd).
   int admin_wake_fd() const { return admin_wake_fd_; }
 

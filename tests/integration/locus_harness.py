@@ -10,6 +10,7 @@ the test instead of hanging it. A daemon is killed with its test process
 import argparse
 import atexit
 import ctypes
+import hashlib
 import json
 import os
 import random
@@ -992,6 +993,214 @@ class SipLoad:
     def stop(self):
         self._stop.set()
         self._thread.join(self.timeout + 2)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+# ---------------------------------------------------------------------------
+# Digest authentication (RFC 3261 section 22.4, RFC 2617 qop=auth, RFC 7616):
+# an independent client, hashlib only.
+
+DIGEST_HASHES = {"MD5": hashlib.md5, "MD5-sess": hashlib.md5,
+                 "SHA-256": hashlib.sha256, "SHA-256-sess": hashlib.sha256}
+
+
+def digest_hash(algorithm, *parts):
+    """H(part1:part2:...) in lower-case hex, for the algorithm's hash."""
+    return DIGEST_HASHES[algorithm](":".join(parts).encode("utf-8")).hexdigest()
+
+
+def digest_ha1(algorithm, username, realm, password):
+    """H(username:realm:password): the HA1 a users file holds (the -sess forms
+    derive theirs per nonce from it, see digest_response)."""
+    return digest_hash(algorithm, username, realm, password)
+
+
+def digest_response(algorithm, ha1, nonce, nc, cnonce, qop, method, uri):
+    """The request-digest of RFC 2617 section 3.2.2.1 / RFC 7616 section 3.4.1
+    for qop=auth (or no qop when qop is empty)."""
+    if algorithm.endswith("-sess"):
+        ha1 = digest_hash(algorithm, ha1, nonce, cnonce)
+    ha2 = digest_hash(algorithm, method, uri)
+    if not qop:
+        return digest_hash(algorithm, ha1, nonce, ha2)
+    return digest_hash(algorithm, ha1, nonce, nc, cnonce, qop, ha2)
+
+
+def _unquote(value):
+    value = value.strip()
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+class DigestChallenge:
+    """One WWW-Authenticate value: scheme and parameters (names lower case,
+    values unquoted; quoted names which parameters were quoted)."""
+
+    def __init__(self, value):
+        self.raw = value
+        scheme, _, rest = value.strip().partition(" ")
+        self.scheme = scheme
+        self.params = {}
+        self.quoted = set()
+        for item in split_list(rest):
+            name, eq, v = item.partition("=")
+            if not eq:
+                raise AssertionError("challenge parameter without '=': %r in %r" % (item, value))
+            name = name.strip().lower()
+            if name in self.params:
+                raise AssertionError("challenge parameter %r twice in %r" % (name, value))
+            if v.strip().startswith('"'):
+                self.quoted.add(name)
+            self.params[name] = _unquote(v)
+
+    realm = property(lambda self: self.params.get("realm"))
+    nonce = property(lambda self: self.params.get("nonce"))
+    algorithm = property(lambda self: self.params.get("algorithm", "MD5"))
+    qop = property(lambda self: self.params.get("qop"))
+
+    @property
+    def stale(self):
+        return (self.params.get("stale") or "").lower() == "true"
+
+    def __repr__(self):
+        return "DigestChallenge(%r)" % self.raw
+
+
+def digest_challenges(resp):
+    """The WWW-Authenticate challenges of a response, in order."""
+    return [DigestChallenge(v) for v in resp.all("WWW-Authenticate")]
+
+
+def digest_challenge(resp, algorithm):
+    """The response's challenge for algorithm; fails when there is none."""
+    for c in digest_challenges(resp):
+        if c.algorithm.lower() == algorithm.lower():
+            return c
+    raise AssertionError("no %s challenge in:\n%s" % (algorithm, resp.dump()))
+
+
+def digest_authorization(challenge, username, password=None, ha1=None, method="REGISTER",
+                         uri="sip:example.com", nc=1, cnonce=None, qop="auth", realm=None,
+                         nonce=None, algorithm=None, send_algorithm=True, response=None,
+                         omit=(), extra=()):
+    """An Authorization header value answering challenge (a DigestChallenge,
+    or None with realm/nonce/algorithm given). ha1 (hex) or password gives the
+    secret; nc is an int (written as 8 hex digits) or a string sent as is.
+    omit: parameter names left out; extra: (name, text) pairs appended as
+    written; response: a digest to send instead of the right one."""
+    realm = realm if realm is not None else challenge.realm
+    nonce = nonce if nonce is not None else challenge.nonce
+    algorithm = algorithm or (challenge.algorithm if challenge is not None else "MD5")
+    nc_text = "%08x" % nc if isinstance(nc, int) else nc
+    cnonce = cnonce if cnonce is not None else secrets.token_hex(8)
+    if ha1 is None:
+        ha1 = digest_ha1(algorithm, username, realm, password)
+    if response is None:
+        response = digest_response(algorithm, ha1, nonce, nc_text, cnonce, qop, method, uri)
+    params = [("username", '"%s"' % username), ("realm", '"%s"' % realm),
+              ("nonce", '"%s"' % nonce), ("uri", '"%s"' % uri), ("response", '"%s"' % response)]
+    if send_algorithm:
+        params.append(("algorithm", algorithm))
+    params += [("qop", qop), ("nc", nc_text), ("cnonce", '"%s"' % cnonce)]
+    omit = {o.lower() for o in omit}
+    params = [(n, v) for n, v in params if n not in omit] + list(extra)
+    return "Digest " + ", ".join("%s=%s" % (n, v) for n, v in params)
+
+
+class AuthSipLoad:
+    """A bounded background loop of authenticated REGISTERs over UDP (its own
+    thread and socket): each round a REGISTER without credentials must get a
+    401, its answer (algorithms taken in turn from `algorithms`) a 200. Runs
+    until stop(), at most max_rounds rounds and max_seconds. ok counts rounds
+    that got their 200; failures lists every other outcome."""
+
+    def __init__(self, server, username, password, realm="example.com", domain="example.com",
+                 algorithms=("SHA-256", "MD5"), max_rounds=2000, max_seconds=30.0,
+                 timeout=4.0, pause=0.002):
+        self.server = server
+        self.username = username
+        self.password = password
+        self.realm = realm
+        self.domain = domain
+        self.algorithms = list(algorithms)
+        self.max_rounds = max_rounds
+        self.max_seconds = max_seconds
+        self.timeout = timeout
+        self.pause = pause
+        self.ok = 0
+        self.failures = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._progress = threading.Condition()
+
+    def _run(self):
+        client = UdpClient(self.server)
+        deadline = time.monotonic() + self.max_seconds
+        call_id = new_call_id()
+        cseq = 0
+        contact = client.contact(self.username)
+        try:
+            for i in range(self.max_rounds):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    break
+                algorithm = self.algorithms[i % len(self.algorithms)]
+                try:
+                    cseq += 1
+                    first = client.request(client.register(
+                        user=self.username, domain=self.domain, contacts=[contact],
+                        expires=3600, call_id=call_id, cseq=cseq), timeout=self.timeout)
+                    if first.status != 401:
+                        self.failures.append("round %d: %d %s without credentials (expected 401)"
+                                             % (i, first.status, first.reason))
+                        continue
+                    auth = digest_authorization(digest_challenge(first, algorithm), self.username,
+                                                self.password, uri="sip:" + self.domain)
+                    cseq += 1
+                    second = client.request(client.register(
+                        user=self.username, domain=self.domain, contacts=[contact],
+                        expires=3600, call_id=call_id, cseq=cseq,
+                        extra=[("Authorization", auth)]), timeout=self.timeout)
+                    if second.status == 200:
+                        with self._progress:
+                            self.ok += 1
+                            self._progress.notify_all()
+                    else:
+                        self.failures.append("round %d (%s): %d %s" % (i, algorithm, second.status,
+                                                                        second.reason))
+                except AssertionError as e:
+                    self.failures.append("round %d: %s" % (i, str(e).splitlines()[0]))
+                if self.pause:
+                    self._stop.wait(self.pause)
+        finally:
+            client.close()
+
+    def wait_for(self, count, timeout=5.0):
+        """Waits until count more rounds than now have got their 200; False
+        on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            target = self.ok + count
+            while self.ok < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._progress.wait(left)
+        return True
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(2 * self.timeout + 2)
 
     def __enter__(self):
         return self.start()

@@ -260,13 +260,13 @@ namespace {
 class RequestHandlerAuthTest : public ::testing::Test {
  protected:
   RequestHandlerAuthTest()
-      : table_(kNow), nonces_(std::string(32, 's'), 30),
+      : table_(kNow), nonces_(std::string(32, 's'), 30), failures_(300),
         handler_(config_, 0, 1, 42, table_, counters_) {
     AuthPolicy policy;
     policy.realm = "example.com";
     policy.algorithms = {DigestAlgorithm::kSha256, DigestAlgorithm::kMd5};
     policy.max_failures = 3;
-    auth_ = std::make_unique<Authenticator>(policy, &nonces_, counters_, 0);
+    auth_ = std::make_unique<Authenticator>(policy, &nonces_, &failures_, counters_, 0);
     const std::string path = ::testing::TempDir() + "/locus_users_test.json";
     std::ofstream(path) << R"({"users": [
         {"username": "alice", "realm": "example.com", "password": "secret",
@@ -314,6 +314,7 @@ class RequestHandlerAuthTest : public ::testing::Test {
   store::BindingTable table_;
   ShardCounters counters_;
   NonceService nonces_;
+  FailureTable failures_;
   RequestHandler handler_;
   std::unique_ptr<Authenticator> auth_;
   Inbound inbound_;
