@@ -925,57 +925,34 @@ def udp_exchange(requests, window=32, give_up=10.0):
     return answers
 
 
-class SipLoad:
-    """A bounded background REGISTER loop over UDP (its own thread and socket):
-    one request at a time, each retransmitted like Timer E and given up after
-    `timeout` s. Runs until stop(), at most `max_requests` requests and
-    `max_seconds`. Every AOR is new (domain `domain`), so the load adds one
-    binding per request. Use as a context manager; then check ok/failures."""
+class BackgroundLoad:
+    """A bounded background loop of SIP requests over UDP on its own thread and
+    socket; subclasses give _run(). Runs until stop(), at most max_seconds.
+    ok counts successes (wait_for waits for more); failures lists the rest.
+    Use as a context manager."""
 
-    def __init__(self, server, domain="load.test", max_requests=3000, max_seconds=30.0,
-                 timeout=4.0, pause=0.005):
+    def __init__(self, server, max_seconds, timeout, pause, join_timeout):
         self.server = server
-        self.domain = domain
-        self.max_requests = max_requests
         self.max_seconds = max_seconds
         self.timeout = timeout
         self.pause = pause
         self.ok = 0
         self.failures = []
-        self.users = []
+        self._join_timeout = join_timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._progress = threading.Condition()
 
     def _run(self):
-        client = UdpClient(self.server)
-        deadline = time.monotonic() + self.max_seconds
-        try:
-            for _ in range(self.max_requests):
-                if self._stop.is_set() or time.monotonic() > deadline:
-                    break
-                user = unique_user("load")
-                req = client.register(user=user, domain=self.domain,
-                                      contacts=[client.contact(user)], expires=3600)
-                try:
-                    resp = client.request(req, timeout=self.timeout)
-                    if resp.status == 200:
-                        with self._progress:
-                            self.ok += 1
-                            self.users.append(user)
-                            self._progress.notify_all()
-                    else:
-                        self.failures.append("%d %s" % (resp.status, resp.reason))
-                except AssertionError as e:
-                    self.failures.append(str(e).splitlines()[0])
-                if self.pause:
-                    self._stop.wait(self.pause)
-        finally:
-            client.close()
+        raise NotImplementedError
+
+    def _succeeded(self):
+        with self._progress:
+            self.ok += 1
+            self._progress.notify_all()
 
     def wait_for(self, count, timeout=5.0):
-        """Waits until count more REGISTERs than now have got their 200;
-        False on timeout."""
+        """Waits until count more successes than now; False on timeout."""
         deadline = time.monotonic() + timeout
         with self._progress:
             target = self.ok + count
@@ -992,7 +969,7 @@ class SipLoad:
 
     def stop(self):
         self._stop.set()
-        self._thread.join(self.timeout + 2)
+        self._thread.join(self._join_timeout)
 
     def __enter__(self):
         return self.start()
@@ -1000,6 +977,45 @@ class SipLoad:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class SipLoad(BackgroundLoad):
+    """A bounded background REGISTER loop over UDP (its own thread and socket):
+    one request at a time, each retransmitted like Timer E and given up after
+    `timeout` s. Runs until stop(), at most `max_requests` requests and
+    `max_seconds`. Every AOR is new (domain `domain`), so the load adds one
+    binding per request. Use as a context manager; then check ok/failures."""
+
+    def __init__(self, server, domain="load.test", max_requests=3000, max_seconds=30.0,
+                 timeout=4.0, pause=0.005):
+        super().__init__(server, max_seconds, timeout, pause, join_timeout=timeout + 2)
+        self.domain = domain
+        self.max_requests = max_requests
+        self.users = []
+
+    def _run(self):
+        client = UdpClient(self.server)
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            for _ in range(self.max_requests):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    break
+                user = unique_user("load")
+                req = client.register(user=user, domain=self.domain,
+                                      contacts=[client.contact(user)], expires=3600)
+                try:
+                    resp = client.request(req, timeout=self.timeout)
+                    if resp.status == 200:
+                        self.users.append(user)
+                        self._succeeded()
+                    else:
+                        self.failures.append("%d %s" % (resp.status, resp.reason))
+                except AssertionError as e:
+                    self.failures.append(str(e).splitlines()[0])
+                if self.pause:
+                    self._stop.wait(self.pause)
+        finally:
+            client.close()
 
 
 # ---------------------------------------------------------------------------
@@ -1114,7 +1130,7 @@ def digest_authorization(challenge, username, password=None, ha1=None, method="R
     return "Digest " + ", ".join("%s=%s" % (n, v) for n, v in params)
 
 
-class AuthSipLoad:
+class AuthSipLoad(BackgroundLoad):
     """A bounded background loop of authenticated REGISTERs over UDP (its own
     thread and socket): each round a REGISTER without credentials must get a
     401, its answer (algorithms taken in turn from `algorithms`) a 200. Runs
@@ -1124,21 +1140,13 @@ class AuthSipLoad:
     def __init__(self, server, username, password, realm="example.com", domain="example.com",
                  algorithms=("SHA-256", "MD5"), max_rounds=2000, max_seconds=30.0,
                  timeout=4.0, pause=0.002):
-        self.server = server
+        super().__init__(server, max_seconds, timeout, pause, join_timeout=2 * timeout + 2)
         self.username = username
         self.password = password
         self.realm = realm
         self.domain = domain
         self.algorithms = list(algorithms)
         self.max_rounds = max_rounds
-        self.max_seconds = max_seconds
-        self.timeout = timeout
-        self.pause = pause
-        self.ok = 0
-        self.failures = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._progress = threading.Condition()
 
     def _run(self):
         client = UdpClient(self.server)
@@ -1168,9 +1176,7 @@ class AuthSipLoad:
                         expires=3600, call_id=call_id, cseq=cseq,
                         extra=[("Authorization", auth)]), timeout=self.timeout)
                     if second.status == 200:
-                        with self._progress:
-                            self.ok += 1
-                            self._progress.notify_all()
+                        self._succeeded()
                     else:
                         self.failures.append("round %d (%s): %d %s" % (i, algorithm, second.status,
                                                                         second.reason))
@@ -1180,34 +1186,6 @@ class AuthSipLoad:
                     self._stop.wait(self.pause)
         finally:
             client.close()
-
-    def wait_for(self, count, timeout=5.0):
-        """Waits until count more rounds than now have got their 200; False
-        on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._progress:
-            target = self.ok + count
-            while self.ok < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    return False
-                self._progress.wait(left)
-        return True
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(2 * self.timeout + 2)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 # ---------------------------------------------------------------------------
@@ -1444,3 +1422,23 @@ def run_unittests():
     _, rest = parse_args()
     random.seed(0x10C05)
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+def stop_daemon(d):
+    """Stops a daemon started by a test class (None: nothing); fails the test
+    when it had died meanwhile."""
+    if d is None:
+        return
+    try:
+        if d.proc is not None and d.proc.poll() is not None:
+            d.kill()
+            raise AssertionError("locusd died during the tests (exit %s)\n%s"
+                                 % (d.returncode, d._describe()))
+        d.stop()
+    finally:
+        d.cleanup()
+
+
+def counters(stats, shard=None):
+    """The counters of an admin `stats` answer: totals, or one shard's."""
+    return (stats["totals"] if shard is None else stats["shards"][shard])["counters"]

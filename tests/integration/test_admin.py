@@ -33,6 +33,7 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 import locus_harness as h  # noqa: E402
+from locus_harness import counters, stop_daemon  # noqa: E402
 from locus_harness import (AdminClosed, LocusTestCase, Locusd, TcpClient,  # noqa: E402
                            UdpClient)
 
@@ -62,22 +63,6 @@ def start_daemon(flags=()):
     d.__enter__()
     return d
 
-
-def stop_daemon(d):
-    if d is None:
-        return
-    try:
-        if d.proc is not None and d.proc.poll() is not None:
-            d.kill()
-            raise AssertionError("locusd died during the tests (exit %s)\n%s"
-                                 % (d.returncode, d._describe()))
-        d.stop()
-    finally:
-        d.cleanup()
-
-
-def counters(stats, shard=None):
-    return (stats["totals"] if shard is None else stats["shards"][shard])["counters"]
 
 
 def gauges(stats, shard=None):

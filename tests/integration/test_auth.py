@@ -52,6 +52,7 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 import locus_harness as h  # noqa: E402
+from locus_harness import counters, stop_daemon  # noqa: E402
 from locus_harness import (LocusTestCase, Locusd, TcpClient, UdpClient,  # noqa: E402
                            digest_authorization, digest_challenge, digest_challenges,
                            digest_ha1)
@@ -122,22 +123,6 @@ def auth_daemon(users=None, flags=(), shards=2, algorithms="SHA-256,MD5", start=
         d.__enter__()
     return d
 
-
-def stop_daemon(d):
-    if d is None:
-        return
-    try:
-        if d.proc is not None and d.proc.poll() is not None:
-            d.kill()
-            raise AssertionError("locusd died during the tests (exit %s)\n%s"
-                                 % (d.returncode, d._describe()))
-        d.stop()
-    finally:
-        d.cleanup()
-
-
-def counters(stats, shard=None):
-    return (stats["totals"] if shard is None else stats["shards"][shard])["counters"]
 
 
 def quiet_stats(admin, timeout=3.0):
