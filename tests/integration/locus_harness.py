@@ -638,7 +638,24 @@ def parse_response(data):
 # ---------------------------------------------------------------------------
 # Clients
 
-class _ClientBase:
+class _SocketOwner:
+    """Owns self.sock: close() and use as a context manager."""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class _ClientBase(_SocketOwner):
     transport = "UDP"
 
     def __init__(self, server):
@@ -698,16 +715,6 @@ class UdpClient(_ClientBase):
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind((bind or self.local_host, 0))
         self.local_port = self.sock.getsockname()[1]
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def send(self, data):
         if isinstance(data, Request):
@@ -831,19 +838,6 @@ class TcpClient(_ClientBase):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.local_port = self.sock.getsockname()[1]
         self.reader = StreamReader(self.sock)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def send(self, data):
         if isinstance(data, Request):
@@ -1195,7 +1189,7 @@ class AdminClosed(Exception):
     """locusd closed the admin connection."""
 
 
-class AdminClient:
+class AdminClient(_SocketOwner):
     """One connection to locusd's admin socket: newline-delimited JSON, one
     request per line. Every read is bounded by a timeout."""
 
@@ -1207,19 +1201,6 @@ class AdminClient:
         self.sock.connect(path)
         self.buf = b""
         self.eof = False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def send_raw(self, data):
         self.sock.sendall(data)
@@ -1442,3 +1423,22 @@ def stop_daemon(d):
 def counters(stats, shard=None):
     """The counters of an admin `stats` answer: totals, or one shard's."""
     return (stats["totals"] if shard is None else stats["shards"][shard])["counters"]
+
+
+class SharedDaemonCase(LocusTestCase):
+    """A test class whose tests share one daemon, cls.daemon (the subclass's
+    setUpClass starts it), with an admin connection per test (self.admin).
+    The daemon is stopped after the class, and must not die before."""
+
+    daemon = None
+
+    @classmethod
+    def tearDownClass(cls):
+        d, cls.daemon = cls.daemon, None
+        stop_daemon(d)
+
+    def setUp(self):
+        super().setUp()
+        self.assertIsNone(self.daemon.proc.poll(), "locusd has exited:\n" + self.daemon._describe())
+        self.admin = self.daemon.admin()
+        self.addCleanup(self.admin.close)

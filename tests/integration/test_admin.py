@@ -33,7 +33,7 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 import locus_harness as h  # noqa: E402
-from locus_harness import counters, stop_daemon  # noqa: E402
+from locus_harness import SharedDaemonCase, counters  # noqa: E402
 from locus_harness import (AdminClosed, LocusTestCase, Locusd, TcpClient,  # noqa: E402
                            UdpClient)
 
@@ -119,7 +119,7 @@ def register_bulk(server, items, sockets=16, window=48):
             c.close()
 
 
-class AdminCase(LocusTestCase):
+class AdminCase(SharedDaemonCase):
     """A test class with a daemon of its own (setUpClass), an admin connection
     per test, and helpers."""
 
@@ -139,17 +139,6 @@ class AdminCase(LocusTestCase):
     @classmethod
     def prepare(cls):
         pass
-
-    @classmethod
-    def tearDownClass(cls):
-        d, cls.daemon = cls.daemon, None
-        stop_daemon(d)
-
-    def setUp(self):
-        super().setUp()
-        self.assertIsNone(self.daemon.proc.poll(), "locusd has exited:\n" + self.daemon._describe())
-        self.admin = self.daemon.admin()
-        self.addCleanup(self.admin.close)
 
     def udp(self):
         c = UdpClient(self.daemon.udp_addr)
@@ -694,7 +683,10 @@ class Robustness(AdminCase):
     def test_overlong_line_without_newline_closes(self):
         other = self.daemon.admin()
         self.addCleanup(other.close)
-        self.admin.send_raw(b"{\"cmd\":\"version\",\"pad\":\"" + b"x" * (100 << 10))
+        try:
+            self.admin.send_raw(b"{\"cmd\":\"version\",\"pad\":\"" + b"x" * (100 << 10))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # locusd closed after 64 KiB, before the rest was sent: as it should
         self.assertError(self.admin.read_json(), "100 KiB without newline")
         self.assertTrue(self.admin.wait_closed(3.0), "connection not closed after an over-long line")
         self.assertEqual(other.request({"cmd": "version"}).get("ok"), True)

@@ -52,7 +52,7 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 import locus_harness as h  # noqa: E402
-from locus_harness import counters, stop_daemon  # noqa: E402
+from locus_harness import SharedDaemonCase, counters, stop_daemon  # noqa: E402
 from locus_harness import (LocusTestCase, Locusd, TcpClient, UdpClient,  # noqa: E402
                            digest_authorization, digest_challenge, digest_challenges,
                            digest_ha1)
@@ -197,7 +197,7 @@ class Ua:
                                   algorithm=algorithm, **kw)
 
 
-class AuthCase(LocusTestCase):
+class AuthCase(SharedDaemonCase):
     """A test class with an authenticating daemon of its own (setUpClass)."""
 
     users = None            # None: DEFAULT_USERS
@@ -209,17 +209,6 @@ class AuthCase(LocusTestCase):
     @classmethod
     def setUpClass(cls):
         cls.daemon = auth_daemon(cls.users, cls.daemon_flags, cls.shards, cls.algorithms)
-
-    @classmethod
-    def tearDownClass(cls):
-        d, cls.daemon = cls.daemon, None
-        stop_daemon(d)
-
-    def setUp(self):
-        super().setUp()
-        self.assertIsNone(self.daemon.proc.poll(), "locusd has exited:\n" + self.daemon._describe())
-        self.admin = self.daemon.admin()
-        self.addCleanup(self.admin.close)
 
     def udp(self, bind=None):
         c = UdpClient(self.daemon.udp_addr, bind=bind)
