@@ -21,6 +21,7 @@ struct AdminHeader {
     kDumpCancel,  // the client went away: close the dump's snapshot. No reply.
     kSetUsers,    // payload: a heap std::shared_ptr<const UserDb>* the shard
                   // takes over (and deletes). No reply.
+    kSnapshot,    // start a snapshot of the shard's table now. No reply.
   };
   uint64_t id = 0;  // chosen by the admin thread; replies carry it back
   Op op = kLookup;

@@ -71,6 +71,12 @@ Values CounterValues(const ShardCounters& c) {
       {"auth_forbidden", c.auth_forbidden.Get()},
       {"auth_malformed", c.auth_malformed.Get()},
       {"auth_locked_out", c.auth_locked_out.Get()},
+      {"journal_commits", c.journal_commits.Get()},
+      {"journal_bytes", c.journal_bytes.Get()},
+      {"journal_failures", c.journal_failures.Get()},
+      {"journal_undone", c.journal_undone.Get()},
+      {"snapshots", c.snapshots.Get()},
+      {"snapshot_failures", c.snapshot_failures.Get()},
   };
   static const std::array<std::string, kCountedStatusCount> kStatusNames = [] {
     std::array<std::string, kCountedStatusCount> names;
@@ -366,7 +372,9 @@ void AdminServer::OnShardReply(const AdminHeader& header, std::string_view paylo
       Reply(c, Cat("{\"ok\":true,", payload.substr(1)));
       break;
     case AdminHeader::kRemove:
-      Reply(c, Cat("{\"ok\":true,", payload.substr(1)));
+      // The shard refuses with {"error":..} when its journal cannot take it.
+      Reply(c, Cat(payload.starts_with("{\"error\"") ? "{\"ok\":false," : "{\"ok\":true,",
+                   payload.substr(1)));
       break;
     case AdminHeader::kDump:
       // The shard's lines as they are; the next chunk is asked for in
@@ -388,6 +396,7 @@ void AdminServer::OnShardReply(const AdminHeader& header, std::string_view paylo
       break;
     case AdminHeader::kDumpCancel:
     case AdminHeader::kSetUsers:
+    case AdminHeader::kSnapshot:
       break;  // never answered
   }
   if (!c->closed) WriteTo(c);
@@ -476,6 +485,8 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
     }
   } else if (cmd == "reload_users") {
     ReloadUsers(c);
+  } else if (cmd == "snapshot") {
+    StartSnapshots(c);
   } else if (cmd == "dump") {
     std::string_view value;
     c->dump_filter.clear();
@@ -492,8 +503,28 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
   } else {
     ++malformed_requests_;
     ReplyError(c, Cat("unknown command '", cmd,
-                      "' (version, health, config, stats, shards, lookup, remove, dump, reload_users)"));
+                      "' (version, health, config, stats, shards, lookup, remove, dump, reload_users, "
+                      "snapshot)"));
   }
+}
+
+void AdminServer::StartSnapshots(Client* c) {
+  // Each shard starts its snapshot between two batches of traffic; the
+  // `snapshots` counter says when it is written.
+  if (config_.durability == DurabilityMode::kOff) {
+    ReplyError(c, "durability is off (--durability)");
+    return;
+  }
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    const AdminHeader header{next_id_++, AdminHeader::kSnapshot, false, 0};
+    if (!to_shards_[i]->TryPush(HeaderBytes(header), {})) {
+      ReplyError(c, Cat("shard ", i, " queue full: try again"));
+      return;
+    }
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(shards_[i]->admin_wake_fd(), &one, sizeof(one));
+  }
+  Reply(c, Cat("{\"ok\":true,\"shards\":", shards_.size(), "}"));
 }
 
 void AdminServer::ReloadUsers(Client* c) {

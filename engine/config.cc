@@ -77,7 +77,8 @@ const std::vector<std::string_view>& SettingNames() {
       "udp", "tcp", "shards", "domains", "min_expires", "default_expires", "max_expires",
       "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
       "max_tcp_connections", "expected_aors", "transaction_limit", "transaction_memory", "handoff_ring_size",
-      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket", "auth", "auth_realm", "users_file",
+      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket",
+      "durability", "async_flush_interval", "snapshot_journal_size", "journal_fault_file", "auth", "auth_realm", "users_file",
       "auth_algorithms", "nonce_lifetime", "auth_secret", "auth_max_failures", "auth_failure_window"};
   return names;
 }
@@ -176,6 +177,28 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
   if (name == "data_dir") {
     if (value.empty()) return Invalid(name, value, "must not be empty");
     config->data_dir = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "durability") {
+    if (value == "sync") {
+      config->durability = DurabilityMode::kSync;
+    } else if (value == "async") {
+      config->durability = DurabilityMode::kAsync;
+    } else if (value == "off") {
+      config->durability = DurabilityMode::kOff;
+    } else {
+      return Invalid(name, value, "is not one of sync, async, off");
+    }
+    return absl::OkStatus();
+  }
+  if (name == "async_flush_interval") {
+    return SetUnsigned(name, value, 1, 10000, &config->async_flush_interval);
+  }
+  if (name == "snapshot_journal_size") {
+    return SetUnsigned(name, value, 4096, uint64_t{1} << 40, &config->snapshot_journal_size);
+  }
+  if (name == "journal_fault_file") {
+    config->journal_fault_file = std::string(value);
     return absl::OkStatus();
   }
   if (name == "auth") {
@@ -299,6 +322,15 @@ absl::Status ValidateConfig(const Config& config) {
   return absl::OkStatus();
 }
 
+std::string_view DurabilityName(DurabilityMode mode) {
+  switch (mode) {
+    case DurabilityMode::kSync: return "sync";
+    case DurabilityMode::kAsync: return "async";
+    case DurabilityMode::kOff: return "off";
+  }
+  return "sync";
+}
+
 std::string ConfigToJson(const Config& config) {
   auto endpoints = [](const std::vector<Endpoint>& list) {
     std::vector<std::string> items;
@@ -327,6 +359,10 @@ std::string ConfigToJson(const Config& config) {
       "\",\"wakeup\":\"", config.eventfd_wakeup ? "eventfd" : "msg_ring", "\",\"log_level\":\"",
       LogLevelName(config.log_level), "\",\"server\":\"", JsonEscape(config.server), "\",\"data_dir\":\"",
       JsonEscape(config.data_dir), "\",\"admin_socket\":\"", JsonEscape(config.AdminSocketPath()),
+      "\",\"durability\":\"", DurabilityName(config.durability),
+      "\",\"async_flush_interval\":", config.async_flush_interval,
+      ",\"snapshot_journal_size\":", config.snapshot_journal_size,
+      ",\"journal_fault_file\":\"", JsonEscape(config.journal_fault_file),
       "\",\"auth\":", config.auth ? "true" : "false", ",\"auth_realm\":\"", JsonEscape(config.AuthRealm()),
       "\",\"users_file\":\"", JsonEscape(config.users_file), "\",\"auth_algorithms\":\"",
       Join(config.auth_algorithms, ","), "\",\"nonce_lifetime\":", config.nonce_lifetime,

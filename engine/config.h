@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "engine/endpoint.h"
+#include "engine/durability_mode.h"
 #include "engine/log.h"
 #include "store/registrar.h"
 
@@ -44,6 +45,13 @@ struct Config {
   std::string data_dir = "var/locus";
   std::string admin_socket;  // empty: <data_dir>/admin.sock
 
+  // Durability (docs/durability.md): journal and snapshots under
+  // <data_dir>/bindings.
+  DurabilityMode durability = DurabilityMode::kSync;
+  uint32_t async_flush_interval = 100;         // ms between group writes in async mode
+  uint64_t snapshot_journal_size = 64ull << 20;  // journal bytes that start a snapshot
+  std::string journal_fault_file;  // testing: journal writes fail while this file exists
+
   // Digest authentication (docs/authentication.md); off by default.
   bool auth = false;
   std::string auth_realm;  // empty: the first served domain, else "locus"
@@ -64,6 +72,8 @@ struct Config {
     return admin_socket.empty() ? data_dir + "/admin.sock" : admin_socket;
   }
 
+  std::string BindingsDir() const { return data_dir + "/bindings"; }
+
   // The embedded defaults: UDP and TCP on 127.0.0.1:5060.
   static Config Defaults();
 };
@@ -82,6 +92,8 @@ absl::Status ApplyJsonFile(const std::string& path, Config* config);
 // Cross-setting checks: min <= default <= max expires, at least one listen
 // address, shard count within the CPUs.
 absl::Status ValidateConfig(const Config& config);
+
+std::string_view DurabilityName(DurabilityMode mode);  // "sync", "async", "off"
 
 // The effective configuration as one JSON object (for logs and `config`).
 std::string ConfigToJson(const Config& config);

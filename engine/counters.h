@@ -48,6 +48,11 @@ struct alignas(64) ShardCounters {
   // Digest authentication (issue 7): 401s sent, and what the credentials were.
   Counter auth_challenges, auth_successes, auth_failures, auth_stale, auth_replays,
       auth_forbidden, auth_malformed, auth_locked_out;
+  // Durability (issue 8): group writes that became durable and their bytes,
+  // group writes that failed, AOR changes undone by a failed group (sync),
+  // snapshots written and abandoned.
+  Counter journal_commits, journal_bytes, journal_failures, journal_undone, snapshots,
+      snapshot_failures;
   // Gauges, published by the shard once per loop turn.
   Counter aors, bindings, tcp_open, heartbeat_ms, cpu;
   // Receive to send, for every response this shard sent.

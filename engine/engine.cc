@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <dirent.h>
+
 #include <cstring>
 #include <fstream>
 
@@ -16,7 +18,11 @@
 
 #include "engine/log.h"
 #include "engine/text.h"
+#include "engine/clock.h"
 #include "engine/user_db.h"
+#include "store/aor_hash.h"
+#include "store/durable_files.h"
+#include "store/journal_record.h"
 #include "parser/scan.h"
 
 namespace locus::engine {
@@ -107,6 +113,90 @@ absl::StatusOr<std::string> LoadOrCreateSecret(const Config& config) {
   return secret;
 }
 
+absl::Status Engine::PrepareDurability() {
+  if (config_.durability == DurabilityMode::kOff) {
+    Log(LogLevel::kWarning, "durability off: bindings are lost when locusd stops (--durability)");
+    return absl::OkStatus();
+  }
+  const std::string dir = config_.BindingsDir();
+  if (absl::Status s = MakeDirectories(dir + "/"); !s.ok()) return s;
+  absl::StatusOr<std::optional<store::Generation>> current = store::ReadCurrent(dir);
+  if (!current.ok()) return current.status();
+  const int n = static_cast<int>(shards_.size());
+  uint64_t generation = 1;
+  bool load_own_files = true;
+  if (!current->has_value()) {
+    // A fresh directory: generation 1 for this shard count.
+    if (absl::Status s = MakeDirectories(store::GenerationDir(dir, 1) + "/"); !s.ok()) return s;
+    if (absl::Status s = store::WriteCurrent(dir, {1, n}); !s.ok()) return s;
+  } else if ((*current)->shards == n) {
+    generation = (*current)->number;
+  } else {
+    // The shard count changed: every AOR may belong to another shard now.
+    // Load the old generation into the new shards' tables by owner; each
+    // shard writes its part as the new generation's first snapshot.
+    const uint64_t started_ns = MonotonicNs();
+    const uint32_t now = WallSeconds();
+    old_generation_ = (*current)->number;
+    generation = new_generation_ = old_generation_ + 1;
+    const std::string old_dir = store::GenerationDir(dir, old_generation_);
+    const std::string new_dir = store::GenerationDir(dir, generation);
+    if (absl::Status s = store::RemoveGeneration(new_dir); !s.ok()) return s;  // a crashed attempt
+    if (absl::Status s = MakeDirectories(new_dir + "/"); !s.ok()) return s;
+    uint64_t records = 0;
+    for (int old_shard = 0; old_shard < (*current)->shards; ++old_shard) {
+      absl::StatusOr<store::ShardFiles> files = store::ListShardFiles(old_dir, old_shard);
+      if (!files.ok()) return files.status();
+      absl::StatusOr<store::LoadStats> stats = store::LoadShard(
+          old_dir, old_shard, *files, /*repair=*/false,
+          [&](std::string_view aor, std::vector<store::Binding>&& bindings) {
+            Shard& owner = *shards_[static_cast<size_t>(store::OwnerShardOf(aor, n))];
+            store::ApplyAorState(owner.table(), aor, std::move(bindings), now);
+          });
+      if (!stats.ok()) return stats.status();
+      if (stats->damaged) {
+        Log(LogLevel::kWarning, "%s is damaged at byte %d: restored the records before it",
+            stats->damaged_file, stats->damaged_offset);
+      }
+      records += stats->records;
+    }
+    Log(LogLevel::kInfo, "shard count changed from %d to %d: read %d records of generation %d in %d ms",
+        (*current)->shards, n, records, old_generation_, (MonotonicNs() - started_ns) / 1000000);
+    load_own_files = false;
+  }
+  // Other generation directories are leftovers of an interrupted change.
+  if (DIR* d = opendir(dir.c_str())) {
+    std::vector<std::string> stale;
+    while (dirent* entry = readdir(d)) {
+      const std::string name = entry->d_name;
+      if (name.starts_with("gen-") && name != Cat("gen-", generation) &&
+          name != Cat("gen-", old_generation_)) {
+        stale.push_back(dir + "/" + name);
+      }
+    }
+    closedir(d);
+    for (const std::string& path : stale) {
+      if (absl::Status s = store::RemoveGeneration(path); !s.ok()) return s;
+    }
+  }
+  for (auto& shard : shards_) {
+    shard->SetDurableStart({store::GenerationDir(dir, generation), load_own_files});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::CommitGeneration() {
+  if (new_generation_ == 0) return absl::OkStatus();
+  const std::string dir = config_.BindingsDir();
+  if (absl::Status s = store::WriteCurrent(dir, {new_generation_, static_cast<int>(shards_.size())});
+      !s.ok()) {
+    return s;
+  }
+  Log(LogLevel::kInfo, "generation %d (%d shards) is current; generation %d deleted", new_generation_,
+      shards_.size(), old_generation_);
+  return store::RemoveGeneration(store::GenerationDir(dir, old_generation_));
+}
+
 absl::Status Engine::Start() {
   for (const Endpoint& at : config_.udp) {
     if (absl::Status s = CheckAddressFree(at, SOCK_DGRAM); !s.ok()) return s;
@@ -161,6 +251,7 @@ absl::Status Engine::Start() {
   if (config_.auth) {
     for (auto& s : shards_) s->EnableAuth(nonces_.get(), failures_.get(), users);
   }
+  if (absl::Status s = PrepareDurability(); !s.ok()) return s;
   admin_ = std::make_unique<AdminServer>(config_, peers);
   for (int i = 0; i < n; ++i) {
     shards_[static_cast<size_t>(i)]->ConnectAdmin(admin_->to_shard(static_cast<size_t>(i)),
@@ -190,12 +281,24 @@ absl::Status Engine::Start() {
     });
   }
   opened_->wait();
+  // With a new generation written by every shard, switch to it before any
+  // request is processed (ARCHITECTURE section 6: sockets open after the
+  // state is restored; requests wait in them until the shards run).
+  absl::Status durable = absl::OkStatus();
+  if (!start_failed_.load()) {
+    durable = CommitGeneration();
+    if (!durable.ok()) start_failed_.store(true);
+  }
   go_->count_down();
   for (const absl::Status& status : statuses) {
     if (!status.ok()) {
       Stop();
       return status;
     }
+  }
+  if (!durable.ok()) {
+    Stop();
+    return durable;
   }
   // The admin socket, under the data directory unless configured elsewhere.
   const std::string socket_path = config_.AdminSocketPath();

@@ -38,8 +38,18 @@ class Engine {
   const AdminServer& admin() const { return *admin_; }
 
  private:
+  // Issue 8: picks the generation, loads the old one into the shards' tables
+  // when the shard count changed, and tells each shard how to start.
+  absl::Status PrepareDurability();
+  // After every shard opened: a new generation becomes CURRENT.
+  absl::Status CommitGeneration();
+
   Config config_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  // A new generation to switch CURRENT to once the shards have written it,
+  // and the old one to delete then (0: none).
+  uint64_t new_generation_ = 0;
+  uint64_t old_generation_ = 0;
   std::vector<std::unique_ptr<SpscRing>> rings_;  // [from * n + to]
   std::vector<std::thread> threads_;
   std::unique_ptr<AdminServer> admin_;

@@ -65,6 +65,15 @@ ABSL_FLAG(optional<string>, server, std::nullopt, "Server header value (default 
 ABSL_FLAG(optional<string>, data_dir, std::nullopt, "data directory (default var/locus)");
 ABSL_FLAG(optional<string>, admin_socket, std::nullopt,
           "admin Unix socket (default <data_dir>/admin.sock)");
+ABSL_FLAG(optional<string>, durability, std::nullopt,
+          "sync: a 200 leaves once its binding is on disk; async: written every "
+          "async_flush_interval ms; off: nothing kept (default sync)");
+ABSL_FLAG(optional<string>, async_flush_interval, std::nullopt,
+          "ms between journal writes in async mode (default 100)");
+ABSL_FLAG(optional<string>, snapshot_journal_size, std::nullopt,
+          "journal bytes (per shard) that start a snapshot (default 67108864)");
+ABSL_FLAG(optional<string>, journal_fault_file, std::nullopt,
+          "testing: journal and snapshot writes fail with ENOSPC while this file exists");
 ABSL_FLAG(optional<string>, auth, std::nullopt, "Digest authentication of REGISTERs (default false)");
 ABSL_FLAG(optional<string>, auth_realm, std::nullopt,
           "realm of the challenges (default: the first domain, else locus)");
@@ -107,6 +116,10 @@ const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
        {"server", &FLAGS_server},
        {"data_dir", &FLAGS_data_dir},
        {"admin_socket", &FLAGS_admin_socket},
+       {"durability", &FLAGS_durability},
+       {"async_flush_interval", &FLAGS_async_flush_interval},
+       {"snapshot_journal_size", &FLAGS_snapshot_journal_size},
+       {"journal_fault_file", &FLAGS_journal_fault_file},
        {"auth", &FLAGS_auth},
        {"auth_realm", &FLAGS_auth_realm},
        {"users_file", &FLAGS_users_file},

@@ -2,15 +2,18 @@
 
 #include <ctime>
 
-#include "absl/hash/hash.h"
 #include "parser/scan.h"
 #include "parser/aor.h"
 #include "parser/element_cursor.h"
 #include "parser/name_addr.h"
 #include "parser/uri.h"
+#include "store/aor_hash.h"
 
 namespace locus::engine {
 namespace {
+
+// Seconds in the Retry-After of a 500 for a journal that cannot write.
+constexpr uint32_t kJournalRetryAfter = 5;
 
 // Contacts of one REGISTER parsed and kept; a request with more is refused.
 constexpr size_t kMaxRequestContacts = 256;
@@ -47,9 +50,7 @@ bool HasOptionTag(const sip::Message& message, sip::HeaderId id, std::string_vie
 }  // namespace
 
 int OwnerShard(std::string_view canonical_aor, int shard_count) {
-  if (shard_count <= 1) return 0;
-  return static_cast<int>(absl::Hash<std::string_view>{}(canonical_aor) %
-                          static_cast<size_t>(shard_count));
+  return store::OwnerShardOf(canonical_aor, shard_count);
 }
 
 RequestHandler::RequestHandler(const Config& config, int shard, int shard_count,
@@ -101,13 +102,16 @@ void RequestHandler::Expire() {
   });
 }
 
-Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply, int status) {
+Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply, int status,
+                                    bool hold) {
   Disposition d;
   d.kind = Disposition::Kind::kRespond;
   d.status = status;
+  d.hold = hold;
   d.destination = inbound.transport == store::Transport::kUdp ? UdpResponseDestination(reply)
                                                               : inbound.source;
-  if (status != 0) counters_.CountStatus(status);  // 0: a cached copy, counted when first sent
+  // 0: a cached copy, counted when first sent; held: counted when it leaves.
+  if (status != 0 && !hold) counters_.CountStatus(status);
   return d;
 }
 
@@ -221,17 +225,22 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
 
   // Section 17.2.3: a retransmission gets the cached final response.
   const bool cached = inbound.transport == store::Transport::kUdp;
+  cached_ = cached;
   if (cached) {
     BuildTransactionKey(message, reply, message.method_name());
     if (auto hit = transactions_.Find(key_, now_ms_)) {
-      response->assign(*hit);
       counters_.retransmissions.Add();
+      // Empty: the request's response is held until its journal group is
+      // durable; it goes out then.
+      if (hit->empty()) return Dropped();
+      response->assign(*hit);
       return Respond(inbound, reply, 0);
     }
   }
   Disposition d = HandleRegister(message, inbound, reply, aor.view(), response);
   if (cached && d.kind == Disposition::Kind::kRespond) {
-    transactions_.Insert(key_, *response, now_ms_ + kTimerJMs);
+    transactions_.Insert(key_, d.hold ? std::string_view() : std::string_view(*response),
+                         now_ms_ + kTimerJMs);
   }
   return d;
 }
@@ -393,18 +402,35 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   request.transport = inbound.transport;
   request.source = inbound.source.ToSource();
 
+  bool changed = false;
   const store::RegisterOutcome outcome = store::ApplyRegister(
-      table_, request, now_s_, config_.policy, scratch_, [this](const store::StagedRequest& staged) {
+      table_, request, now_s_, config_.policy, scratch_, [&](const store::StagedRequest& staged) {
         // Every staged change is applied once the commit succeeds.
+        uint64_t created = 0, refreshed = 0, removed = 0;
         for (const store::StagedChange& change : staged.changes) {
           switch (change.kind) {
-            case store::StagedChange::Kind::kAdd: counters_.bindings_created.Add(); break;
-            case store::StagedChange::Kind::kUpdate: counters_.bindings_refreshed.Add(); break;
-            case store::StagedChange::Kind::kRemove: counters_.bindings_removed.Add(); break;
+            case store::StagedChange::Kind::kAdd: ++created; break;
+            case store::StagedChange::Kind::kUpdate: ++refreshed; break;
+            case store::StagedChange::Kind::kRemove: ++removed; break;
           }
         }
-        return true;  // the journal (issue 8) hooks in here
+        if (journal_ == nullptr) {
+          counters_.bindings_created.Add(created);
+          counters_.bindings_refreshed.Add(refreshed);
+          counters_.bindings_removed.Add(removed);
+          return true;
+        }
+        // Issue 8: refused (500, nothing applied) when the journal cannot
+        // take it; otherwise the state before goes to the undo log.
+        if (!journal_->Accepting()) return false;
+        journal_->BeforeChange(staged.aor);
+        journal_->CountChanges(created, refreshed, removed);
+        changed = true;
+        return true;
       });
+  // The AOR's new state is the journal record.
+  if (changed) journal_->AfterChange(aor);
+  const bool hold = outcome.status == 200 && journal_ != nullptr && journal_->MustHold();
 
   ResponseBuilder builder(response);
   builder.Start(outcome.status, outcome.reason, message, reply);
@@ -419,10 +445,17 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   } else if (outcome.status == 423) {
     builder.AddHeaderUint("Min-Expires", outcome.min_expires);  // section 10.3 step 6
   } else if (outcome.status == 500) {
-    builder.AddHeaderUint("Retry-After", 5);
+    builder.AddHeaderUint("Retry-After", kJournalRetryAfter);  // the journal could not take it
   }
   builder.Finish(config_.server);
-  return Respond(inbound, reply, outcome.status);
+  if (hold) {
+    // Sent instead of the 200 if the group holding these changes fails.
+    ResponseBuilder failure(&failure_response_);
+    failure.Start(500, "Server Internal Error", message, reply);
+    failure.AddHeaderUint("Retry-After", kJournalRetryAfter);
+    failure.Finish(config_.server);
+  }
+  return Respond(inbound, reply, outcome.status, hold);
 }
 
 void RequestHandler::AppendContacts(const store::AorRecord* record) {

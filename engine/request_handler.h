@@ -19,6 +19,7 @@
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/endpoint.h"
+#include "engine/journal.h"
 #include "engine/response_builder.h"
 #include "engine/transaction_table.h"
 #include "parser/contact.h"
@@ -43,6 +44,10 @@ struct Disposition {
   int owner = -1;        // kHandOff: the shard that owns the AOR
   int status = 0;        // kRespond: the status code sent
   Endpoint destination;  // kRespond over UDP: where the response goes
+  // kRespond: the response shows bindings not yet durable (sync mode); it
+  // must be held by the journal, with failure_response() as its
+  // alternative, and is counted when it leaves.
+  bool hold = false;
 };
 
 // The shard that owns a canonical AOR (ARCHITECTURE section 3).
@@ -74,12 +79,26 @@ class RequestHandler {
 
   const TransactionTable& transactions() const { return transactions_; }
 
+  // Caches the final response of a held request once it is decided
+  // (section 17.2.2); until then its retransmissions are absorbed.
+  void CacheResponse(std::string_view key, std::string_view response) {
+    transactions_.Insert(key, response, now_ms_ + kTimerJMs);
+  }
+  // Of the last Handle(): the transaction key (empty when not cached: TCP)
+  // and, with Disposition::hold, the 500 to send if the journal write fails.
+  std::string_view transaction_key() const { return cached_ ? std::string_view(key_) : std::string_view(); }
+  std::string_view failure_response() const { return failure_response_; }
+
+  // Records every binding change in this shard's journal (issue 8); null:
+  // durability off.
+  void SetJournal(Journal* journal) { journal_ = journal; }
+
   // Turns on steps 3-4 (Digest authentication and authorization); the
   // authenticator belongs to the same shard.
   void SetAuthenticator(Authenticator* auth) { auth_ = auth; }
 
  private:
-  Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status);
+  Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status, bool hold = false);
   void StartResponse(int status, std::string_view reason, const sip::Message& message,
                      const ReplyTo& reply, std::string* response);
   Disposition HandleRegister(const sip::Message& message, const Inbound& inbound,
@@ -120,6 +139,9 @@ class RequestHandler {
   std::string unsupported_;
   std::string* out_ = nullptr;
   Authenticator* auth_ = nullptr;
+  Journal* journal_ = nullptr;
+  bool cached_ = false;  // the last request's response goes to the transaction cache
+  std::string failure_response_;
 };
 
 }  // namespace locus::engine

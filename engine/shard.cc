@@ -15,6 +15,8 @@
 #include "engine/binding_json.h"
 #include "engine/clock.h"
 #include "engine/text.h"
+#include "store/durable_files.h"
+#include "store/journal_record.h"
 #include "parser/uri.h"
 #include "parser/uri_compare.h"
 #include "engine/log.h"
@@ -33,6 +35,7 @@ enum Op : uint64_t {
   kOpConnSend,
   kOpWake,              // a peer's MSG_RING, or our eventfd read
   kOpAdminWake,         // the admin thread's eventfd
+  kOpJournal,           // generation: a Journal::Op
   kOpIgnore,            // completions we do not need (MSG_RING sent, cancels)
 };
 
@@ -175,7 +178,69 @@ void Shard::Connect(std::vector<Shard*> peers, std::vector<SpscRing*> inboxes,
   wake_needed_.assign(peers_.size(), false);
 }
 
+absl::Status Shard::OpenDurability() {
+  if (durable_start_.generation_dir.empty()) return absl::OkStatus();
+  const uint64_t started_ns = MonotonicNs();
+  const uint32_t now = WallSeconds();
+  const std::string& dir = durable_start_.generation_dir;
+  uint64_t seq = 1;
+  std::vector<uint64_t> existing;
+  uint64_t journal_bytes = 0;
+  uint64_t snapshot_bytes = 0;
+  if (durable_start_.load_own_files) {
+    absl::StatusOr<store::ShardFiles> files = store::ListShardFiles(dir, index_);
+    if (!files.ok()) return files.status();
+    for (const std::string& path : files->obsolete) {
+      if (absl::Status s = store::RemoveFile(path); !s.ok()) return s;
+    }
+    uint64_t kept = 0;
+    absl::StatusOr<store::LoadStats> stats = store::LoadShard(
+        dir, index_, *files, /*repair=*/true,
+        [&](std::string_view aor, std::vector<store::Binding>&& bindings) {
+          kept += store::ApplyAorState(table_, aor, std::move(bindings), now);
+        });
+    if (!stats.ok()) return stats.status();
+    if (stats->damaged) {
+      Log(LogLevel::kWarning,
+          "shard %d: %s is damaged at byte %d: restored the records before it, discarded %d bytes",
+          index_, stats->damaged_file, stats->damaged_offset, stats->discarded_bytes);
+    }
+    Log(LogLevel::kInfo, "shard %d: restored %d AORs, %d bindings (%d records, %d bytes) in %d ms",
+        index_, table_.aor_count(), table_.binding_count(), stats->records, stats->bytes,
+        (MonotonicNs() - started_ns) / 1000000);
+    if (files->snapshot != 0) existing.push_back(files->snapshot);
+    for (uint64_t j : files->journals) existing.push_back(j);
+    seq = files->last_seq + 1;
+    journal_bytes = stats->journal_bytes;
+    snapshot_bytes = stats->bytes - stats->journal_bytes;
+  } else {
+    // The shard count changed: the engine routed the old generation's AORs
+    // here; they become snapshot 1 of the new generation.
+    absl::StatusOr<uint64_t> bytes =
+        store::WriteSnapshotFile(store::SnapshotPath(dir, index_, 1), table_, now);
+    if (!bytes.ok()) return bytes.status();
+    snapshot_bytes = *bytes;
+    Log(LogLevel::kInfo, "shard %d: wrote %d AORs, %d bindings (%d bytes) as its first snapshot",
+        index_, table_.aor_count(), table_.binding_count(), *bytes);
+  }
+  JournalOptions options;
+  options.mode = config_.durability;
+  options.generation_dir = dir;
+  options.shard = index_;
+  options.async_interval_ms = config_.async_flush_interval;
+  options.snapshot_journal_bytes = config_.snapshot_journal_size;
+  options.fault_file = config_.journal_fault_file;
+  journal_ = std::make_unique<Journal>(std::move(options), table_, counters_);
+  if (absl::Status s = journal_->Open(seq, std::move(existing), journal_bytes, snapshot_bytes);
+      !s.ok()) {
+    return s;
+  }
+  handler_.SetJournal(journal_.get());
+  return absl::OkStatus();
+}
+
 absl::Status Shard::Open() {
+  if (absl::Status s = OpenDurability(); !s.ok()) return s;
   io_uring_params params{};
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
   params.cq_entries = kCqEntries;
@@ -387,8 +452,15 @@ void Shard::Run() {
     const bool backlog = DrainInboxes();
     FlushWakes();
     DrainAdmin();
+    const bool stopping = stop_.load(std::memory_order_acquire);
+    if (journal_ != nullptr) {
+      // Group commit: this turn's changes in one write (and sync).
+      journal_->Poll(&ring_, now_ms_, now_s_, stopping, UserData(kOpJournal, 0));
+      DeliverDecided();
+      FlushWakes();
+    }
     PublishGauges();
-    if (stop_.load(std::memory_order_acquire)) {
+    if (stopping) {
       if (stop_deadline_ms == 0) {
         stop_deadline_ms = now_ms_ + 2000;
         // Stop receiving: shutting the sockets down ends every receive and
@@ -396,7 +468,8 @@ void Shard::Run() {
         for (int fd : udp_fds_) shutdown(fd, SHUT_RD);
         for (int fd : listen_fds_) shutdown(fd, SHUT_RDWR);
       }
-      if (sends_in_flight_ == 0 || now_ms_ >= stop_deadline_ms) break;
+      const bool journal_idle = journal_ == nullptr || journal_->Idle();
+      if ((sends_in_flight_ == 0 && journal_idle) || now_ms_ >= stop_deadline_ms) break;
     }
     // Sleep until the next timer (at most 100 ms, so a stop is seen soon).
     // With a hand-off backlog left, only submit and look for completions.
@@ -415,6 +488,7 @@ void Shard::Run() {
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);
+    if (journal_ != nullptr) DeliverDecided();
     if (buffers_returned_ != 0) {
       io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffers_returned_));
       buffers_returned_ = 0;
@@ -465,6 +539,9 @@ void Shard::HandleCompletion(io_uring_cqe* cqe) {
       }
       break;
     }
+    case kOpJournal:
+      journal_->OnCompletion(static_cast<Journal::Op>(GenerationOf(data)), cqe->res, now_ms_, now_s_);
+      break;
     case kOpAdminWake:
       if (!stop_.load(std::memory_order_relaxed)) ArmAdminWakeRead();
       break;  // DrainAdmin runs on every turn
@@ -562,24 +639,50 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
                         &response_);
   }
   if (d.kind != Disposition::Kind::kRespond) return;
+  ResponseRoute route;
+  route.transport = inbound.transport;
+  route.udp_socket = static_cast<uint16_t>(udp_socket);
+  route.destination = d.destination;
+  route.conn_id = conn_id;
+  route.from_shard = from_shard;
+  route.received_ns = inbound.received_ns;
+  if (d.hold) {
+    // Leaves once the journal group holding its changes is durable.
+    journal_->Hold(route, d.status, handler_.transaction_key(), response_,
+                   handler_.failure_response());
+    return;
+  }
+  Deliver(route, response_);
+}
+
+void Shard::Deliver(const ResponseRoute& route, std::string_view bytes) {
   counters_.answered.Add();
-  if (inbound.received_ns != 0) counters_.latency.Record(MonotonicNs() - inbound.received_ns);
-  if (inbound.transport == store::Transport::kUdp) {
-    SendUdp(udp_socket, d.destination, response_);
-  } else if (from_shard == index_) {
-    SendOnConnection(conn_id, response_);
+  if (route.received_ns != 0) counters_.latency.Record(MonotonicNs() - route.received_ns);
+  if (route.transport == store::Transport::kUdp) {
+    SendUdp(route.udp_socket, route.destination, bytes);
+  } else if (route.from_shard == index_) {
+    SendOnConnection(route.conn_id, bytes);
   } else {
     // The connection belongs to the shard that received the request.
     HandOffHeader header;
     header.kind = HandOffHeader::kTcpResponse;
-    header.conn_id = conn_id;
-    SpscRing* ring = outboxes_[static_cast<size_t>(from_shard)];
-    if (ring->TryPush({reinterpret_cast<const char*>(&header), sizeof(header)}, response_)) {
-      wake_needed_[static_cast<size_t>(from_shard)] = true;
+    header.conn_id = route.conn_id;
+    SpscRing* ring = outboxes_[static_cast<size_t>(route.from_shard)];
+    if (ring->TryPush({reinterpret_cast<const char*>(&header), sizeof(header)}, bytes)) {
+      wake_needed_[static_cast<size_t>(route.from_shard)] = true;
     } else {
       counters_.overflows.Add();  // the client retransmits or times out
     }
   }
+}
+
+void Shard::DeliverDecided() {
+  journal_->TakeDecided([this](const HeldResponse& held, std::string_view key,
+                               std::string_view bytes, bool committed) {
+    if (!key.empty()) handler_.CacheResponse(key, bytes);
+    counters_.CountStatus(committed ? held.status : 500);
+    Deliver(held.route, bytes);
+  });
 }
 
 void Shard::SendUdp(size_t socket, const Endpoint& to, std::string_view bytes) {
@@ -889,6 +992,9 @@ void Shard::DrainAdmin() {
       case AdminHeader::kDumpCancel:
         if (dumps_.erase(header.id) > 0) table_.EndSnapshot();
         break;
+      case AdminHeader::kSnapshot:
+        if (journal_ != nullptr) journal_->RequestSnapshot();
+        break;
       case AdminHeader::kSetUsers: {
         std::shared_ptr<const UserDb>* handle = nullptr;
         if (payload.size() == sizeof(handle)) {
@@ -931,6 +1037,11 @@ void Shard::AdminRemove(const AdminHeader& header, std::string_view payload) {
   const std::string_view contact =
       newline == std::string_view::npos ? std::string_view() : payload.substr(newline + 1);
   AdminHeader reply{header.id, header.op, true, 0};
+  if (journal_ != nullptr && !journal_->Accepting()) {
+    AdminReply(reply, "{\"error\":\"the journal cannot take changes now; try again\"}");
+    return;
+  }
+  if (journal_ != nullptr) journal_->BeforeChange(aor);
   if (store::AorRecord* record = table_.FindMutable(aor)) {
     if (contact.empty()) {
       reply.count = static_cast<uint32_t>(record->bindings().size());
@@ -953,7 +1064,13 @@ void Shard::AdminRemove(const AdminHeader& header, std::string_view payload) {
       if (reply.count > 0) table_.Rearm(record);
     }
   }
-  counters_.bindings_removed.Add(reply.count);
+  if (journal_ != nullptr) {
+    // Journaled like a REGISTER; the reply does not wait for the group.
+    journal_->AfterChange(aor);
+    journal_->CountChanges(0, 0, reply.count);
+  } else {
+    counters_.bindings_removed.Add(reply.count);
+  }
   AdminReply(reply, Cat("{\"removed\":", reply.count, "}"));
 }
 

@@ -24,6 +24,7 @@
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/endpoint.h"
+#include "engine/journal.h"
 #include "engine/request_handler.h"
 #include "engine/spsc_ring.h"
 #include "parser/message.h"
@@ -53,8 +54,22 @@ class Shard {
   // Written by the admin thread after pushing requests (an eventfd).
   int admin_wake_fd() const { return admin_wake_fd_; }
 
-  // On the shard's own thread, before Run(): creates the ring, binds the
-  // sockets, registers the receive buffers.
+  // How this shard starts its durable state (issue 8), set before Open().
+  struct DurableStart {
+    std::string generation_dir;  // empty: durability off
+    // True: load this shard's own files of the generation (same shard count
+    // as the last run). False: the table was filled by the engine from
+    // another generation; write it as this shard's first snapshot.
+    bool load_own_files = true;
+  };
+  void SetDurableStart(DurableStart start) { durable_start_ = std::move(start); }
+  // The table, for the engine to fill before Run() when the shard count
+  // changed between runs.
+  store::BindingTable& table() { return table_; }
+
+  // On the shard's own thread, before Run(): restores the durable state and
+  // opens the journal, then creates the ring, binds the sockets, registers
+  // the receive buffers.
   absl::Status Open();
   // The event loop; returns after RequestStop() once in-flight sends drained.
   void Run();
@@ -97,6 +112,12 @@ class Shard {
   void OnConnectionSend(Connection* c, int result);
   void FrameConnection(Connection* c);
 
+  absl::Status OpenDurability();
+  // Sends a response where `route` says, counting it.
+  void Deliver(const ResponseRoute& route, std::string_view bytes);
+  // Sends the held responses of journal groups decided since the last call.
+  void DeliverDecided();
+
   // Runs the pipeline on one framed message and routes the outcome.
   void Process(std::string_view bytes, bool too_large, const Inbound& inbound,
                size_t udp_socket, uint64_t conn_id, bool handed_off, int from_shard);
@@ -135,6 +156,8 @@ class Shard {
   ShardCounters counters_;
   store::BindingTable table_;
   RequestHandler handler_;
+  std::unique_ptr<Journal> journal_;  // null: durability off
+  DurableStart durable_start_;
   std::string response_;  // reused for every response
 
   // UDP.

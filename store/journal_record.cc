@@ -66,12 +66,37 @@ class Cursor {
   bool ok_ = true;
 };
 
-}  // namespace
-
-uint32_t Crc32c(std::string_view data) {
+uint32_t Crc32cPortable(std::string_view data) {
   uint32_t crc = 0xFFFFFFFFu;
   for (char c : data) crc = kCrcTable[(crc ^ static_cast<uint8_t>(c)) & 0xFF] ^ (crc >> 8);
   return crc ^ 0xFFFFFFFFu;
+}
+
+#if defined(__x86_64__)
+// SSE4.2 has a CRC-32C instruction: 8 bytes per step instead of 1 (start-up
+// reads every durable byte through here).
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(std::string_view data) {
+  uint64_t crc = 0xFFFFFFFFu;
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, data.data() + i, 8);
+    crc = __builtin_ia32_crc32di(crc, word);
+  }
+  uint32_t crc32 = static_cast<uint32_t>(crc);
+  for (; i < data.size(); ++i) crc32 = __builtin_ia32_crc32qi(crc32, static_cast<uint8_t>(data[i]));
+  return crc32 ^ 0xFFFFFFFFu;
+}
+#endif
+
+}  // namespace
+
+uint32_t Crc32c(std::string_view data) {
+#if defined(__x86_64__)
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  if (hardware) return Crc32cSse42(data);
+#endif
+  return Crc32cPortable(data);
 }
 
 void AppendAorState(AorKey aor, std::span<const Binding> bindings, std::string* out) {
