@@ -127,9 +127,11 @@ void Journal::Hold(const ResponseRoute& route, int status, std::string_view key,
   pending_->Hold(route, status, key, ok, fail);
 }
 
-bool Journal::Idle() const {
-  return inflight_ == nullptr && pending_->empty() && decided_.empty() &&
-         (snapshot_ == nullptr || !snapshot_->in_flight);
+bool Journal::Idle() const { return !InFlight() && pending_->empty() && decided_.empty(); }
+
+bool Journal::InFlight() const {
+  return (inflight_ != nullptr && completions_due_ > 0) ||
+         (snapshot_ != nullptr && snapshot_->in_flight);
 }
 
 void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_flush,

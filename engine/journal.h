@@ -113,6 +113,8 @@ class Journal {
   void RequestSnapshot() { snapshot_requested_ = snapshot_ == nullptr; }
   // Nothing in flight and nothing pending: safe to stop.
   bool Idle() const;
+  // A group write or a snapshot operation is in the ring.
+  bool InFlight() const;
 
  private:
   struct Snapshot;
