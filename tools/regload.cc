@@ -8,7 +8,7 @@
 //
 //   regload --target=127.0.0.1:5060 [--mode=register|refresh|mixed]
 //           [--mix=REGISTER:REFRESH:UNREGISTER:QUERY] [--rate=N | --window=N]
-//           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K]
+//           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K] [--first-cseq=N]
 //           [--sockets=N] [--domain=D] [--expires=S] [--t1-ms=500]
 //           [--drain=S] [--report-interval=S] [--json] [--quiet]
 //           [--auth-password=P]
@@ -17,7 +17,8 @@
 // order (new bindings); `refresh` cycles over them (they must be bound: run
 // `register` first); `mixed` draws each request from --mix (default
 // 10:80:5:5) over random AORs. Every AOR keeps its Call-ID and a CSeq that
-// grows by one per request, as a phone does (section 10.2.4).
+// grows by one per request, as a phone does (section 10.2.4), from --first-cseq
+// (default 1; a later run over the same AORs must start above the last).
 //
 // With --auth-password, a 401 is answered as a phone answers it (RFC 3261
 // section 22.4): the first challenge whose algorithm regload knows (SHA-256,
@@ -81,6 +82,7 @@ struct Options {
   double duration = 0;     // stop after this many seconds (0: no limit)
   uint64_t aors = 100000;
   uint64_t aor_offset = 0;
+  uint32_t first_cseq = 1;  // a later run over the same AORs starts above the last
   uint32_t sockets = 16;
   std::string domain = "example.com";
   uint32_t expires = 3600;
@@ -129,6 +131,8 @@ Options ParseOptions(int argc, char** argv) {
       o.aors = static_cast<uint64_t>(number(1, 1e9));
     } else if (name == "aor-offset") {
       o.aor_offset = static_cast<uint64_t>(number(0, 1e10));
+    } else if (name == "first-cseq") {
+      o.first_cseq = static_cast<uint32_t>(number(1, 1e9));
     } else if (name == "sockets") {
       o.sockets = static_cast<uint32_t>(number(1, 4096));
     } else if (name == "domain") {
@@ -208,7 +212,7 @@ struct Stats {
 
 class Generator {
  public:
-  explicit Generator(const Options& o) : o_(o), cseq_(o.aors, 0), rng_(12345) {
+  explicit Generator(const Options& o) : o_(o), cseq_(o.aors, o.first_cseq - 1), rng_(12345) {
     const uint32_t slots = o.window > 0 ? o.window : static_cast<uint32_t>(std::min(4e6, o.rate * 40 + 1024));
     slots_.resize(slots);
     for (uint32_t i = slots; i-- > 0;) free_.push_back(i);

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""The durability benchmark of issue 8 (run it through bench/durability).
+
+1. REGISTER/s of one shard with --durability=sync, async and off, in the same
+   run: locusd pinned to CPU 0, regload to CPU 1, closed loop (a window of
+   outstanding requests), first new registrations, then refreshes of the same
+   AORs. Also locusd's CPU per REGISTER and the journal's group writes.
+2. Start-up time with a million bindings to restore: register them (sync),
+   kill -9, start again and time it until the shards answer; once replaying
+   the journal, once from a snapshot (after the admin `snapshot` command).
+
+Prints a table and, with --write-docs, replaces the section of
+docs/benchmarks.md between the durability markers.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import SERVER_CPU, CLIENT_CPU, cpu_seconds, free_port, regload  # noqa: E402
+
+BEGIN = "<!-- durability:begin (bench/durability writes this section) -->"
+END = "<!-- durability:end -->"
+
+
+class Daemon:
+    """locusd on 127.0.0.1, pinned, with its own data directory; stopped by PID."""
+
+    def __init__(self, build, data_dir, flags):
+        self.build, self.data_dir, self.flags = build, data_dir, flags
+        self.proc = None
+
+    def start(self):
+        self.port = free_port()
+        self.log_path = os.path.join(self.data_dir, "locusd.log")
+        self.log = open(self.log_path, "a")
+        cmd = ["taskset", "-c", SERVER_CPU, os.path.join(self.build, "engine", "locusd"),
+               f"--udp=127.0.0.1:{self.port}", "--tcp=", f"--data_dir={self.data_dir}",
+               "--log_level=info"] + self.flags
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.ready_seconds = self.wait_ready()
+
+    def wait_ready(self):
+        """Seconds from exec until the daemon answers an OPTIONS."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.02)
+        msg = (f"OPTIONS sip:127.0.0.1:{self.port} SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKready;rport\r\nFrom: <sip:b@x>;tag=1\r\n"
+               "To: <sip:b@x>\r\nCall-ID: ready\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+               "Content-Length: 0\r\n\r\n").encode()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"locusd exited at start; see {self.log_path}")
+            try:
+                s.sendto(msg, ("127.0.0.1", self.port))
+                s.recvfrom(65536)
+                return time.monotonic() - self.started
+            except OSError:
+                pass
+        raise RuntimeError(f"locusd not ready; see {self.log_path}")
+
+    def admin(self, cmd):
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(os.path.join(self.data_dir, "admin.sock"))
+        c.sendall((json.dumps(cmd) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            data += c.recv(1 << 20)
+        c.close()
+        return json.loads(data.splitlines()[-1])
+
+    def total(self, name):
+        totals = self.admin({"cmd": "stats"})["totals"]
+        return totals["counters"].get(name, totals["gauges"].get(name))
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc is not None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+            self.proc = None
+            self.log.close()
+
+
+def throughput(build, mode, count, window):
+    """REGISTER/s of one shard in `mode`: new registrations, then refreshes."""
+    work = tempfile.mkdtemp(prefix=f"durability-{mode}-")
+    d = Daemon(build, work, [f"--durability={mode}", "--shards=1", f"--expected_aors={count}"])
+    d.start()
+    rows = {}
+    try:
+        for n, load in enumerate(("register", "refresh")):
+            cpu0 = cpu_seconds([d.proc.pid])
+            commits0 = d.total("journal_commits")
+            r, _ = regload(build, d.port, [f"--mode={load}", f"--window={window}", f"--count={count}",
+                                           f"--aors={count}", "--expires=3600", "--drain=5",
+                                           f"--first-cseq={1 + n * 1000}"],
+                           timeout=300)
+            cpu = cpu_seconds([d.proc.pid]) - cpu0
+            commits = d.total("journal_commits") - commits0
+            rate = r["ok"] / max(r["sending_seconds"], 1e-9)
+            rows[load] = dict(rate=rate, ok=r["ok"], failed=r["other"] + r["timeouts"], p50=r["p50_us"],
+                              p99=r["p99_us"], cpu_us=cpu / max(r["ok"], 1) * 1e6, commits=commits,
+                              per_commit=r["ok"] / commits if commits else 0)
+            print(f"  {mode:>5} {load:>8}: {rate:9.0f}/s  failed {rows[load]['failed']}  "
+                  f"p50 {r['p50_us']:7.1f} us  p99 {r['p99_us']:8.1f} us  "
+                  f"CPU {rows[load]['cpu_us']:5.2f} us/REGISTER  group writes {commits} "
+                  f"({rows[load]['per_commit']:.0f} REGISTERs each)", flush=True)
+            time.sleep(1)
+    finally:
+        d.kill(signal.SIGTERM)
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def restored_ms(log_path):
+    """The shards' own 'restored ... in N ms' figures from the log, newest start."""
+    with open(log_path) as f:
+        text = f.read().split("listening on")[-2]
+    return [int(m) for m in re.findall(r"restored .* in (\d+) ms", text)]
+
+
+def startup(build, bindings, shards):
+    """Start-up with `bindings` bindings, from the journal and from a snapshot."""
+    work = tempfile.mkdtemp(prefix="durability-start-")
+    flags = ["--durability=sync", f"--shards={shards}", f"--expected_aors={bindings}"]
+    d = Daemon(build, work, flags)
+    result = {}
+    try:
+        d.start()
+        r, _ = regload(build, d.port, ["--mode=register", "--window=2000", f"--count={bindings}",
+                                       f"--aors={bindings}", "--expires=7200", "--drain=5"], timeout=600)
+        if r["ok"] != bindings:
+            raise RuntimeError(f"only {r['ok']} of {bindings} registered")
+        journal_bytes = d.total("journal_bytes")
+        for source in ("journal", "snapshot"):
+            if source == "snapshot":
+                before = d.total("snapshots")
+                d.admin({"cmd": "snapshot"})
+                deadline = time.monotonic() + 120
+                while d.total("snapshots") < before + shards and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            d.kill()
+            os.system("sync")
+            d.start()
+            restored = d.total("bindings")
+            per_shard = restored_ms(d.log_path)
+            result[source] = dict(seconds=d.ready_seconds, restored=restored, shard_ms=per_shard)
+            print(f"  start-up, {shards} shard(s), {restored} bindings from the {source}: "
+                  f"answering after {d.ready_seconds:.2f} s (shards restored in {per_shard} ms)",
+                  flush=True)
+            if restored != bindings:
+                raise RuntimeError(f"restored {restored} of {bindings}")
+        result["journal_bytes"] = journal_bytes
+    finally:
+        d.kill(signal.SIGTERM)
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def markdown(results, starts, args):
+    off = results["off"]
+    lines = [BEGIN, "",
+             f"Measured by `bench/durability` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} vCPUs): "
+             f"locusd with one shard pinned to CPU {SERVER_CPU}, regload pinned to CPU {CLIENT_CPU}, closed loop "
+             f"with {args.window} REGISTERs outstanding, {args.count:,} AORs; `register` binds each AOR "
+             "once, `refresh` then refreshes them all. The journal is on the machine's ext4 disk "
+             "(`fdatasync` ≈ 0.6 ms).", "",
+             "| durability | load | REGISTER/s | vs off | p50 µs | p99 µs | CPU µs/REGISTER | group writes | REGISTERs per write |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for mode in ("sync", "async", "off"):
+        for load in ("register", "refresh"):
+            r = results[mode][load]
+            ratio = r["rate"] / off[load]["rate"]
+            lines.append(f"| {mode} | {load} | {r['rate']:,.0f} | {ratio * 100:.0f}% | {r['p50']:.0f} | "
+                         f"{r['p99']:.0f} | {r['cpu_us']:.2f} | {r['commits']:,} | "
+                         f"{r['per_commit']:.0f} |")
+    lines += ["", "Start-up with bindings to restore (kill -9, then start; time from exec until the "
+              "daemon answers an OPTIONS; the shards restore in parallel):", "",
+              "| shards | bindings | restored from | answering after | shards' own restore time |",
+              "|---|---|---|---|---|"]
+    for shards, s in starts:
+        for source in ("journal", "snapshot"):
+            r = s[source]
+            lines.append(f"| {shards} | {r['restored']:,} | {source} | {r['seconds']:.2f} s | "
+                         f"{', '.join(str(m) + ' ms' for m in r['shard_ms'])} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--build", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--count", type=int, default=400000)
+    p.add_argument("--window", type=int, default=2000)
+    p.add_argument("--bindings", type=int, default=1000000)
+    p.add_argument("--write-docs", action="store_true")
+    args = p.parse_args()
+    print("throughput (one shard):", flush=True)
+    results = {mode: throughput(args.build, mode, args.count, args.window) for mode in ("sync", "async", "off")}
+    print("start-up:", flush=True)
+    starts = [(shards, startup(args.build, args.bindings, shards)) for shards in (1, 2)]
+    section = markdown(results, starts, args)
+    print(section)
+    if args.write_docs:
+        path = os.path.join(args.root, "docs", "benchmarks.md")
+        with open(path) as f:
+            text = f.read()
+        if BEGIN in text:
+            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+        else:
+            text = text.rstrip("\n") + "\n\n## Durability (issue 8)\n\n" + section + "\n"
+        with open(path, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
