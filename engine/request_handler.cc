@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "absl/hash/hash.h"
 #include "parser/scan.h"
 #include "parser/aor.h"
 #include "parser/element_cursor.h"
@@ -228,19 +229,25 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
   cached_ = cached;
   if (cached) {
     BuildTransactionKey(message, reply, message.method_name());
+    if (held_transactions_.contains(absl::Hash<std::string_view>{}(key_))) {
+      // Its response is held until its journal group is durable, and goes
+      // out then.
+      counters_.retransmissions.Add();
+      return Dropped();
+    }
     if (auto hit = transactions_.Find(key_, now_ms_)) {
       counters_.retransmissions.Add();
-      // Empty: the request's response is held until its journal group is
-      // durable; it goes out then.
-      if (hit->empty()) return Dropped();
       response->assign(*hit);
       return Respond(inbound, reply, 0);
     }
   }
   Disposition d = HandleRegister(message, inbound, reply, aor.view(), response);
   if (cached && d.kind == Disposition::Kind::kRespond) {
-    transactions_.Insert(key_, d.hold ? std::string_view() : std::string_view(*response),
-                         now_ms_ + kTimerJMs);
+    if (d.hold) {
+      held_transactions_.insert(absl::Hash<std::string_view>{}(key_));  // cached once decided
+    } else {
+      transactions_.Insert(key_, *response, now_ms_ + kTimerJMs);
+    }
   }
   return d;
 }
@@ -251,7 +258,8 @@ Disposition RequestHandler::HandleCancel(const sip::Message& message, const Inbo
   // REGISTER itself was already answered and is unaffected); otherwise 481.
   BuildTransactionKey(message, reply, "REGISTER");
   const bool matched = inbound.transport == store::Transport::kUdp &&
-                       transactions_.Find(key_, now_ms_).has_value();
+                       (transactions_.Find(key_, now_ms_).has_value() ||
+                        held_transactions_.contains(absl::Hash<std::string_view>{}(key_)));
   const int status = matched ? 200 : 481;
   ResponseBuilder builder(response);
   builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);

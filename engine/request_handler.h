@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "engine/authenticator.h"
 #include "engine/config.h"
 #include "engine/counters.h"
@@ -82,6 +84,7 @@ class RequestHandler {
   // Caches the final response of a held request once it is decided
   // (section 17.2.2); until then its retransmissions are absorbed.
   void CacheResponse(std::string_view key, std::string_view response) {
+    held_transactions_.erase(absl::Hash<std::string_view>{}(key));
     transactions_.Insert(key, response, now_ms_ + kTimerJMs);
   }
   // Of the last Handle(): the transaction key (empty when not cached: TCP)
@@ -140,6 +143,9 @@ class RequestHandler {
   std::string* out_ = nullptr;
   Authenticator* auth_ = nullptr;
   Journal* journal_ = nullptr;
+  // Transactions whose response is held by the journal (hashes of their
+  // keys): a retransmission is absorbed until the response is cached.
+  absl::flat_hash_set<uint64_t> held_transactions_;
   bool cached_ = false;  // the last request's response goes to the transaction cache
   std::string failure_response_;
 };

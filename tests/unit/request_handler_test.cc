@@ -385,3 +385,77 @@ TEST_F(RequestHandlerAuthTest, StaleNonceGetsStaleTrueAndRepeatedFailuresLockOut
 
 }  // namespace
 }  // namespace locus::engine
+
+namespace locus::engine {
+namespace {
+
+// With a sync journal (issue 8): a REGISTER that changes bindings is held with
+// a 500 ready, its retransmissions are absorbed until the decided response is
+// cached, and a journal that cannot take changes gets 500 with nothing applied.
+class RequestHandlerJournalTest : public RequestHandlerTest {
+ protected:
+  RequestHandlerJournalTest() {
+    char tmpl[] = "/tmp/locus-handler-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  ~RequestHandlerJournalTest() override {
+    journal_.reset();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+  void Attach(uint64_t max_pending_bytes) {
+    JournalOptions options;
+    options.mode = DurabilityMode::kSync;
+    options.generation_dir = dir_;
+    options.max_pending_bytes = max_pending_bytes;
+    journal_ = std::make_unique<Journal>(options, table_, counters_);
+    ASSERT_TRUE(journal_->Open(1, {}, 0, 0).ok());
+    handler_.SetJournal(journal_.get());
+  }
+  std::string dir_;
+  std::unique_ptr<Journal> journal_;
+};
+
+TEST_F(RequestHandlerJournalTest, ChangeIsHeldWithA500ReadyAndRetransmissionsAbsorbed) {
+  Attach(64 << 20);
+  const std::string request = Register("hana", "Contact: <sip:hana@10.0.0.1>;expires=600\r\n");
+  const Disposition d = Send(request);
+  ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
+  EXPECT_TRUE(d.hold);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
+  const std::string failure(handler_.failure_response());
+  EXPECT_TRUE(failure.starts_with("SIP/2.0 500 Server Internal Error\r\n")) << failure;
+  EXPECT_NE(failure.find("Retry-After: 5\r\n"), std::string::npos);
+  EXPECT_NE(failure.find("Call-ID: call-hana\r\n"), std::string::npos);
+  EXPECT_EQ(counters_.status[0].Get(), 0u);  // a held 200 is counted when it leaves
+  EXPECT_EQ(table_.binding_count(), 1u);     // applied: later requests see it
+  const std::string key(handler_.transaction_key());
+  EXPECT_FALSE(key.empty());
+
+  // The same request again while held: absorbed, not re-applied.
+  EXPECT_EQ(Send(request).kind, Disposition::Kind::kDrop);
+  EXPECT_EQ(counters_.retransmissions.Get(), 1u);
+  // A query of another AOR while changes are not durable is held too.
+  EXPECT_TRUE(Send(Register("ivan", "", 1, "z9hG4bKq1")).hold);
+
+  // Decided: from then on the retransmission gets the decided bytes.
+  const std::string ok = "SIP/2.0 200 OK\r\nX: decided\r\n\r\n";
+  handler_.CacheResponse(key, ok);
+  const Disposition again = Send(request);
+  EXPECT_EQ(again.kind, Disposition::Kind::kRespond);
+  EXPECT_FALSE(again.hold);
+  EXPECT_EQ(response_, ok);
+}
+
+TEST_F(RequestHandlerJournalTest, JournalThatCannotTakeChangesGets500AndNothingApplied) {
+  Attach(1);  // any pending byte is too many
+  EXPECT_EQ(Send(Register("jo", "Contact: <sip:jo@10.0.0.1>\r\n")).status, 200);  // nothing pending yet
+  const Disposition d = Send(Register("kim", "Contact: <sip:kim@10.0.0.1>\r\n", 1, "z9hG4bKk1"));
+  EXPECT_EQ(d.status, 500);
+  EXPECT_FALSE(d.hold);
+  EXPECT_EQ(StatusLine(), "SIP/2.0 500 Server Internal Error");
+  EXPECT_TRUE(Has("Retry-After: 5\r\n"));
+  EXPECT_EQ(table_.Find("sip:kim@example.com"), nullptr);
+}
+
+}  // namespace
+}  // namespace locus::engine
