@@ -25,6 +25,10 @@ struct ResponseRoute {
   uint64_t conn_id = 0;      // TCP: the connection, on shard from_shard
   int from_shard = 0;
   uint64_t received_ns = 0;  // for the latency histogram
+  // Not SIP: the answer to an admin `remove` (its request id, bindings removed).
+  bool admin = false;
+  uint64_t admin_id = 0;
+  uint32_t admin_count = 0;
 };
 
 // A response waiting for its group: the success response (200) and the
@@ -49,6 +53,7 @@ class CommitBatch {
   std::string undo;
   std::vector<uint32_t> undo_offsets;
   std::vector<HeldResponse> held;
+  uint64_t id = 0;  // groups are numbered in commit order
   // Binding changes, counted once the group is durable.
   uint64_t created = 0, refreshed = 0, removed = 0;
 

@@ -32,6 +32,8 @@ struct Journal::Snapshot {
   uint64_t offset = 0;
   bool in_flight = false;
   bool syncing = false;
+  bool synced = false;    // written and fdatasync'ed: waits for its groups
+  uint64_t last_group = 0;  // sync: the newest group whose changes it may hold
   bool abandon = false;  // abandon once the operation in flight is back
   std::string abandon_reason;
   uint64_t started_ms = 0;
@@ -39,7 +41,7 @@ struct Journal::Snapshot {
 
 Journal::Journal(JournalOptions options, store::BindingTable& table, ShardCounters& counters)
     : options_(std::move(options)), table_(table), counters_(counters) {
-  pending_ = NewBatch();
+  NewPending();
 }
 
 Journal::~Journal() {
@@ -49,6 +51,11 @@ Journal::~Journal() {
     table_.EndSnapshot();
   }
   if (fd_ >= 0) close(fd_);
+}
+
+void Journal::NewPending() {
+  pending_ = NewBatch();
+  pending_->id = ++group_ids_;
 }
 
 CommitBatch* Journal::NewBatch() {
@@ -151,7 +158,7 @@ void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_f
         // Held only behind a group that has since committed: nothing of
         // their own to write.
         decided_.emplace_back(pending_, true);
-        pending_ = NewBatch();
+        NewPending();
       }
     } else if (!pending_->records.empty() &&
                (final_flush || now_ms >= last_write_ms_ + options_.async_interval_ms ||
@@ -165,7 +172,7 @@ void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_f
 void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
                               uint64_t user_data_base) {
   inflight_ = pending_;
-  pending_ = NewBatch();
+  NewPending();
   last_write_ms_ = now_ms;
   if (FaultInjected()) {
     write_result_ = -ENOSPC;
@@ -210,7 +217,7 @@ void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
         s.offset += s.buffer.size();
         s.buffer.clear();
       } else {
-        FinishSnapshot(now_ms);
+        s.synced = true;  // renamed once its groups are durable (StepSnapshot)
       }
       break;
     }
@@ -268,7 +275,7 @@ void Journal::FailGroup(int error, uint32_t now_s) {
     counters_.journal_undone.Add(inflight_->undo_offsets.size() + pending_->undo_offsets.size());
     decided_.emplace_back(inflight_, false);
     decided_.emplace_back(pending_, false);
-    pending_ = NewBatch();
+    NewPending();
     inflight_ = nullptr;
     // The snapshot may hold states just undone.
     if (snapshot_ != nullptr) {
@@ -339,6 +346,17 @@ void Journal::StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_b
     AbandonSnapshot(s.abandon_reason, 0, now_ms);
     return;
   }
+  if (s.synced) {
+    // Sync mode: the snapshot may hold changes of groups not yet decided; it
+    // replaces the journals only once they are durable (a failed one
+    // abandons it, as its changes were undone).
+    const bool undecided =
+        options_.mode == DurabilityMode::kSync &&
+        ((inflight_ != nullptr && inflight_->id <= s.last_group) ||
+         (pending_->id <= s.last_group && !pending_->records.empty()));
+    if (!undecided) FinishSnapshot(now_ms);
+    return;
+  }
   if (FaultInjected()) {
     AbandonSnapshot("write", ENOSPC, now_ms);
     return;
@@ -351,6 +369,7 @@ void Journal::StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_b
                           &s.buffer);
     ++s.aors;
   }
+  s.last_group = pending_->id;  // every change so far is in it or an older group
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe == nullptr) {
     io_uring_submit(ring);

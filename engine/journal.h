@@ -119,6 +119,7 @@ class Journal {
  private:
   struct Snapshot;
   CommitBatch* NewBatch();
+  void NewPending();  // a fresh pending group with the next id
   bool FaultInjected() const;
   void StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s, uint64_t user_data_base);
   void DecideGroup(uint32_t now_s);
@@ -145,6 +146,7 @@ class Journal {
   CommitBatch* pending_ = nullptr;
   CommitBatch* inflight_ = nullptr;
   std::vector<std::pair<CommitBatch*, bool>> decided_;  // batch, committed
+  uint64_t group_ids_ = 0;  // ids of pending groups, increasing
   int write_result_ = 0;
   int sync_result_ = 0;
   int completions_due_ = 0;  // of the in-flight group

@@ -679,10 +679,17 @@ void Shard::Deliver(const ResponseRoute& route, std::string_view bytes) {
 void Shard::DeliverDecided() {
   journal_->TakeDecided([this](const HeldResponse& held, std::string_view key,
                                std::string_view bytes, bool committed) {
+    if (held.route.admin) {
+      AdminReply({held.route.admin_id, AdminHeader::kRemove, true,
+                  committed ? held.route.admin_count : 0},
+                 bytes);
+      return;
+    }
     if (!key.empty()) handler_.CacheResponse(key, bytes);
     counters_.CountStatus(committed ? held.status : 500);
     Deliver(held.route, bytes);
   });
+  NotifyAdmin();
 }
 
 void Shard::SendUdp(size_t socket, const Endpoint& to, std::string_view bytes) {
@@ -1007,6 +1014,10 @@ void Shard::DrainAdmin() {
     }
     admin_in_->Pop();
   }
+  NotifyAdmin();
+}
+
+void Shard::NotifyAdmin() {
   if (admin_replied_) {
     admin_replied_ = false;
     const uint64_t one = 1;
@@ -1064,14 +1075,26 @@ void Shard::AdminRemove(const AdminHeader& header, std::string_view payload) {
       if (reply.count > 0) table_.Rearm(record);
     }
   }
-  if (journal_ != nullptr) {
-    // Journaled like a REGISTER; the reply does not wait for the group.
-    journal_->AfterChange(aor);
-    journal_->CountChanges(0, 0, reply.count);
-  } else {
+  const std::string removed = Cat("{\"removed\":", reply.count, "}");
+  if (journal_ == nullptr) {
     counters_.bindings_removed.Add(reply.count);
+    AdminReply(reply, removed);
+    return;
   }
-  AdminReply(reply, Cat("{\"removed\":", reply.count, "}"));
+  // Journaled like a REGISTER, and in sync mode answered like one: once the
+  // group is durable (or, when it failed and was undone, with an error).
+  journal_->AfterChange(aor);
+  journal_->CountChanges(0, 0, reply.count);
+  if (journal_->MustHold()) {
+    ResponseRoute route;
+    route.admin = true;
+    route.admin_id = header.id;
+    route.admin_count = reply.count;
+    journal_->Hold(route, 200, {}, removed,
+                   "{\"error\":\"the journal write failed: nothing removed; try again\"}");
+    return;
+  }
+  AdminReply(reply, removed);
 }
 
 void Shard::AdminDump(const AdminHeader& header, std::string_view filter) {

@@ -134,6 +134,8 @@ class Shard {
   void AdminRemove(const AdminHeader& header, std::string_view payload);
   void AdminDump(const AdminHeader& header, std::string_view filter);
   void AdminReply(const AdminHeader& header, std::string_view payload);
+  // Wakes the admin thread when replies were pushed since the last call.
+  void NotifyAdmin();
   void PublishGauges();
   void FlushWakes();
   void CloseConnection(Connection* c);

@@ -868,12 +868,13 @@ class TcpClient(_ClientBase):
 # ---------------------------------------------------------------------------
 # Bounded UDP exchanges and background load
 
-def udp_exchange(requests, window=32, give_up=10.0):
+def udp_exchange(requests, window=32, give_up=10.0, with_times=False):
     """Sends requests (a list of (client, Request)) with at most window
     outstanding, each exactly once (no retransmission, so every request
     reaches locusd once and counters can be checked exactly), and returns their
-    final responses in order. Fails when one is not answered within give_up
-    seconds of being sent."""
+    final responses in order (with_times: (response, time.monotonic() when it
+    arrived) pairs). Fails when one is not answered within give_up seconds of
+    being sent."""
     by_sock = {}
     for c, _ in requests:
         by_sock[c.sock.fileno()] = c
@@ -912,7 +913,7 @@ def udp_exchange(requests, window=32, give_up=10.0):
                     entry = pending.pop(resp.branch, None)
                     if entry is None:
                         raise AssertionError("an answer to no outstanding request:\n%s" % resp.dump())
-                    answers[entry[0]] = resp
+                    answers[entry[0]] = (resp, time.monotonic()) if with_times else resp
     finally:
         for c in by_sock.values():
             c.sock.setblocking(True)

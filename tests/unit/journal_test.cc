@@ -345,6 +345,33 @@ TEST_F(JournalTest, SnapshotReplacesOlderFilesWhileTheTableChanges) {
   EXPECT_EQ(Load(), TableContents());
 }
 
+TEST_F(JournalTest, SnapshotWaitsForTheGroupsItHoldsAndDiesWithThem) {
+  Make(DurabilityMode::kSync);
+  Set("sip:a@x", "sip:a1@h");
+  Turn();
+  Set("sip:b@x", "sip:b1@h");  // pending: the snapshot will hold it
+  Hold("b");
+  journal_->RequestSnapshot();
+  // Prepared, never submitted: the completions below stand in for the kernel.
+  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);  // rotation, group write, first chunk
+  std::string chunk;
+  for (const char* aor : {"sip:a@x", "sip:b@x"}) CommitBatch::AppendState(table_, aor, &chunk);
+  journal_->OnCompletion(Journal::kSnapshotWrite, static_cast<int>(chunk.size()), now_ms_, kNow);
+  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);  // the snapshot's fdatasync
+  journal_->OnCompletion(Journal::kSnapshotSync, 0, now_ms_, kNow);
+  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  EXPECT_EQ(counters_.snapshots.Get(), 0u);  // b's group is not decided yet
+  // b's group fails: b is undone, so the snapshot holding it must not stand.
+  journal_->OnCompletion(Journal::kJournalWrite, -ENOSPC, now_ms_, kNow);
+  journal_->OnCompletion(Journal::kJournalSync, -ECANCELED, now_ms_, kNow);
+  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  EXPECT_EQ(counters_.snapshots.Get(), 0u);
+  EXPECT_EQ(counters_.snapshot_failures.Get(), 1u);
+  EXPECT_FALSE(Exists(store::SnapshotPath(dir_, 0, 2)));
+  EXPECT_FALSE(Exists(store::SnapshotPath(dir_, 0, 2) + ".tmp"));
+  EXPECT_EQ(table_.Find("sip:b@x"), nullptr);
+}
+
 TEST_F(JournalTest, SnapshotAbandonedOnFailureLeavesNothingBehind) {
   Make(DurabilityMode::kSync);
   for (int i = 0; i < 100; ++i) Set("sip:u" + std::to_string(i) + "@x", "sip:c@h");
