@@ -31,9 +31,10 @@ struct ResponseRoute {
   uint32_t admin_count = 0;
 };
 
-// A response waiting for its group: the success response (200) and the
-// failure response (500 with Retry-After) are both built up front, because
-// the request is gone when the group is decided.
+// A response waiting for its group: the success response (200) and, when
+// the caller wants one kept, the failure response (for a SIP request it is
+// made from the success response only when needed, see
+// RequestHandler::FailureFor).
 struct HeldResponse {
   ResponseRoute route;
   int status = 200;         // of the success response

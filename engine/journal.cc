@@ -292,11 +292,12 @@ void Journal::FailGroup(int error, uint32_t now_s) {
 }
 
 void Journal::TakeDecided(absl::FunctionRef<void(const HeldResponse&, std::string_view key,
-                                                 std::string_view bytes, bool committed)>
+                                                 std::string_view ok, std::string_view fail,
+                                                 bool committed)>
                               deliver) {
   for (auto& [batch, committed] : decided_) {
     for (const HeldResponse& h : batch->held) {
-      deliver(h, batch->key(h), committed ? batch->ok(h) : batch->fail(h), committed);
+      deliver(h, batch->key(h), batch->ok(h), batch->fail(h), committed);
     }
     batch->Clear();
     free_.push_back(batch);
@@ -363,6 +364,13 @@ void Journal::StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_b
   }
   s.buffer.clear();
   while (s.next < s.records.size() && s.buffer.size() < kSnapshotChunkBytes) {
+    // Records lie in hash order, all over memory: load a few ahead (the
+    // record, then its first binding's strings).
+    if (s.next + 8 < s.records.size()) __builtin_prefetch(s.records[s.next + 8]);
+    if (s.next + 4 < s.records.size()) {
+      const store::AorRecord* ahead = s.records[s.next + 4];
+      if (!ahead->erased() && !ahead->bindings().empty()) ahead->bindings()[0].Prefetch();
+    }
     const store::AorRecord* record = s.records[s.next++];
     if (record->erased() || record->bindings().empty()) continue;  // replaced by journal records
     store::AppendAorState(record->key(), {record->bindings().data(), record->bindings().size()},

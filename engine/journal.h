@@ -104,10 +104,12 @@ class Journal {
             uint64_t user_data_base);
   void OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s);
 
-  // Groups decided since the last call: deliver(held, bytes, committed) for
-  // each held response, then the group is recycled.
+  // Groups decided since the last call: deliver(held, key, ok, fail,
+  // committed) for each held response (the bytes given to Hold), then the
+  // group is recycled.
   void TakeDecided(absl::FunctionRef<void(const HeldResponse&, std::string_view key,
-                                          std::string_view bytes, bool committed)> deliver);
+                                          std::string_view ok, std::string_view fail,
+                                          bool committed)> deliver);
 
   // Starts a snapshot at the next Poll (no-op when one is running).
   void RequestSnapshot() { snapshot_requested_ = snapshot_ == nullptr; }

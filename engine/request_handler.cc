@@ -456,14 +456,11 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
     builder.AddHeaderUint("Retry-After", kJournalRetryAfter);  // the journal could not take it
   }
   builder.Finish(config_.server);
-  if (hold) {
-    // Sent instead of the 200 if the group holding these changes fails.
-    ResponseBuilder failure(&failure_response_);
-    failure.Start(500, "Server Internal Error", message, reply);
-    failure.AddHeaderUint("Retry-After", kJournalRetryAfter);
-    failure.Finish(config_.server);
-  }
   return Respond(inbound, reply, outcome.status, hold);
+}
+
+void RequestHandler::FailureFor(std::string_view held_success, std::string* out) {
+  RewriteAsFailure(held_success, 500, "Server Internal Error", kJournalRetryAfter, out);
 }
 
 void RequestHandler::AppendContacts(const store::AorRecord* record) {

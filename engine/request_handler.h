@@ -47,8 +47,8 @@ struct Disposition {
   int status = 0;        // kRespond: the status code sent
   Endpoint destination;  // kRespond over UDP: where the response goes
   // kRespond: the response shows bindings not yet durable (sync mode); it
-  // must be held by the journal, with failure_response() as its
-  // alternative, and is counted when it leaves.
+  // must be held by the journal (FailureFor() makes its alternative), and is
+  // counted when it leaves.
   bool hold = false;
 };
 
@@ -87,10 +87,11 @@ class RequestHandler {
     held_transactions_.erase(absl::Hash<std::string_view>{}(key));
     transactions_.Insert(key, response, now_ms_ + kTimerJMs);
   }
-  // Of the last Handle(): the transaction key (empty when not cached: TCP)
-  // and, with Disposition::hold, the 500 to send if the journal write fails.
+  // Of the last Handle(): the transaction key (empty when not cached: TCP).
   std::string_view transaction_key() const { return cached_ ? std::string_view(key_) : std::string_view(); }
-  std::string_view failure_response() const { return failure_response_; }
+  // The answer to a held request whose journal group failed: its 200 turned
+  // into 500 with Retry-After (nothing of it was applied).
+  static void FailureFor(std::string_view held_success, std::string* out);
 
   // Records every binding change in this shard's journal (issue 8); null:
   // durability off.
@@ -147,7 +148,6 @@ class RequestHandler {
   // keys): a retransmission is absorbed until the response is cached.
   absl::flat_hash_set<uint64_t> held_transactions_;
   bool cached_ = false;  // the last request's response goes to the transaction cache
-  std::string failure_response_;
 };
 
 }  // namespace locus::engine

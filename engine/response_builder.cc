@@ -178,6 +178,39 @@ void ResponseBuilder::Finish(std::string_view server) {
   out_.append("Content-Length: 0\r\n\r\n");
 }
 
+void RewriteAsFailure(std::string_view success, int status, std::string_view reason,
+                      uint32_t retry_after, std::string* out) {
+  ResponseBuilder builder(out);
+  out->append("SIP/2.0 ");
+  builder.AppendUint(static_cast<uint64_t>(status));
+  out->push_back(' ');
+  AppendReasonSafe(reason, out);
+  out->append("\r\n");
+  size_t at = success.find("\r\n");
+  at = at == std::string_view::npos ? success.size() : at + 2;
+  bool dropping = false;
+  bool retry_after_added = retry_after == 0;
+  while (at < success.size()) {
+    size_t end = success.find("\r\n", at);
+    end = end == std::string_view::npos ? success.size() : end + 2;
+    const std::string_view line = success.substr(at, end - at);
+    at = end;
+    if (line == "\r\n") {  // the end of the header section (no body: Content-Length 0)
+      out->append(line);
+      break;
+    }
+    if (line[0] != ' ' && line[0] != '\t') {  // not a folded continuation
+      const std::string_view name = line.substr(0, line.find(':'));
+      dropping = name == "Contact" || name == "Path" || name == "Date";
+      if (!retry_after_added && (name == "Server" || name == "Content-Length")) {
+        builder.AddHeaderUint("Retry-After", retry_after);
+        retry_after_added = true;
+      }
+    }
+    if (!dropping) out->append(line);
+  }
+}
+
 void AppendReasonSafe(std::string_view text, std::string* out) {
   for (char c : text) {
     const unsigned char u = static_cast<unsigned char>(c);

@@ -62,6 +62,14 @@ class ResponseBuilder {
   std::string& out_;
 };
 
+// The failure answer to a request whose success answer `success` (built by
+// ResponseBuilder) was held and cannot be sent: the same Via, From, To (and
+// tag), Call-ID and CSeq, with another status line, Retry-After when
+// retry_after > 0, and without what only a 200 carries (Contact, Path, Date).
+// Built only when needed, so a held request costs one response, not two.
+void RewriteAsFailure(std::string_view success, int status, std::string_view reason,
+                      uint32_t retry_after, std::string* out);
+
 // A reason phrase is TEXT-UTF8 without CR or LF (section 25.1): control
 // characters are dropped. For reasons built from error descriptions.
 void AppendReasonSafe(std::string_view text, std::string* out);

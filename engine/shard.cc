@@ -648,8 +648,7 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
   route.received_ns = inbound.received_ns;
   if (d.hold) {
     // Leaves once the journal group holding its changes is durable.
-    journal_->Hold(route, d.status, handler_.transaction_key(), response_,
-                   handler_.failure_response());
+    journal_->Hold(route, d.status, handler_.transaction_key(), response_, {});
     return;
   }
   Deliver(route, response_);
@@ -678,12 +677,17 @@ void Shard::Deliver(const ResponseRoute& route, std::string_view bytes) {
 
 void Shard::DeliverDecided() {
   journal_->TakeDecided([this](const HeldResponse& held, std::string_view key,
-                               std::string_view bytes, bool committed) {
+                               std::string_view ok, std::string_view fail, bool committed) {
     if (held.route.admin) {
       AdminReply({held.route.admin_id, AdminHeader::kRemove, true,
                   committed ? held.route.admin_count : 0},
-                 bytes);
+                 committed ? ok : fail);
       return;
+    }
+    std::string_view bytes = ok;
+    if (!committed) {
+      RequestHandler::FailureFor(ok, &failure_);  // nothing of it was applied
+      bytes = failure_;
     }
     if (!key.empty()) handler_.CacheResponse(key, bytes);
     counters_.CountStatus(committed ? held.status : 500);

@@ -161,6 +161,7 @@ class Shard {
   std::unique_ptr<Journal> journal_;  // null: durability off
   DurableStart durable_start_;
   std::string response_;  // reused for every response
+  std::string failure_;   // a held response's failure answer
 
   // UDP.
   std::vector<int> udp_fds_;

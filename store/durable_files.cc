@@ -62,10 +62,11 @@ absl::Status ReplaceFile(const std::string& path, std::string_view data) {
 // "<shard>-<seq>.<kind>": the shard and number, when `name` is such a file.
 bool ParseName(std::string_view name, int shard, std::string_view kind, uint64_t* seq) {
   const std::string prefix = std::to_string(shard) + "-";
-  const std::string suffix = "." + std::string(kind);
-  if (!name.starts_with(prefix) || !name.ends_with(suffix)) return false;
-  const std::string_view digits =
-      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (!name.starts_with(prefix) || !name.ends_with(kind)) return false;
+  name.remove_suffix(kind.size());
+  if (!name.ends_with('.')) return false;
+  name.remove_suffix(1);
+  const std::string_view digits = name.substr(prefix.size());
   if (digits.empty() || digits.size() > 18) return false;
   uint64_t value = 0;
   for (char c : digits) {

@@ -100,9 +100,9 @@ class JournalTest : public ::testing::Test {
   }
   std::vector<Decided> TakeDecided() {
     std::vector<Decided> out;
-    journal_->TakeDecided([&](const HeldResponse&, std::string_view key, std::string_view bytes,
-                              bool committed) {
-      out.push_back({std::string(bytes), std::string(key), committed});
+    journal_->TakeDecided([&](const HeldResponse&, std::string_view key, std::string_view ok,
+                              std::string_view fail, bool committed) {
+      out.push_back({std::string(committed ? ok : fail), std::string(key), committed});
     });
     return out;
   }
