@@ -9,6 +9,7 @@
 //   regload --target=127.0.0.1:5060 [--mode=register|refresh|mixed]
 //           [--mix=REGISTER:REFRESH:UNREGISTER:QUERY] [--rate=N | --window=N]
 //           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K] [--first-cseq=N]
+//           [--contact-port=P]
 //           [--sockets=N] [--domain=D] [--expires=S] [--t1-ms=500]
 //           [--drain=S] [--report-interval=S] [--json] [--quiet]
 //           [--auth-password=P]
@@ -18,7 +19,10 @@
 // `register` first); `mixed` draws each request from --mix (default
 // 10:80:5:5) over random AORs. Every AOR keeps its Call-ID and a CSeq that
 // grows by one per request, as a phone does (section 10.2.4), from --first-cseq
-// (default 1; a later run over the same AORs must start above the last).
+// (default 1; a later run over the same AORs must start above the last). An
+// AOR's Contact is sip:+1415...@<local address>:<port of the AOR's socket, or
+// --contact-port>, the same at every request (a refresh in a later run needs
+// --contact-port, as the sockets' ports change).
 //
 // With --auth-password, a 401 is answered as a phone answers it (RFC 3261
 // section 22.4): the first challenge whose algorithm regload knows (SHA-256,
@@ -83,6 +87,7 @@ struct Options {
   uint64_t aors = 100000;
   uint64_t aor_offset = 0;
   uint32_t first_cseq = 1;  // a later run over the same AORs starts above the last
+  uint16_t contact_port = 0;  // 0: the port of the AOR's socket
   uint32_t sockets = 16;
   std::string domain = "example.com";
   uint32_t expires = 3600;
@@ -131,6 +136,8 @@ Options ParseOptions(int argc, char** argv) {
       o.aors = static_cast<uint64_t>(number(1, 1e9));
     } else if (name == "aor-offset") {
       o.aor_offset = static_cast<uint64_t>(number(0, 1e10));
+    } else if (name == "contact-port") {
+      o.contact_port = static_cast<uint16_t>(number(1, 65535));
     } else if (name == "first-cseq") {
       o.first_cseq = static_cast<uint32_t>(number(1, 1e9));
     } else if (name == "sockets") {
@@ -267,9 +274,14 @@ class Generator {
     const bool v6 = local.is_v6();
     char contact[200] = "";
     if (t.kind != Kind::kQuery) {
+      // A phone keeps its Contact: the same port for an AOR whatever socket
+      // sends (so a refresh refreshes, and never adds a binding), fixed
+      // across runs with --contact-port.
+      const unsigned contact_port = o_.contact_port != 0 ? o_.contact_port
+                                                         : local_[t.aor % local_.size()].port();
       std::snprintf(contact, sizeof(contact), "Contact: <sip:+%" PRIu64 "@%s%.*s%s:%u>%s\r\n", user,
                     v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(), v6 ? "]" : "",
-                    local.port(), t.kind == Kind::kUnregister ? ";expires=0" : "");
+                    contact_port, t.kind == Kind::kUnregister ? ";expires=0" : "");
     }
     char authorization[400] = "";
     if (t.authorized) {
