@@ -14,7 +14,12 @@ BindingTable::~BindingTable() {
 
 std::vector<const AorRecord*> BindingTable::BeginSnapshot() {
   ++open_snapshots_;
-  return std::vector<const AorRecord*>(records_.begin(), records_.end());
+  // One pass over the slots (constructing from the iterator range would
+  // count them first: two passes).
+  std::vector<const AorRecord*> records;
+  records.reserve(records_.size());
+  for (const AorRecord* record : records_) records.push_back(record);
+  return records;
 }
 
 void BindingTable::EndSnapshot() {
