@@ -13,9 +13,8 @@ void CommitBatch::Clear() {
   created = refreshed = removed = 0;
 }
 
-void CommitBatch::AppendState(const store::BindingTable& table, store::AorKey aor,
+void CommitBatch::AppendState(store::AorKey aor, const store::AorRecord* record,
                               std::string* out) {
-  const store::AorRecord* record = table.Find(aor);
   if (record == nullptr) {
     store::AppendAorState(aor, {}, out);
   } else {
@@ -25,7 +24,7 @@ void CommitBatch::AppendState(const store::BindingTable& table, store::AorKey ao
 
 void CommitBatch::SaveUndo(const store::BindingTable& table, store::AorKey aor) {
   undo_offsets.push_back(static_cast<uint32_t>(undo.size()));
-  AppendState(table, aor, &undo);
+  AppendState(aor, table.Find(aor), &undo);
 }
 
 uint32_t CommitBatch::Put(std::string_view bytes) {

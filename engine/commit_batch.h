@@ -61,9 +61,9 @@ class CommitBatch {
   bool empty() const { return records.empty() && held.empty(); }
   void Clear();
 
-  // Appends the current state of `aor` in `table` to `out` (an empty state
-  // when the table has no record for it).
-  static void AppendState(const store::BindingTable& table, store::AorKey aor, std::string* out);
+  // Appends the state of `aor` to `out`: the bindings of `record`, or none
+  // when it is null.
+  static void AppendState(store::AorKey aor, const store::AorRecord* record, std::string* out);
   // The state before a change, for undo.
   void SaveUndo(const store::BindingTable& table, store::AorKey aor);
   void Hold(const ResponseRoute& route, int status, std::string_view key, std::string_view ok,

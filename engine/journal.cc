@@ -107,8 +107,8 @@ void Journal::BeforeChange(store::AorKey aor) {
   if (options_.mode == DurabilityMode::kSync) pending_->SaveUndo(table_, aor);
 }
 
-void Journal::AfterChange(store::AorKey aor) {
-  CommitBatch::AppendState(table_, aor, &pending_->records);
+void Journal::AfterChange(store::AorKey aor, const store::AorRecord* record) {
+  CommitBatch::AppendState(aor, record, &pending_->records);
 }
 
 void Journal::CountChanges(uint64_t created, uint64_t refreshed, uint64_t removed) {

@@ -87,7 +87,8 @@ class Journal {
   // Call before changing `aor` (its state is saved for undo), and after (its
   // new state becomes a journal record).
   void BeforeChange(store::AorKey aor);
-  void AfterChange(store::AorKey aor);
+  // `record`: the AOR's record after the change (null: it has none left).
+  void AfterChange(store::AorKey aor, const store::AorRecord* record);
   void CountChanges(uint64_t created, uint64_t refreshed, uint64_t removed);
   // Sync mode, with changes not yet durable: a response showing bindings must
   // be held until they are.

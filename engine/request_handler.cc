@@ -437,7 +437,7 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
         return true;
       });
   // The AOR's new state is the journal record.
-  if (changed) journal_->AfterChange(aor);
+  if (changed) journal_->AfterChange(aor, outcome.record);
   const bool hold = outcome.status == 200 && journal_ != nullptr && journal_->MustHold();
 
   ResponseBuilder builder(response);

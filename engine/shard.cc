@@ -1087,7 +1087,7 @@ void Shard::AdminRemove(const AdminHeader& header, std::string_view payload) {
   }
   // Journaled like a REGISTER, and in sync mode answered like one: once the
   // group is durable (or, when it failed and was undone, with an error).
-  journal_->AfterChange(aor);
+  journal_->AfterChange(aor, table_.Find(aor));
   journal_->CountChanges(0, 0, reply.count);
   if (journal_->MustHold()) {
     ResponseRoute route;

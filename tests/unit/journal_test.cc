@@ -69,7 +69,7 @@ class JournalTest : public ::testing::Test {
       bindings.push_back(std::move(b));
     }
     store::ApplyAorState(table_, aor, std::move(bindings), kNow);
-    journal_->AfterChange(aor);
+    journal_->AfterChange(aor, table_.Find(aor));
   }
   void Hold(const std::string& name) {
     journal_->Hold(ResponseRoute{}, 200, "key-" + name, "OK " + name, "FAIL " + name);
@@ -355,7 +355,7 @@ TEST_F(JournalTest, SnapshotWaitsForTheGroupsItHoldsAndDiesWithThem) {
   // Prepared, never submitted: the completions below stand in for the kernel.
   journal_->Poll(&ring_, now_ms_, kNow, false, kBase);  // rotation, group write, first chunk
   std::string chunk;
-  for (const char* aor : {"sip:a@x", "sip:b@x"}) CommitBatch::AppendState(table_, aor, &chunk);
+  for (const char* aor : {"sip:a@x", "sip:b@x"}) CommitBatch::AppendState(aor, table_.Find(aor), &chunk);
   journal_->OnCompletion(Journal::kSnapshotWrite, static_cast<int>(chunk.size()), now_ms_, kNow);
   journal_->Poll(&ring_, now_ms_, kNow, false, kBase);  // the snapshot's fdatasync
   journal_->OnCompletion(Journal::kSnapshotSync, 0, now_ms_, kNow);
