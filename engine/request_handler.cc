@@ -229,7 +229,7 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
   cached_ = cached;
   if (cached) {
     BuildTransactionKey(message, reply, message.method_name());
-    if (held_transactions_.contains(absl::Hash<std::string_view>{}(key_))) {
+    if (KeyHeld()) {
       // Its response is held until its journal group is durable, and goes
       // out then.
       counters_.retransmissions.Add();
@@ -244,7 +244,7 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
   Disposition d = HandleRegister(message, inbound, reply, aor.view(), response);
   if (cached && d.kind == Disposition::Kind::kRespond) {
     if (d.hold) {
-      held_transactions_.insert(absl::Hash<std::string_view>{}(key_));  // cached once decided
+      held_transactions_.insert(KeyHash(key_));  // cached once decided
     } else {
       transactions_.Insert(key_, *response, now_ms_ + kTimerJMs);
     }
@@ -259,7 +259,7 @@ Disposition RequestHandler::HandleCancel(const sip::Message& message, const Inbo
   BuildTransactionKey(message, reply, "REGISTER");
   const bool matched = inbound.transport == store::Transport::kUdp &&
                        (transactions_.Find(key_, now_ms_).has_value() ||
-                        held_transactions_.contains(absl::Hash<std::string_view>{}(key_)));
+                        KeyHeld());
   const int status = matched ? 200 : 481;
   ResponseBuilder builder(response);
   builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);

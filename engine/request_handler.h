@@ -84,7 +84,7 @@ class RequestHandler {
   // Caches the final response of a held request once it is decided
   // (section 17.2.2); until then its retransmissions are absorbed.
   void CacheResponse(std::string_view key, std::string_view response) {
-    held_transactions_.erase(absl::Hash<std::string_view>{}(key));
+    held_transactions_.erase(KeyHash(key));
     transactions_.Insert(key, response, now_ms_ + kTimerJMs);
   }
   // Of the last Handle(): the transaction key (empty when not cached: TCP).
@@ -147,6 +147,9 @@ class RequestHandler {
   // Transactions whose response is held by the journal (hashes of their
   // keys): a retransmission is absorbed until the response is cached.
   absl::flat_hash_set<uint64_t> held_transactions_;
+  static uint64_t KeyHash(std::string_view key) { return absl::Hash<std::string_view>{}(key); }
+  // The last request's key is held (no hashing while nothing is held).
+  bool KeyHeld() const { return !held_transactions_.empty() && held_transactions_.contains(KeyHash(key_)); }
   bool cached_ = false;  // the last request's response goes to the transaction cache
 };
 

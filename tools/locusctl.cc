@@ -392,14 +392,19 @@ int Run(const Options& o) {
     }
     return 0;
   }
+  // One request, one answer: an error exits 1; with --json the answer is
+  // printed as it came and the caller returns.
+  std::string answer;
+  auto ask = [&](const char* request) {
+    admin.Send(request);
+    answer = admin.ReadLine();
+    element root = Parse(parser, answer);
+    if (o.json) std::printf("%s\n", answer.c_str());
+    return root;
+  };
   if (cmd == "shards") {
-    admin.Send(R"({"cmd":"shards"})");
-    const std::string line = admin.ReadLine();
-    element root = Parse(parser, line);
-    if (o.json) {
-      std::printf("%s\n", line.c_str());
-      return 0;
-    }
+    element root = ask(R"({"cmd":"shards"})");
+    if (o.json) return 0;
     std::printf("%5s %10s %12s %12s %10s %10s %8s %10s %10s %10s\n", "SHARD", "CPU(s)", "REQUESTS",
                 "HANDED-OFF", "AORS", "BINDINGS", "TCP", "QUEUE(B)", "ADMIN(B)", "BEAT(ms)");
     for (element s : root["shards"].get_array()) {
@@ -432,13 +437,8 @@ int Run(const Options& o) {
     return ok ? 0 : 1;
   }
   if (cmd == "reload-users") {
-    admin.Send(R"({"cmd":"reload_users"})");
-    const std::string line = admin.ReadLine();
-    element root = Parse(parser, line);
-    if (o.json) {
-      std::printf("%s\n", line.c_str());
-      return 0;
-    }
+    element root = ask(R"({"cmd":"reload_users"})");
+    if (o.json) return 0;
     std::printf("users file reloaded: %llu user(s)\n", static_cast<unsigned long long>(U(root, "users")));
     for (element w : root["warnings"].get_array()) {
       std::string_view text;
@@ -447,15 +447,10 @@ int Run(const Options& o) {
     return 0;
   }
   if (cmd == "snapshot") {
-    admin.Send(R"({"cmd":"snapshot"})");
-    const std::string line = admin.ReadLine();
-    element root = Parse(parser, line);  // exits 1 with the error (durability off)
-    if (o.json) {
-      std::printf("%s\n", line.c_str());
-    } else {
-      std::printf("snapshot started on %llu shard(s); the snapshots counter counts them when written\n",
-                  static_cast<unsigned long long>(U(root, "shards")));
-    }
+    element root = ask(R"({"cmd":"snapshot"})");  // exits 1 when durability is off
+    if (o.json) return 0;
+    std::printf("snapshot started on %llu shard(s); the snapshots counter counts them when written\n",
+                static_cast<unsigned long long>(U(root, "shards")));
     return 0;
   }
   if (cmd == "config" || cmd == "version") {

@@ -46,12 +46,15 @@ class JournalTest : public ::testing::Test {
     std::system(("rm -rf " + dir_).c_str());
   }
 
-  void Make(DurabilityMode mode) {
+  void Make(DurabilityMode mode, uint64_t max_pending_bytes = 64ull << 20,
+            uint64_t snapshot_journal_bytes = 64ull << 20) {
     JournalOptions options;
     options.mode = mode;
     options.generation_dir = dir_;
     options.shard = 0;
     options.async_interval_ms = 100;
+    options.max_pending_bytes = max_pending_bytes;
+    options.snapshot_journal_bytes = snapshot_journal_bytes;
     options.fault_file = fault_;
     journal_ = std::make_unique<Journal>(options, table_, counters_);
     ASSERT_TRUE(journal_->Open(1, {}, 0, 0).ok());
@@ -255,12 +258,7 @@ TEST_F(JournalTest, SyncFailureAfterTheWriteStillFails) {
 }
 
 TEST_F(JournalTest, PendingBytesAreBounded) {
-  JournalOptions options;
-  options.mode = DurabilityMode::kSync;
-  options.generation_dir = dir_;
-  options.max_pending_bytes = 4096;
-  journal_ = std::make_unique<Journal>(options, table_, counters_);
-  ASSERT_TRUE(journal_->Open(1, {}, 0, 0).ok());
+  Make(DurabilityMode::kSync, /*max_pending_bytes=*/4096);
   int accepted = 0;
   while (journal_->Accepting() && accepted < 1000) {
     Set("sip:u" + std::to_string(accepted) + "@x", "sip:c@h");
@@ -389,12 +387,7 @@ TEST_F(JournalTest, SnapshotAbandonedOnFailureLeavesNothingBehind) {
 }
 
 TEST_F(JournalTest, SnapshotStartsByItselfPastTheJournalSize) {
-  JournalOptions options;
-  options.mode = DurabilityMode::kSync;
-  options.generation_dir = dir_;
-  options.snapshot_journal_bytes = 8192;
-  journal_ = std::make_unique<Journal>(options, table_, counters_);
-  ASSERT_TRUE(journal_->Open(1, {}, 0, 0).ok());
+  Make(DurabilityMode::kSync, 64ull << 20, /*snapshot_journal_bytes=*/8192);
   for (int i = 0; i < 200 && counters_.snapshots.Get() == 0; ++i) {
     Set("sip:u" + std::to_string(i % 20) + "@x", "sip:c" + std::to_string(i) + "@h");
     Turn();
