@@ -23,9 +23,18 @@ bool ParseQValue(std::string_view text, uint16_t* thousandths) {
 
 ParseError ParseContact(std::string_view element, Contact* out) {
   constexpr HeaderId kWhere = HeaderId::kContact;
-  *out = Contact{};
+  // Field by field: the address is reset by ParseNameAddrUncheckedParams.
+  out->star = false;
+  out->has_expires = false;
+  out->expires = 0;
+  out->has_q = false;
+  out->q = 0;
+  out->instance = {};
+  out->has_reg_id = false;
+  out->reg_id = 0;
   if (TrimLws(element) == "*") {
     out->star = true;
+    out->address = NameAddr{};
     return kParseOk;
   }
   if (const ParseError e = ParseNameAddrUncheckedParams(element, kWhere, &out->address); !e.ok()) {

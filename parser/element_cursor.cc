@@ -36,10 +36,10 @@ bool ElementCursor::Next(std::string_view* element) {
     rest_ = TrimLws(rest_);
     if (rest_.empty()) return false;  // an empty value has no elements
     // Most values are one element: without a comma there is nothing to split
-    // (one memchr instead of a walk through quotes and brackets), and the
+    // (one inline scan instead of a walk through quotes and brackets), and the
     // value is one element as it stands: its quotes and brackets are for the
     // value parsers to judge.
-    if (std::memchr(rest_.data(), ',', rest_.size()) == nullptr) {
+    if (FindChar(rest_, ',') == std::string_view::npos) {
       *element = rest_;
       rest_ = std::string_view();
       return true;

@@ -66,16 +66,10 @@ constexpr HeaderId CompactForm(char c) {
   }
 }
 
-// A perfect hash of (length, first letter, last letter) into 128 slots: one
-// case-insensitive comparison per lookup. The multipliers were searched for,
-// and MakeIndex() fails to compile if a name is added that collides.
-constexpr size_t kSlots = 128;
+// The perfect hash of header_id.h: one case-insensitive comparison per lookup.
+constexpr size_t kSlots = kHeaderSlots;
 
-constexpr size_t Slot(std::string_view name) {
-  return (name.size() + static_cast<size_t>(ToLower(name.front())) * 7 +
-          static_cast<size_t>(ToLower(name.back())) * 21) &
-         (kSlots - 1);
-}
+constexpr size_t Slot(std::string_view name) { return HeaderSlot(name.data(), name.size()); }
 
 constexpr std::array<uint8_t, kSlots> MakeIndex() {
   std::array<uint8_t, kSlots> index{};  // entry + 1; 0 = empty
@@ -88,6 +82,38 @@ constexpr std::array<uint8_t, kSlots> MakeIndex() {
 }
 
 constexpr std::array<uint8_t, kSlots> kIndex = MakeIndex();
+
+// Each slot's name as two folded words with the masks that keep its bytes, so
+// that a name with 16 readable bytes is matched by two loads and compares.
+constexpr std::array<PackedName, kSlots> MakePackedIndex() {
+  std::array<PackedName, kSlots> packed{};
+  for (size_t slot = 0; slot < kSlots; ++slot) {
+    if (kIndex[slot] == 0) continue;
+    const NameEntry& entry = kNames[kIndex[slot] - 1];
+    PackedName& p = packed[slot];
+    const size_t n = entry.name.size();
+    if (n > 16) continue;  // size 0: matches nothing, LookupHeaderId decides
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t byte = static_cast<unsigned char>(entry.name[i] | 0x20);
+      if (i < 8) {
+        p.head |= byte << (8 * i);
+        p.head_mask |= uint64_t{0xFF} << (8 * i);
+      } else {
+        p.tail |= byte << (8 * (i - 8));
+        p.tail_mask |= uint64_t{0xFF} << (8 * (i - 8));
+      }
+    }
+    p.size = static_cast<uint8_t>(n);
+    p.id = entry.id;
+  }
+  return packed;
+}
+
+}  // namespace
+
+constinit const std::array<PackedName, kHeaderSlots> kPackedHeaderNames = MakePackedIndex();
+
+namespace {
 
 // Case-insensitive equality of a token against a known header name with a few
 // overlapping word loads: OR-ing 0x20 lower-cases letters and leaves '-' and

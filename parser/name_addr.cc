@@ -22,7 +22,10 @@ ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out
 }
 
 ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where, NameAddr* out) {
-  *out = NameAddr{};
+  // out->uri is reset by ParseUri, which every successful parse reaches.
+  out->display_name = {};
+  out->angle_brackets = false;
+  out->params = {};
   std::string_view s = TrimLws(element);
   if (s.empty()) return HeaderError(where, "empty value");
   std::string_view uri_text;

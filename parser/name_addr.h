@@ -19,6 +19,7 @@ struct NameAddr {
 
 // Parses one list element. When the URI is not inside <...>, its first ';'
 // starts the header parameters (section 20) and it may not contain '?'.
+// On failure *out is unspecified (partly filled), as for every parser here.
 ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out);
 
 // As ParseNameAddr, but out->params is not checked: for callers that walk the

@@ -41,6 +41,7 @@ class ParamCursor {
 // here; anything else (LWS, errors) by NextGeneral, from the same position.
 inline bool ParamCursor::Next(Param* out) {
   const std::string_view s = rest_;
+  if (s.empty()) return false;  // the end of every list
   if (error_ || s.size() < 2 || s[0] != ';' || !IsTokenChar(s[1])) return NextGeneral(out);
   const size_t name_end = SpanOf(s, 2, char_class::kToken);
   if (name_end < s.size() && IsLws(s[name_end])) return NextGeneral(out);

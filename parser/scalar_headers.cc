@@ -72,9 +72,9 @@ ParseError ParseCSeq(std::string_view value, CSeq* out) {
 ParseError ParseCallId(std::string_view value, std::string_view* out) {
   // callid = word [ "@" word ]: words not empty, at most one '@'.
   const std::string_view s = TrimLws(value);
-  size_t i = SpanOf(s, 0, char_class::kWord);
+  size_t i = SpanOfLong<char_class::kWord>(s, 0);
   const size_t at = i;
-  if (i < s.size() && s[i] == '@') i = SpanOf(s, i + 1, char_class::kWord);
+  if (i < s.size() && s[i] == '@') i = SpanOfLong<char_class::kWord>(s, i + 1);
   if (s.empty() || i != s.size() || at == 0 || at + 1 == s.size()) {
     return HeaderError(HeaderId::kCallId, "not word[@word]");
   }

@@ -360,8 +360,22 @@ bool FindUriParam(std::string_view params, std::string_view name, std::string_vi
 }
 
 ParseError ParseUri(std::string_view text, HeaderId where, Uri* out) {
-  *out = Uri{};
+  // Member by member: `*out = Uri{}` compiles to `rep stos` on GCC, whose
+  // start-up costs more than this whole reset, once per URI.
   out->text = text;
+  out->scheme = UriScheme::kOther;
+  out->scheme_name = {};
+  out->has_user = false;
+  out->user = {};
+  out->has_password = false;
+  out->password = {};
+  out->host = {};
+  out->host_type = HostType::kNone;
+  out->has_port = false;
+  out->port = 0;
+  out->params = {};
+  out->headers = {};
+  out->opaque = {};
   // Fast path for the common schemes: "sip:" and "sips:" in any case.
   if (text.size() > 5 && (text[0] | 0x20) == 's' && (text[1] | 0x20) == 'i' &&
       (text[2] | 0x20) == 'p') {

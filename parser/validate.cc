@@ -28,9 +28,10 @@ constexpr HeaderId kMandatory[] = {
 template <typename Check>
 ParseError ForEachElement(const HeaderField& field, bool at_least_one, Check check) {
   // Most values are one element: without a comma, ElementCursor would yield
-  // the trimmed value as it stands, and nothing more.
-  const std::string_view value = TrimLws(field.value());
-  if (!value.empty() && std::memchr(value.data(), ',', value.size()) == nullptr) return check(value, 0);
+  // the trimmed value as it stands, and nothing more. (Framing trimmed it.)
+  const std::string_view value = field.value();
+  // (FindChar, inline SSE2: values are short for a memchr call.)
+  if (!value.empty() && FindChar(value, ',') == std::string_view::npos) return check(value, 0);
   ElementCursor cursor(field.value());
   std::string_view element;
   int count = 0;
@@ -63,8 +64,21 @@ bool IsSimpleTokenList(std::string_view value) {
   return true;
 }
 
+// Outputs that validation parses into and then drops (Route entries, every
+// Via after the top one, credentials, Contacts past the caller's span). A
+// fresh one per element would be zeroed each time (100 to 250 bytes, a
+// `rep stos` on GCC); their parsers reset every member they report, so one
+// set per thread serves every message.
+struct Scratch {
+  NameAddr name_addr;
+  Via via;
+  DigestParams digest;
+  Contact contact;
+};
+thread_local Scratch scratch;
+
 ParseError RouteElement(std::string_view element, HeaderId id) {
-  NameAddr route;
+  NameAddr& route = scratch.name_addr;
   if (const ParseError e = ParseNameAddr(element, id, &route); !e.ok()) return e;
   if (!route.angle_brackets) return HeaderError(id, "route entry is not a name-addr in <...>");
   return kParseOk;
@@ -85,8 +99,7 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
     case HeaderId::kVia:
       return ForEachElement(field, true, [&](std::string_view element, int index) {
         if (first_of_id && index == 0) return ParseVia(element, &out->top_via);
-        Via via;
-        return ParseVia(element, &via);
+        return ParseVia(element, &scratch.via);
       });
     case HeaderId::kFrom:
       return ParseNameAddr(field.value(), id, &out->from);
@@ -100,8 +113,7 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
       return ForEachElement(field, true, [&](std::string_view element, int) {
         const size_t index = static_cast<size_t>(out->contact_count);
         if (index < contacts.size()) return CountContact(element, &contacts[index], out);
-        Contact scratch;  // only when the caller's span is full: it is large to construct
-        return CountContact(element, &scratch, out);
+        return CountContact(element, &scratch.contact, out);  // the caller's span is full
       });
     case HeaderId::kExpires:
       out->has_expires = true;
@@ -138,8 +150,7 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
     case HeaderId::kProxyAuthorization:
     case HeaderId::kWwwAuthenticate:
     case HeaderId::kProxyAuthenticate: {
-      DigestParams digest;
-      return ParseDigest(field.value(), id, &digest);
+      return ParseDigest(field.value(), id, &scratch.digest);
     }
     case HeaderId::kDate:
       return ValidateDate(field.value());
@@ -159,7 +170,15 @@ ParseError ValidateField(const HeaderField& field, bool first_of_id, CoreHeaders
 }  // namespace
 
 ParseError ValidateMessage(const Message& message, CoreHeaders* out, std::span<Contact> contacts) {
-  *out = CoreHeaders{};
+  // Via, From, To, Call-ID and CSeq are mandatory: a message that passes
+  // has them all, and their parsers overwrite them. The rest is reset here
+  // (a whole CoreHeaders{} is some 600 bytes of stores per message).
+  out->has_max_forwards = false;
+  out->max_forwards = 0;
+  out->has_expires = false;
+  out->expires = 0;
+  out->contact_count = 0;
+  out->contact_star = false;
   for (HeaderId id : kSingleValued) {
     if (message.Count(id) > 1) {
       return MakeError(ErrorCode::kDuplicateHeader, "appears more than once", id);

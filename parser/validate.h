@@ -34,6 +34,7 @@ struct CoreHeaders {
   bool contact_star = false;
 };
 
+// On failure *out is unspecified (partly filled).
 // Checks, in this order: single-valued headers appear once; Via, From, To,
 // Call-ID and CSeq are present; every known header's value, in message order;
 // the CSeq method against the request method. Returns the first problem.

@@ -46,7 +46,22 @@ bool ValidReceived(std::string_view value) {
 }  // namespace
 
 ParseError ParseVia(std::string_view element, Via* out) {
-  *out = Via{};
+  // Member by member, not `*out = Via{}` (see ParseUri).
+  out->protocol_name = {};
+  out->protocol_version = {};
+  out->transport = {};
+  out->host = {};
+  out->host_type = HostType::kNone;
+  out->has_port = false;
+  out->port = 0;
+  out->branch = {};
+  out->received = {};
+  out->maddr = {};
+  out->has_ttl = false;
+  out->ttl = 0;
+  out->has_rport = false;
+  out->rport = 0;
+  out->params = {};
   std::string_view s = element;
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport.
   // Nearly every Via starts "SIP/2.0/": one folded 8-byte compare (OR 0x20
