@@ -18,9 +18,9 @@ size_t ElementEnd(std::string_view s) {
       if (n == 0) return std::string_view::npos;
       i += n;
     } else {  // '<'
-      const void* close = std::memchr(s.data() + i, '>', s.size() - i);
-      if (close == nullptr) return std::string_view::npos;
-      i = static_cast<size_t>(static_cast<const char*>(close) - s.data()) + 1;
+      const size_t close = FindChar(s, '>', i);
+      if (close == std::string_view::npos) return std::string_view::npos;
+      i = close + 1;
     }
     i = FindFirstOf3(s, i, ',', '"', '<');
   }

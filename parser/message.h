@@ -95,8 +95,11 @@ class Message {
   size_t consumed_ = 0;
   int64_t content_length_ = -1;
   size_t header_count_ = 0;
-  std::array<uint8_t, kHeaderIdCount> first_{};
-  std::array<uint8_t, kHeaderIdCount> counts_{};
+  // Rounded up to whole 16-byte words, so that resetting them is a few
+  // stores rather than a call to memset.
+  static constexpr size_t kIdSlots = (kHeaderIdCount + 15) / 16 * 16;
+  std::array<uint8_t, kIdSlots> first_{};
+  std::array<uint8_t, kIdSlots> counts_{};
   std::array<HeaderField, kMaxHeaders> headers_;  // the first header_count_ are set
 };
 

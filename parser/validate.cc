@@ -192,7 +192,11 @@ ParseError ValidateMessage(const Message& message, CoreHeaders* out, std::span<C
     if (const ParseError e = ValidateField(field, &field == top_via, out, contacts); !e.ok()) return e;
   }
   // CSeq method must equal the request method (8.1.1.5; RFC 4475 3.1.2.17).
-  if (message.is_request() && out->cseq.method_name != message.method_name()) {
+  // Known methods are exact, case-sensitive names: equal ids are equal
+  // text; extension methods (kOther) are compared as text.
+  if (message.is_request() &&
+      (out->cseq.method != message.method() ||
+       (message.method() == Method::kOther && out->cseq.method_name != message.method_name()))) {
     return MakeError(ErrorCode::kMismatch, "method differs from the request line", HeaderId::kCSeq);
   }
   return kParseOk;
