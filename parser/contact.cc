@@ -32,7 +32,9 @@ ParseError ParseContact(std::string_view element, Contact* out) {
   out->instance = {};
   out->has_reg_id = false;
   out->reg_id = 0;
-  if (TrimLws(element) == "*") {
+  // "*" (with LWS around it, when not trimmed yet): only then is the first
+  // byte '*' or LWS.
+  if (!element.empty() && (element.front() == '*' || IsLws(element.front())) && TrimLws(element) == "*") {
     out->star = true;
     out->address = NameAddr{};
     return kParseOk;

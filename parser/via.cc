@@ -109,7 +109,25 @@ ParseError ParseVia(std::string_view element, Via* out) {
     s.remove_prefix(n);
   }
   out->params = s;
-  ParamCursor cursor(s);
+  // Nearly every Via's parameters start with the branch, whose value is long
+  // (a magic cookie and a unique string): ";branch=" in one compare (letters
+  // folded) and the value 16 bytes at a time. This is what the loop below
+  // would do with that first parameter; anything else is left to it.
+  size_t params_from = 0;
+  uint64_t first_word = 0;
+  if (s.size() > 8) std::memcpy(&first_word, s.data(), 8);
+  uint64_t branch_name;
+  std::memcpy(&branch_name, ";branch=", 8);
+  if ((first_word | 0x0020202020202000ull) == branch_name) {
+    const size_t value_end = SpanOfLong<char_class::kGenValue>(s, 8);
+    if (value_end > 8) {
+      const std::string_view value = Slice(s, 8, value_end - 8);
+      if (FindFirstOf3(value, 0, ':', '[', ']') != value.size()) return HeaderError(kWhere, "branch is not a token");
+      out->branch = value;
+      params_from = value_end;
+    }
+  }
+  ParamCursor cursor(SliceFrom(s, params_from));
   Param p;
   while (cursor.Next(&p)) {
     if (TokenEquals(p.name, "branch")) {

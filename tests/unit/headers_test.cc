@@ -66,6 +66,31 @@ TEST(Via, SentProtocolFastAndGeneralPathsAgree) {
   EXPECT_FALSE(ParseVia("SIP/2.0/ 192.0.2.1", &fast).ok());
 }
 
+// ";branch=" first has a fast path (one folded compare, the value 16 bytes at
+// a time); it must read exactly what the general parameter loop reads.
+TEST(Via, BranchFirstAndElsewhereAgree) {
+  Via first;
+  Via later;
+  const std::string branch = "z9hG4bK-524287-1---7f3a9c1e2b4d6a8f.x!%*_+`'~";  // every gen-value mark
+  ASSERT_TRUE(ParseVia("SIP/2.0/UDP 192.0.2.1;BRANCH=" + branch + ";rport", &first).ok());
+  ASSERT_TRUE(ParseVia("SIP/2.0/UDP 192.0.2.1;rport;Branch=" + branch, &later).ok());
+  EXPECT_EQ(first.branch, branch);
+  EXPECT_EQ(later.branch, branch);
+  EXPECT_TRUE(first.has_rport);
+  EXPECT_EQ(first.params, ";BRANCH=" + branch + ";rport");
+  // The last branch wins, as in the loop.
+  ASSERT_TRUE(ParseVia("SIP/2.0/UDP h.example.com;branch=z9hG4bKa;branch=z9hG4bKb", &first).ok());
+  EXPECT_EQ(first.branch, "z9hG4bKb");
+  for (std::string_view bad : {"SIP/2.0/UDP h;branch=a:b", "SIP/2.0/UDP h;branch=[a]", "SIP/2.0/UDP h;branch=\"a\"",
+                               "SIP/2.0/UDP h;branch=z9hG4bK1 x", "SIP/2.0/UDP h;branch=z9hG4bK1;"}) {
+    EXPECT_FALSE(ParseVia(bad, &first).ok()) << bad;
+  }
+  for (std::string_view lws : {"SIP/2.0/UDP h;branch = z9hG4bK1", "SIP/2.0/UDP h;branch= z9hG4bK1"}) {
+    ASSERT_TRUE(ParseVia(lws, &first).ok()) << lws;  // EQUAL = SWS "=" SWS: the general path
+    EXPECT_EQ(first.branch, "z9hG4bK1");
+  }
+}
+
 TEST(Via, Malformed) {
   Via via;
   for (std::string_view bad : {"SIP/2.0/UDP", "SIP/2.0 192.0.2.1", "SIP/2.0/UDP 192.0.2.1;;branch=x",
@@ -164,8 +189,19 @@ TEST(CSeq, NumberAndMethod) {
   ASSERT_TRUE(ParseCSeq("2147483647 NEWMETHOD", &cseq).ok());
   EXPECT_EQ(cseq.method, Method::kOther);
   EXPECT_EQ(cseq.method_name, "NEWMETHOD");
+  // " REGISTER" has a one-compare fast path; near misses take the general one.
+  ASSERT_TRUE(ParseCSeq("1 REGISTER", &cseq).ok());
+  EXPECT_EQ(cseq.method, Method::kRegister);
+  EXPECT_EQ(cseq.method_name, "REGISTER");
+  ASSERT_TRUE(ParseCSeq("1\tREGISTER", &cseq).ok());
+  EXPECT_EQ(cseq.method, Method::kRegister);
+  ASSERT_TRUE(ParseCSeq("1 register", &cseq).ok());  // methods are case-sensitive
+  EXPECT_EQ(cseq.method, Method::kOther);
+  ASSERT_TRUE(ParseCSeq("1 REGISTERS", &cseq).ok());
+  EXPECT_EQ(cseq.method, Method::kOther);
+  EXPECT_EQ(cseq.method_name, "REGISTERS");
   for (std::string_view bad : {"2147483648 REGISTER", "36893488147419103232 INVITE", "REGISTER", "1",
-                               "1REGISTER", "-1 REGISTER", "1 REG ISTER"}) {
+                               "1REGISTER", "-1 REGISTER", "1 REG ISTER", "1 REGISTER@"}) {
     EXPECT_FALSE(ParseCSeq(bad, &cseq).ok()) << bad;
   }
 }

@@ -297,6 +297,33 @@ TEST(HeaderId, EveryKnownNameInAnyCaseAndNoNearMiss) {
   }
 }
 
+// The framer's lookup reads two words from the name; with fewer than 16
+// readable bytes, and for names over 16 bytes, it falls back to LookupHeaderId.
+TEST(HeaderId, PaddedLookupAgreesWithLookup) {
+  std::vector<std::string> names;
+  for (int i = static_cast<int>(HeaderId::kOther) + 1; i < kHeaderIdCount; ++i) {
+    const std::string name(HeaderName(static_cast<HeaderId>(i)));
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    names.push_back(name);
+    names.push_back(lower);
+    names.push_back(name + "x");
+    names.push_back(name.substr(0, name.size() - 1));
+    for (size_t k = 0; k < name.size(); ++k) {
+      std::string near = name;
+      near[k] = near[k] == 'x' ? 'y' : 'x';
+      names.push_back(near);
+    }
+  }
+  for (const char* other : {"i", "m", "X-Custom-Header", "Allow-Events", "To-", "-To", "T o"}) names.push_back(other);
+  for (const std::string& name : names) {
+    const std::string line = name + ": value of the header\r\n";  // the name, then 16+ readable bytes
+    const std::string_view view(line.data(), name.size());
+    EXPECT_EQ(LookupHeaderIdPadded(view, line.size()), LookupHeaderId(view)) << name;
+    EXPECT_EQ(LookupHeaderIdPadded(view, name.size()), LookupHeaderId(view)) << name;
+  }
+}
+
 TEST(HeaderId, LookupFullAndCompactNames) {
   EXPECT_EQ(LookupHeaderId("call-id"), HeaderId::kCallId);
   EXPECT_EQ(LookupHeaderId("CALL-ID"), HeaderId::kCallId);
