@@ -72,8 +72,10 @@ TEST(Via, BranchFirstAndElsewhereAgree) {
   Via first;
   Via later;
   const std::string branch = "z9hG4bK-524287-1---7f3a9c1e2b4d6a8f.x!%*_+`'~";  // every gen-value mark
-  ASSERT_TRUE(ParseVia("SIP/2.0/UDP 192.0.2.1;BRANCH=" + branch + ";rport", &first).ok());
-  ASSERT_TRUE(ParseVia("SIP/2.0/UDP 192.0.2.1;rport;Branch=" + branch, &later).ok());
+  const std::string first_text = "SIP/2.0/UDP 192.0.2.1;BRANCH=" + branch + ";rport";  // views point into these
+  const std::string later_text = "SIP/2.0/UDP 192.0.2.1;rport;Branch=" + branch;
+  ASSERT_TRUE(ParseVia(first_text, &first).ok());
+  ASSERT_TRUE(ParseVia(later_text, &later).ok());
   EXPECT_EQ(first.branch, branch);
   EXPECT_EQ(later.branch, branch);
   EXPECT_TRUE(first.has_rport);
