@@ -236,6 +236,61 @@ TEST(Framing, SizeLimit) {
   EXPECT_TRUE(Parse(data, &m, false, data.size()).ok());
 }
 
+// Long header sections: every line in order, folding anywhere, the first
+// error in message order, and stream cuts anywhere.
+std::string ManyHeaders(int count, std::string_view body = "") {
+  std::string text = "OPTIONS sip:a.example.com SIP/2.0\r\n";
+  for (int i = 0; i < count; ++i) text += "X-H" + std::to_string(i) + ": v" + std::to_string(i) + "\r\n";
+  return text + "\r\n" + std::string(body);
+}
+
+TEST(Framing, EveryLineOfALongHeaderSectionInOrder) {
+  for (int count : {1, 2, 3, 10, 31, 40, 64, 79}) {
+    const std::string text = ManyHeaders(count, "body\r\nwith\r\nlines\x01");
+    Message m;
+    ASSERT_TRUE(Parse(text, &m).ok()) << count;
+    ASSERT_EQ(m.headers().size(), static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      EXPECT_EQ(m.headers()[static_cast<size_t>(i)].name(), "X-H" + std::to_string(i));
+      EXPECT_EQ(m.headers()[static_cast<size_t>(i)].value(), "v" + std::to_string(i));
+    }
+    EXPECT_EQ(m.body(), "body\r\nwith\r\nlines\x01");
+  }
+}
+
+TEST(Framing, LateFoldingAndErrorsInMessageOrder) {
+  // Folding onto a header far down the section.
+  std::string text = ManyHeaders(20);
+  const size_t at = text.find("X-H12:");
+  text.insert(at, " folded\r\n");
+  Message m;
+  ASSERT_TRUE(Parse(text, &m).ok());
+  EXPECT_EQ(m.headers()[11].value(), "v11\r\n folded");
+  // The first error in message order wins.
+  std::string both = ManyHeaders(30);
+  both.insert(both.find("X-H25:"), "X-Bad\x01: x\r\n");
+  both.insert(both.find("X-H2:"), "no colon here\r\n");
+  ParseError e = Parse(both, &m);
+  EXPECT_EQ(e.code, ErrorCode::kBadHeaderLine);
+  EXPECT_STREQ(e.what, "header line has no colon");
+  std::string late = ManyHeaders(30);
+  late.insert(late.find("X-H25:"), "X-Bad\x01: x\r\n");
+  e = Parse(late, &m);
+  EXPECT_EQ(e.code, ErrorCode::kBadHeaderLine);
+  EXPECT_STREQ(e.what, "control character or bare CR/LF in a header line");
+  std::string bare_lf = ManyHeaders(30);
+  bare_lf.insert(bare_lf.find("X-H20:"), "X-A: b\n");
+  EXPECT_EQ(Parse(bare_lf, &m).code, ErrorCode::kBadHeaderLine);
+  // A stream message cut anywhere in its second half needs more bytes.
+  std::string with_length = ManyHeaders(30);
+  with_length.insert(with_length.find("X-H0:"), "Content-Length: 0\r\n");
+  for (size_t n = with_length.size() / 2; n < with_length.size(); ++n) {
+    EXPECT_EQ(Parse(std::string_view(with_length).substr(0, n), &m, /*stream=*/true).code, ErrorCode::kNeedMore) << n;
+  }
+  ASSERT_TRUE(Parse(with_length, &m, true).ok());
+  EXPECT_EQ(m.headers().size(), 31u);
+}
+
 TEST(ElementCursor, SplitsOnCommasOutsideQuotesAndAngles) {
   ElementCursor cursor(R"("Bell, Alexander" <sip:a@b.com;x=1,2>, <sip:c@d.com> ,sip:e@f.com)");
   std::string_view e;
