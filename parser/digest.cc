@@ -50,9 +50,21 @@ size_t SkipLws(std::string_view s, size_t i) {
 // challenge / credentials = auth-scheme LWS auth-param *(COMMA auth-param)
 // (RFC 3261 section 25.1), one pass by offsets into the trimmed value.
 ParseError ParseDigest(std::string_view value, HeaderId where, DigestParams* out) {
-  // Member by member, not `*out = DigestParams{}` (see ParseUri).
-  out->scheme = out->username = out->realm = out->nonce = out->uri = out->response = {};
-  out->algorithm = out->cnonce = out->opaque = out->qop = out->nc = out->stale = out->params = {};
+  // Member by member, not `*out = DigestParams{}` (see ParseUri), and not
+  // chained (a = b = {} copies b with a load that stalls store forwarding).
+  out->scheme = {};
+  out->username = {};
+  out->realm = {};
+  out->nonce = {};
+  out->uri = {};
+  out->response = {};
+  out->algorithm = {};
+  out->cnonce = {};
+  out->opaque = {};
+  out->qop = {};
+  out->nc = {};
+  out->stale = {};
+  out->params = {};
   const std::string_view s = TrimLws(value);
   size_t i = SpanOf(s, 0, char_class::kToken);
   if (i == 0) return HeaderError(where, "auth-scheme is missing");
