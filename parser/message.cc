@@ -24,6 +24,28 @@ bool AllowedControl(const char* base, size_t i, size_t line_start) {
   return c != '\r' && c != '\n' && i > line_start && base[i - 1] == '\\';
 }
 
+#if defined(__SSE2__)
+// Bit k is set when byte k of x may be a control byte: 0x00-0x1F or DEL, and
+// also every byte from 0x80, which callers skip. Adding 1 maps exactly these
+// onto 0x01-0x20 and the negative bytes: one signed compare finds them all.
+[[gnu::always_inline]] inline unsigned MaybeControlMask(__m128i x) {
+  const __m128i plus_one = _mm_add_epi8(x, _mm_set1_epi8(1));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(0x21), plus_one)));
+}
+
+// Offset in the 16-byte block x at base + i of the first byte that ends the
+// line starting at `pos`: a CR, or a control byte a line may not hold (see
+// AllowedControl); 16 when there is none.
+[[gnu::always_inline]] inline unsigned LineEndInBlock(__m128i x, const char* base, size_t i, size_t pos) {
+  for (unsigned control = MaybeControlMask(x); control != 0; control &= control - 1) {
+    const unsigned bit = static_cast<unsigned>(__builtin_ctz(control));
+    const unsigned char c = static_cast<unsigned char>(base[i + bit]);
+    if (c == '\r' || (c < 0x80 && !AllowedControl(base, i + bit, pos))) return bit;
+  }
+  return 16;
+}
+#endif
+
 // Finds the CRLF that ends the line starting at `pos`, checking on the way
 // that the line holds no control character but HTAB (RFC 3261 section 25.1:
 // CR and LF appear only as line ends), and noting the first ':' of the line in
@@ -38,25 +60,29 @@ bool AllowedControl(const char* base, size_t i, size_t line_start) {
   size_t colon = std::string_view::npos;
   size_t i = pos;
 #if defined(__SSE2__)
-  const __m128i below = _mm_set1_epi8(0x1F);
-  const __m128i del = _mm_set1_epi8(0x7F);
-  const __m128i colon_char = _mm_set1_epi8(':');
+  // Up to the block with the line's first colon (for header lines, nearly
+  // always the first block) ...
   for (; i + 16 <= end; i += 16) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i));
-    unsigned control = static_cast<unsigned>(_mm_movemask_epi8(
-        _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, below), below), _mm_cmpeq_epi8(x, del))));
-    const unsigned colons =
-        colon == std::string_view::npos ? static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, colon_char))) : 0;
-    while (control != 0) {  // skip the control bytes a line may hold (see AllowedControl)
-      const unsigned bit = static_cast<unsigned>(__builtin_ctz(control));
-      if (base[i + bit] == '\r' || !AllowedControl(base, i + bit, pos)) {  // CR first: every line ends so
-        if ((colons & ((1u << bit) - 1)) != 0) colon = i + static_cast<size_t>(__builtin_ctz(colons));
-        i += bit;
-        goto found;
-      }
-      control &= control - 1;
+    const unsigned colons = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':'))));
+    if (const unsigned bit = LineEndInBlock(x, base, i, pos); bit != 16) {
+      if ((colons & ((1u << bit) - 1)) != 0) colon = i + static_cast<size_t>(__builtin_ctz(colons));
+      i += bit;
+      goto found;
     }
-    if (colons != 0) colon = i + static_cast<size_t>(__builtin_ctz(colons));
+    if (colons != 0) {
+      colon = i + static_cast<size_t>(__builtin_ctz(colons));
+      i += 16;
+      break;
+    }
+  }
+  // ... then the line end alone.
+  for (; i + 16 <= end; i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i));
+    if (const unsigned bit = LineEndInBlock(x, base, i, pos); bit != 16) {
+      i += bit;
+      goto found;
+    }
   }
 #endif
   for (; i < end; ++i) {

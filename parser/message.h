@@ -67,6 +67,10 @@ class Message {
   }
   // Number of header fields (lines) with this id.
   int Count(HeaderId id) const { return counts_[static_cast<size_t>(id)]; }
+  // Every id's count, indexed by id and padded with zeros to kIdSlots (a
+  // whole number of 16-byte words), for checks over all ids at once.
+  static constexpr size_t kIdSlots = (kHeaderIdCount + 15) / 16 * 16;
+  const std::array<uint8_t, kIdSlots>& counts() const { return counts_; }
   // First field whose name equals `name` case-insensitively (for unknown
   // headers); nullptr when absent.
   const HeaderField* FindByName(std::string_view name) const;
@@ -95,9 +99,8 @@ class Message {
   size_t consumed_ = 0;
   int64_t content_length_ = -1;
   size_t header_count_ = 0;
-  // Rounded up to whole 16-byte words, so that resetting them is a few
-  // stores rather than a call to memset.
-  static constexpr size_t kIdSlots = (kHeaderIdCount + 15) / 16 * 16;
+  // Rounded up to whole 16-byte words (kIdSlots), so that resetting them is
+  // a few stores rather than a call to memset.
   std::array<uint8_t, kIdSlots> first_{};
   std::array<uint8_t, kIdSlots> counts_{};
   std::array<HeaderField, kMaxHeaders> headers_;  // the first header_count_ are set

@@ -15,13 +15,16 @@ bool ValidUnquotedDisplayName(std::string_view name) {
 
 }  // namespace
 
-ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out) {
-  if (const ParseError e = ParseNameAddrUncheckedParams(element, where, out); !e.ok()) return e;
-  if (!ValidateParams(out->params)) return HeaderError(where, "header parameter is malformed");
+ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out, const Uri* same_uri) {
+  if (const ParseError e = ParseNameAddrUncheckedParams(element, where, out, same_uri); !e.ok()) return e;
+  if (!out->params.empty() && !ValidateParams(out->params)) {
+    return HeaderError(where, "header parameter is malformed");
+  }
   return kParseOk;
 }
 
-ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where, NameAddr* out) {
+ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where, NameAddr* out,
+                                        const Uri* same_uri) {
   // out->uri is reset by ParseUri, which every successful parse reaches.
   out->display_name = {};
   out->angle_brackets = false;
@@ -60,6 +63,10 @@ ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where
     if (FindChar(uri_text, '?') != std::string_view::npos) {
       return HeaderError(where, "URI with headers must be inside <...>");
     }
+  }
+  if (same_uri != nullptr && EqualBytes(same_uri->text, uri_text)) {
+    CopyParsedUri(*same_uri, uri_text, &out->uri);
+    return kParseOk;
   }
   return ParseUri(uri_text, where, &out->uri);
 }

@@ -20,11 +20,16 @@ struct NameAddr {
 // Parses one list element. When the URI is not inside <...>, its first ';'
 // starts the header parameters (section 20) and it may not contain '?'.
 // On failure *out is unspecified (partly filled), as for every parser here.
-ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out);
+// `same_uri`, when given, is a URI parsed before with success (From's, for
+// To): if this element's URI has the same text, that result is copied
+// rather than parsed again (CopyParsedUri); the result is the same.
+ParseError ParseNameAddr(std::string_view element, HeaderId where, NameAddr* out,
+                         const Uri* same_uri = nullptr);
 
 // As ParseNameAddr, but out->params is not checked: for callers that walk the
 // parameters with a ParamCursor anyway and check its error().
-ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where, NameAddr* out);
+ParseError ParseNameAddrUncheckedParams(std::string_view element, HeaderId where, NameAddr* out,
+                                        const Uri* same_uri = nullptr);
 
 // The tag parameter of From/To, or empty.
 std::string_view TagOf(const NameAddr& value);

@@ -50,12 +50,17 @@ bool TwoDigits(std::string_view s, size_t at, int max) {
 ParseError ParseCSeq(std::string_view value, CSeq* out) {
   constexpr HeaderId kWhere = HeaderId::kCSeq;
   std::string_view s = TrimLws(value);
-  // The number, in the same pass as its digits; it stops growing once above
-  // the limit, so it never overflows.
+  // The number, in the same pass as its digits. Up to 19 digits cannot
+  // overflow 64 bits; a longer run (leading zeros, or far too large) is read
+  // again, stopping once above the limit.
   size_t digits = 0;
   uint64_t number = 0;
   for (; digits < s.size() && IsDigit(s[digits]); ++digits) {
-    if (number <= kMaxCSeq) number = number * 10 + static_cast<uint64_t>(s[digits] - '0');
+    number = number * 10 + static_cast<uint64_t>(s[digits] - '0');
+  }
+  if (digits > 19) {
+    number = 0;
+    for (size_t i = 0; i < digits && number <= kMaxCSeq; ++i) number = number * 10 + static_cast<uint64_t>(s[i] - '0');
   }
   if (digits == 0) return HeaderError(kWhere, "sequence number is missing");
   if (number > kMaxCSeq) return HeaderError(kWhere, "sequence number above 2^31-1");

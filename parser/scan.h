@@ -299,6 +299,19 @@ constexpr bool ParseDecimal(std::string_view s, uint64_t clamp, uint64_t* value,
                             bool* clamped = nullptr) {
   if (s.empty()) return false;
   uint64_t v = 0;
+  // Up to 19 digits cannot overflow 64 bits: the usual case, without a
+  // clamp test per digit (v only grows, so it is above the clamp at the end
+  // exactly when it went above it on the way).
+  if (s.size() <= 19) {
+    for (char c : s) {
+      if (!IsDigit(c)) return false;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    const bool over = v > clamp;
+    *value = over ? clamp : v;
+    if (clamped != nullptr) *clamped = over;
+    return true;
+  }
   bool over = false;
   for (char c : s) {
     if (!IsDigit(c)) return false;
@@ -310,6 +323,35 @@ constexpr bool ParseDecimal(std::string_view s, uint64_t clamp, uint64_t* value,
   if (over) v = clamp;
   *value = v;
   if (clamped != nullptr) *clamped = over;
+  return true;
+}
+
+// a == b, inline: for the short texts of header values a call to memcmp
+// costs more than the comparison (SSE2: 16 bytes per step, the last 16
+// overlapping; shorter texts 8, 4 or 1 bytes per step).
+inline bool EqualBytes(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* p = a.data();
+  const char* q = b.data();
+#if defined(__SSE2__)
+  if (n >= 16) {
+    const auto same16 = [p, q](size_t at) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+      const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + at));
+      return _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) == 0xFFFF;
+    };
+    for (size_t i = 0; i + 16 < n; i += 16) {
+      if (!same16(i)) return false;
+    }
+    return same16(n - 16);
+  }
+#endif
+  if (n >= 8) return LoadWord<uint64_t>(p) == LoadWord<uint64_t>(q) && LoadWord<uint64_t>(p + n - 8) == LoadWord<uint64_t>(q + n - 8);
+  if (n >= 4) return LoadWord<uint32_t>(p) == LoadWord<uint32_t>(q) && LoadWord<uint32_t>(p + n - 4) == LoadWord<uint32_t>(q + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != q[i]) return false;
+  }
   return true;
 }
 

@@ -209,19 +209,23 @@ uint8_t HostClass(std::string_view s, size_t i) {
 // four dot-separated runs of 1-3 digits, each at most 255, and no host
 // character after them. Returns its length, or 0 when the front of `s` is
 // anything else (another kind of host, or an invalid one).
+// kSixteenReadable: s.size() >= 16, so no bound needs checking (an address
+// and the byte after it are at most 16 bytes).
+template <bool kSixteenReadable>
 size_t ScanIpv4(std::string_view s) {
   const char* p = s.data();
   const char* const end = p + s.size();
+  const auto digit_at = [end](const char* q) { return (kSixteenReadable || q != end) && IsDigit(*q); };
   for (int part = 0;; ++part) {
-    if (p == end || !IsDigit(*p)) return 0;
+    if (!digit_at(p)) return 0;
     unsigned value = static_cast<unsigned>(*p++ - '0');
-    if (p != end && IsDigit(*p)) {
+    if (digit_at(p)) {
       value = value * 10 + static_cast<unsigned>(*p++ - '0');
-      if (p != end && IsDigit(*p)) value = value * 10 + static_cast<unsigned>(*p++ - '0');
+      if (digit_at(p)) value = value * 10 + static_cast<unsigned>(*p++ - '0');
     }
     if (value > 255) return 0;
     if (part == 3) break;
-    if (p == end || *p != '.') return 0;
+    if ((!kSixteenReadable && p == end) || *p != '.') return 0;
     ++p;
   }
   const size_t n = static_cast<size_t>(p - s.data());
@@ -302,7 +306,7 @@ size_t ScanHost(std::string_view s, HostType* type) {
   // The host is the longest run of host characters (alphanumerics, '-', '.').
   // Most hosts that start with a digit are IPv4 addresses: one pass for those.
   if (IsDigit(s.front())) {
-    if (const size_t n = ScanIpv4(s); n != 0) {
+    if (const size_t n = s.size() >= 16 ? ScanIpv4<true>(s) : ScanIpv4<false>(s); n != 0) {
       *type = HostType::kIpv4;
       return n;
     }
@@ -357,6 +361,28 @@ bool FindUriParam(std::string_view params, std::string_view name, std::string_vi
     i = end;
   }
   return false;
+}
+
+void CopyParsedUri(const Uri& parsed, std::string_view text, Uri* out) {
+  // Views that ParseUri left empty ({}) have no data and stay so.
+  const auto moved = [&parsed, &text](std::string_view view) {
+    if (view.data() == nullptr) return view;
+    return std::string_view(text.data() + (view.data() - parsed.text.data()), view.size());
+  };
+  out->text = text;
+  out->scheme = parsed.scheme;
+  out->scheme_name = moved(parsed.scheme_name);
+  out->has_user = parsed.has_user;
+  out->user = moved(parsed.user);
+  out->has_password = parsed.has_password;
+  out->password = moved(parsed.password);
+  out->host = moved(parsed.host);
+  out->host_type = parsed.host_type;
+  out->has_port = parsed.has_port;
+  out->port = parsed.port;
+  out->params = moved(parsed.params);
+  out->headers = moved(parsed.headers);
+  out->opaque = moved(parsed.opaque);
 }
 
 ParseError ParseUri(std::string_view text, HeaderId where, Uri* out) {

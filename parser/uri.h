@@ -40,6 +40,12 @@ struct Uri {
 // parameters) as a URI. `where` names the header for error reports.
 ParseError ParseUri(std::string_view text, HeaderId where, Uri* out);
 
+// Sets *out to `parsed` (a successful ParseUri result) moved onto `text`,
+// which must hold the same characters as parsed.text: every view into
+// parsed.text points at the same place in `text`. What ParseUri(text) would
+// give, without parsing again.
+void CopyParsedUri(const Uri& parsed, std::string_view text, Uri* out);
+
 // Validates a host (hostname / IPv4address / IPv6reference, section 25.1) and
 // reports which kind it is. Shared by URIs and the Via sent-by.
 bool ParseHost(std::string_view host, HostType* type);

@@ -119,11 +119,12 @@ ParseError ParseVia(std::string_view element, Via* out) {
   uint64_t branch_name;
   std::memcpy(&branch_name, ";branch=", 8);
   if ((first_word | 0x0020202020202000ull) == branch_name) {
-    const size_t value_end = SpanOfLong<char_class::kGenValue>(s, 8);
+    // The branch is a token: gen-value characters but ':', '[' and ']'. A
+    // token that stops at one of those is a gen-value that is not a token.
+    const size_t value_end = SpanOfLong<char_class::kToken>(s, 8);
     if (value_end > 8) {
-      const std::string_view value = Slice(s, 8, value_end - 8);
-      if (FindFirstOf3(value, 0, ':', '[', ']') != value.size()) return HeaderError(kWhere, "branch is not a token");
-      out->branch = value;
+      if (value_end < s.size() && IsGenValueChar(s[value_end])) return HeaderError(kWhere, "branch is not a token");
+      out->branch = Slice(s, 8, value_end - 8);
       params_from = value_end;
     }
   }

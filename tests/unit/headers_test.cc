@@ -6,6 +6,7 @@
 #include "parser/name_addr.h"
 #include "parser/params.h"
 #include "parser/scalar_headers.h"
+#include "parser/scan.h"
 #include "parser/via.h"
 
 namespace locus::sip {
@@ -83,6 +84,12 @@ TEST(Via, BranchFirstAndElsewhereAgree) {
   // The last branch wins, as in the loop.
   ASSERT_TRUE(ParseVia("SIP/2.0/UDP h.example.com;branch=z9hG4bKa;branch=z9hG4bKb", &first).ok());
   EXPECT_EQ(first.branch, "z9hG4bKb");
+  // The fast path reads a token; one that stops at ':', '[' or ']' is an
+  // error there, as in the loop.
+  for (std::string_view bad : {"SIP/2.0/UDP h;branch=z9hG4bK:1", "SIP/2.0/UDP h;branch=z9hG4bK[1]",
+                               "SIP/2.0/UDP h;branch=z9hG4bK]", "SIP/2.0/UDP h;branch=:z9hG4bK"}) {
+    EXPECT_EQ(std::string_view(ParseVia(bad, &first).what), "branch is not a token") << bad;
+  }
   for (std::string_view bad : {"SIP/2.0/UDP h;branch=a:b", "SIP/2.0/UDP h;branch=[a]", "SIP/2.0/UDP h;branch=\"a\"",
                                "SIP/2.0/UDP h;branch=z9hG4bK1 x", "SIP/2.0/UDP h;branch=z9hG4bK1;"}) {
     EXPECT_FALSE(ParseVia(bad, &first).ok()) << bad;
@@ -202,6 +209,27 @@ TEST(CSeq, NumberAndMethod) {
   ASSERT_TRUE(ParseCSeq("1 REGISTERS", &cseq).ok());
   EXPECT_EQ(cseq.method, Method::kOther);
   EXPECT_EQ(cseq.method_name, "REGISTERS");
+  // Up to 19 digits are read in one pass; longer runs (leading zeros) again,
+  // with the limit tested per digit.
+  ASSERT_TRUE(ParseCSeq("0000000000000000000000000000002147483647 REGISTER", &cseq).ok());
+  EXPECT_EQ(cseq.number, 2147483647u);
+  ASSERT_TRUE(ParseCSeq("0000000000000000042 REGISTER", &cseq).ok());  // 19 digits
+  EXPECT_EQ(cseq.number, 42u);
+  for (std::string_view bad : {"00000000000000000002147483648 REGISTER", "9999999999999999999 REGISTER",
+                               "99999999999999999999999999 REGISTER"}) {
+    EXPECT_FALSE(ParseCSeq(bad, &cseq).ok()) << bad;
+  }
+  // Every length of number, and the bytes that may end it.
+  for (const std::string number : {"7", "42", "314", "4711", "31415", "314159", "3141592", "31415926", "314159265"}) {
+    for (const std::string end : {" REGISTER", "\tREGISTER", "\xFF", "/", ":", "\x7F", "a"}) {
+      const std::string text = number + end + "        ";
+      const ParseError e = ParseCSeq(text, &cseq);
+      EXPECT_EQ(e.code == ErrorCode::kOk, end.size() > 1) << text;
+      if (e.ok()) {
+        EXPECT_EQ(cseq.number, std::stoul(number)) << text;
+      }
+    }
+  }
   for (std::string_view bad : {"2147483648 REGISTER", "36893488147419103232 INVITE", "REGISTER", "1",
                                "1REGISTER", "-1 REGISTER", "1 REG ISTER", "1 REGISTER@"}) {
     EXPECT_FALSE(ParseCSeq(bad, &cseq).ok()) << bad;
@@ -224,7 +252,18 @@ TEST(ScalarHeaders, DeltaSecondsAndMaxForwards) {
   EXPECT_TRUE(ParseDeltaSeconds("10000000000000000000", HeaderId::kExpires, &v).ok() && v == 4294967295u);
   EXPECT_FALSE(ParseDeltaSeconds("1 hour", HeaderId::kExpires, &v).ok());
   EXPECT_FALSE(ParseDeltaSeconds("", HeaderId::kExpires, &v).ok());
+  // 19 digits and fewer in one pass, longer ones digit by digit: the same
+  // clamping either way.
+  EXPECT_TRUE(ParseDeltaSeconds("4294967295", HeaderId::kExpires, &v).ok() && v == 4294967295u);
+  EXPECT_TRUE(ParseDeltaSeconds("4294967296", HeaderId::kExpires, &v).ok() && v == 4294967295u);
+  EXPECT_TRUE(ParseDeltaSeconds("9999999999999999999", HeaderId::kExpires, &v).ok() && v == 4294967295u);
+  EXPECT_TRUE(ParseDeltaSeconds("00000000000000000000000007", HeaderId::kExpires, &v).ok() && v == 7);
+  EXPECT_TRUE(ParseDeltaSeconds("184467440737095516160", HeaderId::kExpires, &v).ok() && v == 4294967295u);
+  EXPECT_FALSE(ParseDeltaSeconds("0000000000000000000000000x", HeaderId::kExpires, &v).ok());
+  EXPECT_FALSE(ParseDeltaSeconds("123456789012345678x", HeaderId::kExpires, &v).ok());
   EXPECT_TRUE(ParseMaxForwards("255", &v).ok() && v == 255);
+  EXPECT_TRUE(ParseMaxForwards("0000000000000000000000070", &v).ok() && v == 70);
+  EXPECT_FALSE(ParseMaxForwards("0000000000000000000000256", &v).ok());
   EXPECT_TRUE(ParseMaxForwards("0", &v).ok() && v == 0);
   EXPECT_FALSE(ParseMaxForwards("256", &v).ok());
   EXPECT_FALSE(ParseMaxForwards("300", &v).ok());
@@ -297,6 +336,26 @@ TEST(Params, HeaderParameterGrammar) {
   ASSERT_TRUE(FindParam(";Expires=60;q=1", "expires", &p));
   EXPECT_EQ(p.value, "60");
   EXPECT_EQ(Unquote("\"x y\""), "x y");
+}
+
+// EqualBytes (From and To URIs) against operator==: every length up to 40,
+// equal, one byte different at every position, and different lengths.
+TEST(Scan, EqualBytesIsEquality) {
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string a;
+    for (size_t i = 0; i < n; ++i) a += static_cast<char>('a' + i % 26);
+    const std::string b = a;
+    EXPECT_TRUE(EqualBytes(a, b)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string c = a;
+      c[i] = static_cast<char>(c[i] ^ 0x20);
+      EXPECT_FALSE(EqualBytes(a, c)) << n << " at " << i;
+    }
+    EXPECT_FALSE(EqualBytes(a, a + "x")) << n;
+    if (n > 0) {
+      EXPECT_FALSE(EqualBytes(std::string_view(a).substr(1), a)) << n;
+    }
+  }
 }
 
 }  // namespace

@@ -162,6 +162,39 @@ TEST(Framing, QuotedPairsMayHoldControlCharacters) {  // RFC 4475 section 3.1.1.
   EXPECT_EQ(Parse(Msg({"SIP/2.0 200 O\\\x07K"}), &m).code, ErrorCode::kBadStartLine);
 }
 
+// Every byte value at every position of the first blocks of a header line,
+// with its colon in the first block or the second: framing scans 16 bytes
+// at a time and treats bytes from 0x80 (UTF-8) like control bytes until it
+// looks at them one by one.
+TEST(Framing, EveryByteAtEveryPositionOfALine) {
+  Message m;
+  for (std::string_view name : {"X", "X-A-Rather-Long-Name"}) {
+    for (size_t at = 0; at < 40; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        const char c = static_cast<char>(byte);
+        std::string value(40, 'v');
+        value[at] = c;
+        const std::string data = "OPTIONS sip:a.com SIP/2.0\r\n" + std::string(name) + ": " + value + "\r\n\r\n";
+        const ParseError e = Parse(data, &m);
+        const bool allowed = byte == '\t' || (byte >= 0x20 && byte != 0x7F);
+        if (!allowed) {
+          EXPECT_EQ(e.code, ErrorCode::kBadHeaderLine) << name << " byte " << byte << " at " << at;
+          continue;
+        }
+        ASSERT_TRUE(e.ok()) << name << " byte " << byte << " at " << at;
+        ASSERT_EQ(m.headers().size(), 1u);
+        // Leading and trailing SP and HTAB are trimmed from the value.
+        std::string_view expected = value;
+        if (c == ' ' || c == '\t') {
+          if (at == 0) expected.remove_prefix(1);
+          if (at == 39) expected.remove_suffix(1);
+        }
+        EXPECT_EQ(m.headers()[0].value(), expected) << byte << " at " << at;
+      }
+    }
+  }
+}
+
 TEST(Framing, LongUnknownHeaderNamesAreKept) {  // RFC 4475 section 3.1.1.7
   Message m;
   const std::string name = "UnknownLo" + std::string(400, 'o') + "ngHeader";

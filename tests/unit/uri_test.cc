@@ -48,6 +48,62 @@ TEST(UriParse, HostOnlyAndIpv4) {
   EXPECT_FALSE(uri.has_port);
 }
 
+// An IPv4 address followed by at least 16 bytes is read without bound
+// checks: the same hosts must come out as when the text ends right after.
+TEST(UriParse, Ipv4HostsReadTheSameWithAndWithoutTextAfterThem) {
+  for (std::string_view host : {"192.0.2.4", "0.0.0.0", "255.255.255.255", "1.22.133.4", "256.1.1.1",
+                                "1.2.3", "1.2.3.", "1.2.3.4.5", "1.2.3.4a", "1..2.3", "001.002.003.004",
+                                "1234.1.1.1", "9.9.9.9-x", "1.2.3.4.example.com", "12.34.56.78.", "1"}) {
+    HostType short_type = HostType::kNone;
+    HostType long_type = HostType::kNone;
+    const std::string alone = std::string(host) + ";";
+    const std::string padded = std::string(host) + ";transport=tcp;lr;maddr=x";
+    const size_t short_size = ScanHost(alone, &short_type);
+    EXPECT_EQ(ScanHost(padded, &long_type), short_size) << host;
+    if (short_size != 0) {
+      EXPECT_EQ(long_type, short_type) << host;
+    }
+  }
+  HostType type = HostType::kNone;
+  EXPECT_EQ(ScanHost("192.0.2.10:5060;branch=z9hG4bK", &type), 10u);
+  EXPECT_EQ(type, HostType::kIpv4);
+}
+
+// CopyParsedUri gives what parsing the same text again gives: every view at
+// the same offset in the new text.
+TEST(UriParse, CopyParsedUriMovesEveryView) {
+  for (std::string_view text : {"sips:alice:secret@host.example.com:5061;transport=tls;lr?subject=hi&x=y",
+                                "sip:[2001:db8::1]:5060", "sip:example.com", "tel:+1-212-555-1212",
+                                "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6", "SIP:Bob@Biloxi.COM;lr"}) {
+    const std::string first(text);
+    const std::string second(text);  // the same characters, elsewhere
+    Uri parsed;
+    Uri again;
+    Uri copied;
+    ASSERT_TRUE(ParseUri(first, HeaderId::kTo, &parsed).ok()) << text;
+    ASSERT_TRUE(ParseUri(second, HeaderId::kTo, &again).ok()) << text;
+    CopyParsedUri(parsed, second, &copied);
+    const auto same_view = [&](std::string_view a, std::string_view b) {
+      return a.size() == b.size() && (a.data() == nullptr) == (b.data() == nullptr) &&
+             (a.data() == nullptr || a.data() == b.data());
+    };
+    EXPECT_TRUE(same_view(copied.text, again.text)) << text;
+    EXPECT_TRUE(same_view(copied.scheme_name, again.scheme_name)) << text;
+    EXPECT_TRUE(same_view(copied.user, again.user)) << text;
+    EXPECT_TRUE(same_view(copied.password, again.password)) << text;
+    EXPECT_TRUE(same_view(copied.host, again.host)) << text;
+    EXPECT_TRUE(same_view(copied.params, again.params)) << text;
+    EXPECT_TRUE(same_view(copied.headers, again.headers)) << text;
+    EXPECT_TRUE(same_view(copied.opaque, again.opaque)) << text;
+    EXPECT_EQ(copied.scheme, again.scheme);
+    EXPECT_EQ(copied.has_user, again.has_user);
+    EXPECT_EQ(copied.has_password, again.has_password);
+    EXPECT_EQ(copied.host_type, again.host_type);
+    EXPECT_EQ(copied.has_port, again.has_port);
+    EXPECT_EQ(copied.port, again.port);
+  }
+}
+
 TEST(UriParse, TelephoneSubscriberUser) {
   const Uri uri = MustParse("sip:+1-212-555-1212:1234@gateway.com;user=phone");
   EXPECT_EQ(uri.user, "+1-212-555-1212");

@@ -74,6 +74,43 @@ TEST(Validate, FillsCoreHeaders) {
   EXPECT_FALSE(core.contact_star);
 }
 
+// The second of To and From reuses the first's URI parse when the text is
+// the same; its views must still point into its own field.
+TEST(Validate, ToAndFromWithTheSameUriPointIntoTheirOwnFields) {
+  const auto inside = [](std::string_view view, std::string_view field) {
+    return view.data() >= field.data() && view.data() + view.size() <= field.data() + field.size();
+  };
+  for (bool from_first : {false, true}) {
+    std::vector<std::string> lines = RegisterLines();  // To, then From
+    if (from_first) std::swap(lines[3], lines[4]);
+    const std::string data = Join(lines);
+    Message m;
+    ASSERT_TRUE(ParseMessage(data, ParseOptions{}, &m).ok());
+    CoreHeaders core;
+    ASSERT_TRUE(ValidateMessage(m, &core).ok());
+    const std::string_view to_value = m.Find(HeaderId::kTo)->value();
+    const std::string_view from_value = m.Find(HeaderId::kFrom)->value();
+    for (const auto& [uri, value] : {std::pair{&core.to.uri, to_value}, std::pair{&core.from.uri, from_value}}) {
+      EXPECT_EQ(uri->text, "sip:bob@biloxi.com");
+      EXPECT_TRUE(inside(uri->text, value)) << from_first;
+      EXPECT_TRUE(inside(uri->scheme_name, value)) << from_first;
+      EXPECT_TRUE(inside(uri->user, value)) << from_first;
+      EXPECT_TRUE(inside(uri->host, value)) << from_first;
+      EXPECT_EQ(uri->user, "bob");
+      EXPECT_EQ(uri->host, "biloxi.com");
+      EXPECT_EQ(uri->host_type, HostType::kHostname);
+    }
+  }
+  // Different URIs are each parsed; a bad one is still an error of its own header.
+  CoreHeaders core;
+  ASSERT_TRUE(Validate(With("From:", "From: <sip:alice@atlanta.com:5070>;tag=1"), &core).ok());
+  EXPECT_EQ(core.from.uri.user, "alice");
+  EXPECT_EQ(core.from.uri.port, 5070);
+  EXPECT_EQ(core.to.uri.user, "bob");
+  EXPECT_EQ(Validate(With("From:", "From: <sip:bob@biloxi..com>;tag=1"), &core).header, HeaderId::kFrom);
+  EXPECT_EQ(Validate(With("To:", "To: <sip:bob@biloxi..com>"), &core).header, HeaderId::kTo);
+}
+
 TEST(Validate, TopViaIsTheFirstElementOfTheFirstField) {
   std::vector<std::string> lines = RegisterLines();
   lines[1] = "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKtop, SIP/2.0/UDP b.com;branch=z9hG4bK2";
