@@ -198,6 +198,39 @@ TEST(Validate, OtherKnownHeadersAreChecked) {
   }
 }
 
+// Option-tag and method lists: "a, b, c" has a short path (IsSimpleTokenList);
+// other spacing, and every error, the general one. Both must agree on lists
+// of every length, with separators at every offset.
+TEST(Validate, TokenListsWithEverySeparatorPosition) {
+  const std::string tokens[] = {"INVITE", "ACK", "x", "replaces", "100rel", "a-b.c!%*_+`'~", "OPTIONS"};
+  for (size_t count = 1; count <= 7; ++count) {
+    for (size_t shift = 0; shift < 17; ++shift) {
+      std::string list = std::string(shift, 'k') + tokens[0];
+      for (size_t i = 1; i < count; ++i) list += ", " + tokens[i];
+      CoreHeaders core;
+      EXPECT_TRUE(Validate(With("Expires:", "Allow: " + list), &core).ok()) << list;
+      // Other spacing, still valid: the byte-by-byte path.
+      std::string spaced = list;
+      for (size_t at = spaced.find(", "); at != std::string::npos; at = spaced.find(", ", at + 4)) {
+        spaced.replace(at, 2, " ,\t");
+      }
+      EXPECT_TRUE(Validate(With("Expires:", "Supported: " + spaced), &core).ok()) << spaced;
+      if (count == 1) continue;
+      // Broken at each separator in turn: always an error of that header.
+      for (size_t at = list.find(", "); at != std::string::npos; at = list.find(", ", at + 2)) {
+        for (const std::string bad : {",,", ", ,", "  ", " ,,", ",;"}) {
+          std::string broken = list;
+          broken.replace(at, 2, bad);
+          EXPECT_EQ(Validate(With("Expires:", "Supported: " + broken), &core).header, HeaderId::kSupported)
+              << broken;
+        }
+      }
+      EXPECT_EQ(Validate(With("Expires:", "Require: " + list + ", "), &core).header, HeaderId::kRequire) << list;
+      EXPECT_EQ(Validate(With("Expires:", "Require: , " + list), &core).header, HeaderId::kRequire) << list;
+    }
+  }
+}
+
 TEST(Validate, StarContactIsSyntaxOnly) {  // the registrar applies 10.3 step 6
   CoreHeaders core;
   ASSERT_TRUE(Validate(With("Contact:", "Contact: *"), &core).ok());
