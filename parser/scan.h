@@ -347,8 +347,15 @@ inline bool EqualBytes(std::string_view a, std::string_view b) {
     return same16(n - 16);
   }
 #endif
-  if (n >= 8) return LoadWord<uint64_t>(p) == LoadWord<uint64_t>(q) && LoadWord<uint64_t>(p + n - 8) == LoadWord<uint64_t>(q + n - 8);
-  if (n >= 4) return LoadWord<uint32_t>(p) == LoadWord<uint32_t>(q) && LoadWord<uint32_t>(p + n - 4) == LoadWord<uint32_t>(q + n - 4);
+  // Two overlapping loads of a word size that fits cover the whole text.
+  if (n >= 8) {
+    return LoadWord<uint64_t>(p) == LoadWord<uint64_t>(q) &&
+           LoadWord<uint64_t>(p + n - 8) == LoadWord<uint64_t>(q + n - 8);
+  }
+  if (n >= 4) {
+    return LoadWord<uint32_t>(p) == LoadWord<uint32_t>(q) &&
+           LoadWord<uint32_t>(p + n - 4) == LoadWord<uint32_t>(q + n - 4);
+  }
   for (size_t i = 0; i < n; ++i) {
     if (p[i] != q[i]) return false;
   }
