@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The side-by-side registrar benchmark (issue 6); run it through bench/compare.
+"""The side-by-side registrar benchmark; run it through bench/compare.
 
 For each server (the null responder, locusd with one shard, Kamailio with its
 best worker count), pinned to CPU 0 with regload pinned to CPU 1:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The durability benchmark of issue 8 (run it through bench/durability).
+"""The durability benchmark (run it through bench/durability).
 
 1. REGISTER/s of one shard with --durability=sync, async and off, in the same
    run: locusd pinned to CPU 0, regload to CPU 1, closed loop (a window of
@@ -255,7 +255,7 @@ def main():
         if BEGIN in text:
             text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
         else:
-            text = text.rstrip("\n") + "\n\n## Durability (issue 8)\n\n" + section + "\n"
+            text = text.rstrip("\n") + "\n\n## Durability\n\n" + section + "\n"
         with open(path, "w") as f:
             f.write(text)
     return 0

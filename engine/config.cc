@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "engine/digest.h"
+#include "engine/auth/digest.h"
 #include "engine/text.h"
 #include "simdjson.h"
 

@@ -45,10 +45,10 @@ struct alignas(64) ShardCounters {
   Counter method_register, method_options, method_cancel, method_ack, method_other;
   // Binding changes applied by this shard.
   Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired;
-  // Digest authentication (issue 7): 401s sent, and what the credentials were.
+  // Digest authentication: 401s sent, and what the credentials were.
   Counter auth_challenges, auth_successes, auth_failures, auth_stale, auth_replays,
       auth_forbidden, auth_malformed, auth_locked_out;
-  // Durability (issue 8): group writes that became durable and their bytes,
+  // Durability: group writes that became durable and their bytes,
   // group writes that failed, AOR changes undone by a failed group (sync),
   // snapshots written and abandoned.
   Counter journal_commits, journal_bytes, journal_failures, journal_undone, snapshots,

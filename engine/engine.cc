@@ -3,27 +3,16 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <dirent.h>
-
-#include <cstring>
-#include <fstream>
-
-#include <random>
 #include <latch>
+#include <random>
 
+#include "engine/auth/nonce_service.h"
+#include "engine/auth/user_db.h"
+#include "engine/file_util.h"
 #include "engine/log.h"
 #include "engine/text.h"
-#include "engine/clock.h"
-#include "engine/user_db.h"
-#include "store/aor_hash.h"
-#include "store/durable_files.h"
-#include "store/journal_record.h"
-#include "parser/scan.h"
+#include "engine/transport/listen_socket.h"
 
 namespace locus::engine {
 
@@ -44,157 +33,20 @@ Engine::Engine(Config config) : config_(std::move(config)) {}
 
 Engine::~Engine() { Stop(); }
 
-// SO_REUSEPORT would let a second locusd (same user) silently share the
-// port with a running one, each seeing part of the traffic. A bind without
-// SO_REUSEPORT fails when anyone holds the address, so probe first.
-absl::Status CheckAddressFree(const Endpoint& at, int type) {
-  const int fd = socket(at.family(), type | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(Cat("socket: ", std::strerror(errno)));
-  const int one = 1;
-  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (at.is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  const int result = bind(fd, at.addr(), at.len());
-  const int error = errno;
-  close(fd);
-  if (result != 0) {
-    return absl::UnavailableError(Cat(type == SOCK_DGRAM ? "udp " : "tcp ", at.ToString(), ": ",
-                                      std::strerror(error)));
-  }
-  return absl::OkStatus();
-}
-
-// mkdir -p: every missing directory of `path`, mode 0750.
-absl::Status MakeDirectories(const std::string& path) {
-  for (size_t at = 1; at <= path.size(); ++at) {
-    if (at != path.size() && path[at] != '/') continue;
-    const std::string prefix = path.substr(0, at);
-    if (mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) {
-      return absl::InternalError(Cat("mkdir ", prefix, ": ", std::strerror(errno)));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// The nonce secret: configured, or 32 random bytes kept (hex, mode 0600) in
-// <data_dir>/auth.secret so that nonces survive a restart.
-absl::StatusOr<std::string> LoadOrCreateSecret(const Config& config) {
-  std::string hex = config.auth_secret;
-  if (hex.empty()) {
-    const std::string path = config.data_dir + "/auth.secret";
-    if (absl::Status s = MakeDirectories(config.data_dir + "/"); !s.ok()) return s;
-    std::ifstream in(path);
-    if (in) {
-      in >> hex;
-      if (hex.size() != 64) return absl::InvalidArgumentError(Cat(path, ": not 64 hex digits"));
-    } else {
-      unsigned char raw[32];
-      if (!RandomBytes(raw, sizeof(raw))) return absl::InternalError("no random bytes for the nonce secret");
-      static constexpr char kHex[] = "0123456789abcdef";
-      for (unsigned char b : raw) {
-        hex.push_back(kHex[b >> 4]);
-        hex.push_back(kHex[b & 0xF]);
-      }
-      const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd < 0) return absl::InternalError(Cat("cannot create ", path, ": ", std::strerror(errno)));
-      const std::string line = hex + "\n";
-      const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-      close(fd);
-      if (!written) return absl::InternalError(Cat("cannot write ", path));
-      Log(LogLevel::kInfo, "made a new nonce secret in %s", path);
-    }
-  }
-  std::string secret;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    const int high = sip::HexValue(hex[i]);
-    const int low = sip::HexValue(hex[i + 1]);
-    if (high < 0 || low < 0) return absl::InvalidArgumentError("the nonce secret is not hex");
-    secret.push_back(static_cast<char>(high * 16 + low));
-  }
-  return secret;
-}
-
 absl::Status Engine::PrepareDurability() {
   if (config_.durability == DurabilityMode::kOff) {
     Log(LogLevel::kWarning, "durability off: bindings are lost when locusd stops (--durability)");
     return absl::OkStatus();
   }
-  const std::string dir = config_.BindingsDir();
-  if (absl::Status s = MakeDirectories(dir + "/"); !s.ok()) return s;
-  absl::StatusOr<std::optional<store::Generation>> current = store::ReadCurrent(dir);
-  if (!current.ok()) return current.status();
-  const int n = static_cast<int>(shards_.size());
-  uint64_t generation = 1;
-  bool load_own_files = true;
-  if (!current->has_value()) {
-    // A fresh directory: generation 1 for this shard count.
-    if (absl::Status s = MakeDirectories(store::GenerationDir(dir, 1) + "/"); !s.ok()) return s;
-    if (absl::Status s = store::WriteCurrent(dir, {1, n}); !s.ok()) return s;
-  } else if ((*current)->shards == n) {
-    generation = (*current)->number;
-  } else {
-    // The shard count changed: every AOR may belong to another shard now.
-    // Load the old generation into the new shards' tables by owner; each
-    // shard writes its part as the new generation's first snapshot.
-    const uint64_t started_ns = MonotonicNs();
-    const uint32_t now = WallSeconds();
-    old_generation_ = (*current)->number;
-    generation = new_generation_ = old_generation_ + 1;
-    const std::string old_dir = store::GenerationDir(dir, old_generation_);
-    const std::string new_dir = store::GenerationDir(dir, generation);
-    if (absl::Status s = store::RemoveGeneration(new_dir); !s.ok()) return s;  // a crashed attempt
-    if (absl::Status s = MakeDirectories(new_dir + "/"); !s.ok()) return s;
-    uint64_t records = 0;
-    for (int old_shard = 0; old_shard < (*current)->shards; ++old_shard) {
-      absl::StatusOr<store::ShardFiles> files = store::ListShardFiles(old_dir, old_shard);
-      if (!files.ok()) return files.status();
-      absl::StatusOr<store::LoadStats> stats = store::LoadShard(
-          old_dir, old_shard, *files, /*repair=*/false,
-          [&](std::string_view aor, std::vector<store::Binding>&& bindings) {
-            Shard& owner = *shards_[static_cast<size_t>(store::OwnerShardOf(aor, n))];
-            store::ApplyAorState(owner.table(), aor, std::move(bindings), now);
-          });
-      if (!stats.ok()) return stats.status();
-      if (stats->damaged) {
-        Log(LogLevel::kWarning, "%s is damaged at byte %d: restored the records before it",
-            stats->damaged_file, stats->damaged_offset);
-      }
-      records += stats->records;
-    }
-    Log(LogLevel::kInfo, "shard count changed from %d to %d: read %d records of generation %d in %d ms",
-        (*current)->shards, n, records, old_generation_, (MonotonicNs() - started_ns) / 1000000);
-    load_own_files = false;
-  }
-  // Other generation directories are leftovers of an interrupted change.
-  if (DIR* d = opendir(dir.c_str())) {
-    std::vector<std::string> stale;
-    while (dirent* entry = readdir(d)) {
-      const std::string name = entry->d_name;
-      if (name.starts_with("gen-") && name != Cat("gen-", generation) &&
-          name != Cat("gen-", old_generation_)) {
-        stale.push_back(dir + "/" + name);
-      }
-    }
-    closedir(d);
-    for (const std::string& path : stale) {
-      if (absl::Status s = store::RemoveGeneration(path); !s.ok()) return s;
-    }
-  }
-  for (auto& shard : shards_) {
-    shard->SetDurableStart({store::GenerationDir(dir, generation), load_own_files});
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Engine::CommitGeneration() {
-  if (new_generation_ == 0) return absl::OkStatus();
-  const std::string dir = config_.BindingsDir();
-  if (absl::Status s = store::WriteCurrent(dir, {new_generation_, static_cast<int>(shards_.size())});
+  if (absl::Status s = generations_.Prepare(config_, static_cast<int>(shards_.size()),
+                                            [this](int shard) -> store::BindingTable& {
+                                              return shards_[static_cast<size_t>(shard)]->table();
+                                            });
       !s.ok()) {
     return s;
   }
-  Log(LogLevel::kInfo, "generation %d (%d shards) is current; generation %d deleted", new_generation_,
-      shards_.size(), old_generation_);
-  return store::RemoveGeneration(store::GenerationDir(dir, old_generation_));
+  for (auto& shard : shards_) shard->SetDurableStart(generations_.start());
+  return absl::OkStatus();
 }
 
 absl::Status Engine::Start() {
@@ -207,7 +59,7 @@ absl::Status Engine::Start() {
   // Authentication: the nonce secret and the users, before any shard runs.
   std::shared_ptr<const UserDb> users;
   if (config_.auth) {
-    absl::StatusOr<std::string> secret = LoadOrCreateSecret(config_);
+    absl::StatusOr<std::string> secret = LoadOrCreateNonceSecret(config_);
     if (!secret.ok()) return secret.status();
     nonces_ = std::make_unique<NonceService>(*secret, config_.nonce_lifetime);
     failures_ = std::make_unique<FailureTable>(config_.auth_failure_window);
@@ -238,25 +90,27 @@ absl::Status Engine::Start() {
       }
     }
   }
-  std::vector<Shard*> peers;
-  for (auto& s : shards_) peers.push_back(s.get());
+  std::vector<HandOff*> peers;
+  for (auto& s : shards_) peers.push_back(&s->handoff());
+  std::vector<AdminServer::ShardView> views(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     std::vector<SpscRing*> inboxes(static_cast<size_t>(n)), outboxes(static_cast<size_t>(n));
     for (int j = 0; j < n; ++j) {
       inboxes[static_cast<size_t>(j)] = rings_[static_cast<size_t>(j * n + i)].get();
       outboxes[static_cast<size_t>(j)] = rings_[static_cast<size_t>(i * n + j)].get();
+      if (j != i) views[static_cast<size_t>(i)].inboxes.push_back(inboxes[static_cast<size_t>(j)]);
     }
-    shards_[static_cast<size_t>(i)]->Connect(peers, inboxes, outboxes);
+    shards_[static_cast<size_t>(i)]->handoff().Connect(peers, inboxes, outboxes);
+    views[static_cast<size_t>(i)].counters = &shards_[static_cast<size_t>(i)]->counters();
   }
   if (config_.auth) {
     for (auto& s : shards_) s->EnableAuth(nonces_.get(), failures_.get(), users);
   }
   if (absl::Status s = PrepareDurability(); !s.ok()) return s;
-  admin_ = std::make_unique<AdminServer>(config_, peers);
-  for (int i = 0; i < n; ++i) {
-    shards_[static_cast<size_t>(i)]->ConnectAdmin(admin_->to_shard(static_cast<size_t>(i)),
-                                                  admin_->from_shard(static_cast<size_t>(i)),
-                                                  admin_->notify_fd());
+  admin_ = std::make_unique<AdminServer>(config_, std::move(views));
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    shards_[i]->admin().Connect(admin_->to_shard(i), admin_->from_shard(i), admin_->notify_fd(),
+                                admin_->wake_fd(i));
   }
 
   // Each shard opens its ring on its own thread (SINGLE_ISSUER), then waits
@@ -286,7 +140,7 @@ absl::Status Engine::Start() {
   // state is restored; requests wait in them until the shards run).
   absl::Status durable = absl::OkStatus();
   if (!start_failed_.load()) {
-    durable = CommitGeneration();
+    durable = generations_.Commit();
     if (!durable.ok()) start_failed_.store(true);
   }
   go_->count_down();

@@ -1,5 +1,6 @@
 // The set of shards of one locusd: creates them and the hand-off rings
-// between every pair, runs each on its own pinned thread, and stops them.
+// between every pair, prepares their durable state, runs each on its own
+// pinned thread, runs the admin thread, and stops them all.
 #ifndef LOCUS_ENGINE_ENGINE_H_
 #define LOCUS_ENGINE_ENGINE_H_
 
@@ -10,8 +11,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "engine/admin_server.h"
-#include "engine/authenticator.h"
+#include "engine/admin/admin_server.h"
+#include "engine/auth/authenticator.h"
+#include "engine/durability/generations.h"
 #include "engine/config.h"
 #include "engine/shard.h"
 #include "engine/spsc_ring.h"
@@ -38,18 +40,14 @@ class Engine {
   const AdminServer& admin() const { return *admin_; }
 
  private:
-  // Issue 8: picks the generation, loads the old one into the shards' tables
-  // when the shard count changed, and tells each shard how to start.
+  // Picks the generation of the bindings directory, loads the old one into
+  // the shards' tables when the shard count changed, and tells each shard
+  // how to start.
   absl::Status PrepareDurability();
-  // After every shard opened: a new generation becomes CURRENT.
-  absl::Status CommitGeneration();
 
   Config config_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  // A new generation to switch CURRENT to once the shards have written it,
-  // and the old one to delete then (0: none).
-  uint64_t new_generation_ = 0;
-  uint64_t old_generation_ = 0;
+  GenerationPlan generations_;
   std::vector<std::unique_ptr<SpscRing>> rings_;  // [from * n + to]
   std::vector<std::thread> threads_;
   std::unique_ptr<AdminServer> admin_;

@@ -1,5 +1,7 @@
 #include "engine/text.h"
 
+#include "parser/scan.h"
+
 namespace locus::engine {
 
 std::vector<std::string_view> SplitList(std::string_view list) {
@@ -20,6 +22,18 @@ bool ParseUint(std::string_view text, uint64_t* out) {
   if (text.empty()) return false;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
   return error == std::errc() && end == text.data() + text.size();
+}
+
+bool ParseHex32(std::string_view text, uint32_t* out) {
+  if (text.empty() || text.size() > 8) return false;
+  uint32_t v = 0;
+  for (char c : text) {
+    const int d = sip::HexValue(c);
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<uint32_t>(d);
+  }
+  *out = v;
+  return true;
 }
 
 std::string ToLowerAscii(std::string_view text) {

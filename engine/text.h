@@ -47,6 +47,9 @@ std::vector<std::string_view> SplitList(std::string_view list);
 // A decimal number without sign or spaces that fits in uint64_t.
 bool ParseUint(std::string_view text, uint64_t* out);
 
+// 1 to 8 hex digits, any case.
+bool ParseHex32(std::string_view text, uint32_t* out);
+
 std::string ToLowerAscii(std::string_view text);
 
 // Escapes a string for a JSON string literal (without the quotes).

@@ -1,5 +1,5 @@
 // Where the durable state of the binding tables lives on disk, and how it is
-// read back (issue 8, ARCHITECTURE section 6). Every file holds AOR-state
+// read back (ARCHITECTURE section 6). Every file holds AOR-state
 // records (store/journal_record.h).
 //
 //   <dir>/CURRENT                     "<generation> <shards>\n", replaced atomically

@@ -1,4 +1,4 @@
-// The durable form of an AOR (issue 8, ARCHITECTURE section 6): one record
+// The durable form of an AOR (ARCHITECTURE section 6): one record
 // holds an AOR and every one of its bindings -- all fields, absolute expiry --
 // as they stand after a change. Replaying records in order restores a table;
 // replay is idempotent, and only the order of one AOR's records matters. The

@@ -55,7 +55,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/digest.h"
+#include "engine/auth/digest.h"
 #include "engine/endpoint.h"
 #include "engine/latency_histogram.h"
 

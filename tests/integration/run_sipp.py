@@ -31,7 +31,7 @@ LOCUSD_FLAGS = ["--shards=2", "--min_expires=60", "--default_expires=3600",
                 "--max_expires=7200", "--max_contacts=16"]
 
 # Scenarios that need more than LOCUSD_FLAGS.
-#   register_auth: Digest authentication (issue 7) for the users of
+#   register_auth: Digest authentication for the users of
 #   register_auth.users.json (their passwords are in the scenario). SIPp 3.6.1
 #   computes MD5 digests only and answers the FIRST WWW-Authenticate header,
 #   so locusd offers MD5 alone (SHA-256 is tested by test_auth.py's own

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Digest authentication of REGISTERs (issue 7; RFC 3261 sections 10.3 and
+"""Digest authentication of REGISTERs (RFC 3261 sections 10.3 and
 22.4, RFC 2617 qop=auth, RFC 7616/8760) against real daemons on loopback, with
 an independent client (hashlib, locus_harness.digest_*). SIPp's own
 [authentication] support is exercised by tests/sipp/register_auth.xml

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""locusd's durability (issue 8): the bindings journal, snapshots and start-up
+"""locusd's durability: the bindings journal, snapshots and start-up
 restore, against real daemons on loopback, each in a working directory of its
 own (data under var/locus/bindings):
 

@@ -1,0 +1,351 @@
+#include "engine/durability/journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine/log.h"
+#include "store/durable_files.h"
+#include "store/journal_record.h"
+
+namespace locus::engine {
+namespace {
+
+constexpr uint64_t kSnapshotChunkBytes = 512 << 10;  // serialized per loop turn
+constexpr uint64_t kSnapshotRetryMs = 10000;         // after a failed snapshot
+constexpr uint64_t kAsyncEagerBytes = 1 << 20;        // async: write early past this
+
+}  // namespace
+
+// A snapshot being written.
+struct Journal::Snapshot {
+  uint64_t seq = 0;
+  std::string path;
+  std::string tmp_path;
+  int fd = -1;
+  std::vector<const store::AorRecord*> records;  // a BindingTable snapshot
+  size_t next = 0;
+  uint64_t aors = 0;
+  std::string buffer;  // the chunk being written
+  uint64_t offset = 0;
+  bool in_flight = false;
+  bool syncing = false;
+  bool synced = false;    // written and fdatasync'ed: waits for its groups
+  uint64_t last_group = 0;  // sync: the newest group whose changes it may hold
+  bool abandon = false;  // abandon once the operation in flight is back
+  std::string abandon_reason;
+  uint64_t started_ms = 0;
+};
+
+Journal::Journal(JournalOptions options, store::BindingTable& table, ShardCounters& counters)
+    : GroupCommit(options.mode, options.max_pending_bytes, table, counters),
+      options_(std::move(options)) {}
+
+Journal::~Journal() {
+  if (snapshot_ != nullptr) {
+    if (snapshot_->fd >= 0) close(snapshot_->fd);
+    unlink(snapshot_->tmp_path.c_str());
+    table_.EndSnapshot();
+  }
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status Journal::OpenJournalFile(uint64_t seq) {
+  const std::string path = store::JournalPath(options_.generation_dir, options_.shard, seq);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return absl::InternalError(path + ": " + std::strerror(errno));
+  // The new name must be durable before anything written in it counts.
+  if (absl::Status s = store::SyncDirectory(options_.generation_dir); !s.ok()) {
+    close(fd);
+    return s;
+  }
+  if (fd_ >= 0) close(fd_);
+  fd_ = fd;
+  seq_ = seq;
+  file_size_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Open(uint64_t seq, std::vector<uint64_t> existing_seqs,
+                           uint64_t journal_bytes, uint64_t snapshot_bytes) {
+  old_seqs_ = std::move(existing_seqs);
+  journal_bytes_ = journal_bytes;
+  snapshot_bytes_ = snapshot_bytes;
+  return OpenJournalFile(seq);
+}
+
+bool Journal::FaultInjected() const {
+  return !options_.fault_file.empty() && access(options_.fault_file.c_str(), F_OK) == 0;
+}
+
+bool Journal::Idle() const { return !InFlight() && Drained(); }
+
+bool Journal::InFlight() const {
+  return (inflight() != nullptr && completions_due_ > 0) ||
+         (snapshot_ != nullptr && snapshot_->in_flight);
+}
+
+void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_flush,
+                   uint64_t user_data_base) {
+  if (snapshot_ == nullptr && inflight() == nullptr &&
+      (snapshot_requested_ ||
+       (now_ms >= snapshot_retry_ms_ && journal_bytes_ >= options_.snapshot_journal_bytes &&
+        journal_bytes_ >= snapshot_bytes_))) {
+    snapshot_requested_ = false;
+    StartSnapshot(now_ms);
+  }
+  if (inflight() == nullptr) {
+    if (mode() == DurabilityMode::kSync) {
+      if (!pending()->records.empty()) {
+        StartGroupWrite(ring, now_ms, now_s, user_data_base);
+      } else if (!pending()->held.empty()) {
+        // Held only behind a group that has since committed: nothing of
+        // their own to write.
+        ReleaseHeld();
+      }
+    } else if (!pending()->records.empty() &&
+               (final_flush || now_ms >= last_write_ms_ + options_.async_interval_ms ||
+                pending()->records.size() >= kAsyncEagerBytes)) {
+      StartGroupWrite(ring, now_ms, now_s, user_data_base);
+    }
+  }
+  StepSnapshot(ring, now_ms, user_data_base);
+}
+
+void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
+                              uint64_t user_data_base) {
+  const CommitBatch* group = BeginGroup();
+  last_write_ms_ = now_ms;
+  if (FaultInjected()) {
+    write_result_ = -ENOSPC;
+    sync_result_ = -ECANCELED;
+    completions_due_ = 0;
+    DecideGroup(now_s);
+    return;
+  }
+  // The write and its fdatasync are linked: the sync starts only after the
+  // whole write succeeded. Both SQEs go in the same submission.
+  if (io_uring_sq_space_left(ring) < 2) io_uring_submit(ring);
+  io_uring_sqe* write = io_uring_get_sqe(ring);
+  io_uring_prep_write(write, fd_, group->records.data(),
+                      static_cast<unsigned>(group->records.size()), file_size_);
+  write->flags |= IOSQE_IO_LINK;
+  io_uring_sqe_set_data64(write, user_data_base | kJournalWrite);
+  io_uring_sqe* sync = io_uring_get_sqe(ring);
+  io_uring_prep_fsync(sync, fd_, IORING_FSYNC_DATASYNC);
+  io_uring_sqe_set_data64(sync, user_data_base | kJournalSync);
+  completions_due_ = 2;
+}
+
+void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
+  switch (op) {
+    case kJournalWrite:
+    case kJournalSync:
+      (op == kJournalWrite ? write_result_ : sync_result_) = result;
+      if (--completions_due_ == 0) DecideGroup(now_s);
+      break;
+    case kSnapshotWrite:
+    case kSnapshotSync: {
+      if (snapshot_ == nullptr) break;
+      Snapshot& s = *snapshot_;
+      s.in_flight = false;
+      if (s.abandon) {
+        AbandonSnapshot(s.abandon_reason, 0, now_ms);
+      } else if (op == kSnapshotWrite && result != static_cast<int>(s.buffer.size())) {
+        AbandonSnapshot("write", result < 0 ? -result : ENOSPC, now_ms);
+      } else if (op == kSnapshotSync && result < 0) {
+        AbandonSnapshot("fdatasync", -result, now_ms);
+      } else if (op == kSnapshotWrite) {
+        s.offset += s.buffer.size();
+        s.buffer.clear();
+      } else {
+        s.synced = true;  // renamed once its groups are durable (StepSnapshot)
+      }
+      break;
+    }
+  }
+}
+
+void Journal::DecideGroup(uint32_t now_s) {
+  const uint64_t size = inflight()->records.size();
+  if (write_result_ >= 0 && static_cast<uint64_t>(write_result_) == size && sync_result_ == 0) {
+    file_size_ += size;
+    journal_bytes_ += size;
+    counters_.journal_commits.Add();
+    counters_.journal_bytes.Add(size);
+    if (failing()) {
+      Log(LogLevel::kWarning, "shard %d: journal writes succeed again, after %d failed",
+          options_.shard, failed_groups_);
+      failed_groups_ = 0;
+    }
+    GroupCommitted();
+    return;
+  }
+  const int error = write_result_ < 0                        ? -write_result_
+                    : static_cast<uint64_t>(write_result_) != size ? ENOSPC
+                                                                  : -sync_result_;
+  FailGroup(error, now_s);
+}
+
+void Journal::FailGroup(int error, uint32_t now_s) {
+  // A partial write must not stay: the next group goes where this one began.
+  if (ftruncate(fd_, static_cast<off_t>(file_size_)) != 0) {
+    Log(LogLevel::kError, "shard %d: cannot cut the journal back after a failed write: %s",
+        options_.shard, std::strerror(errno));
+  }
+  counters_.journal_failures.Add();
+  if (!failing()) {
+    // Logged once per burst; journal_failures counts every failed group.
+    Log(LogLevel::kError, "shard %d: journal write failed (%s): %s", options_.shard,
+        std::strerror(error),
+        mode() == DurabilityMode::kSync
+            ? "its REGISTERs are undone and answered 500 until writes succeed again"
+            : "REGISTERs that change bindings are answered 500 until a retry succeeds");
+  }
+  ++failed_groups_;
+  GroupFailed(now_s);
+  if (mode() == DurabilityMode::kSync && snapshot_ != nullptr) {
+    // The snapshot may hold states just undone.
+    snapshot_->abandon = true;
+    snapshot_->abandon_reason = "changes it may hold were undone";
+  }
+}
+
+void Journal::StartSnapshot(uint64_t now_ms) {
+  if (FaultInjected()) {
+    counters_.snapshot_failures.Add();
+    snapshot_retry_ms_ = now_ms + kSnapshotRetryMs;
+    return;
+  }
+  // Changes from now on go to a new journal, which the snapshot does not
+  // replace: state = this snapshot + journals from its number on.
+  const uint64_t previous = seq_;
+  if (absl::Status s = OpenJournalFile(seq_ + 1); !s.ok()) {
+    Log(LogLevel::kError, "shard %d: cannot open a new journal for a snapshot: %s", options_.shard,
+        s.message());
+    counters_.snapshot_failures.Add();
+    snapshot_retry_ms_ = now_ms + kSnapshotRetryMs;
+    return;
+  }
+  old_seqs_.push_back(previous);
+  journal_bytes_ = 0;
+  auto s = std::make_unique<Snapshot>();
+  s->seq = seq_;
+  s->path = store::SnapshotPath(options_.generation_dir, options_.shard, s->seq);
+  s->tmp_path = s->path + ".tmp";
+  s->fd = open(s->tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (s->fd < 0) {
+    Log(LogLevel::kError, "shard %d: cannot create %s: %s", options_.shard, s->tmp_path,
+        std::strerror(errno));
+    counters_.snapshot_failures.Add();
+    snapshot_retry_ms_ = now_ms + kSnapshotRetryMs;
+    return;
+  }
+  s->records = table_.BeginSnapshot();
+  s->started_ms = now_ms;
+  snapshot_ = std::move(s);
+}
+
+void Journal::StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_base) {
+  if (snapshot_ == nullptr || snapshot_->in_flight) return;
+  Snapshot& s = *snapshot_;
+  if (s.abandon) {
+    AbandonSnapshot(s.abandon_reason, 0, now_ms);
+    return;
+  }
+  if (s.synced) {
+    // Sync mode: the snapshot may hold changes of groups not yet decided; it
+    // replaces the journals only once they are durable (a failed one
+    // abandons it, as its changes were undone).
+    const bool undecided = mode() == DurabilityMode::kSync && Undecided(s.last_group);
+    if (!undecided) FinishSnapshot(now_ms);
+    return;
+  }
+  if (FaultInjected()) {
+    AbandonSnapshot("write", ENOSPC, now_ms);
+    return;
+  }
+  s.buffer.clear();
+  while (s.next < s.records.size() && s.buffer.size() < kSnapshotChunkBytes) {
+    // Records lie in hash order, all over memory: load a few ahead (the
+    // record, then its first binding's strings).
+    if (s.next + 8 < s.records.size()) __builtin_prefetch(s.records[s.next + 8]);
+    if (s.next + 4 < s.records.size()) {
+      const store::AorRecord* ahead = s.records[s.next + 4];
+      if (!ahead->erased() && !ahead->bindings().empty()) ahead->bindings()[0].Prefetch();
+    }
+    const store::AorRecord* record = s.records[s.next++];
+    if (record->erased() || record->bindings().empty()) continue;  // replaced by journal records
+    store::AppendAorState(record->key(), {record->bindings().data(), record->bindings().size()},
+                          &s.buffer);
+    ++s.aors;
+  }
+  s.last_group = pending()->id;  // every change so far is in it or an older group
+  io_uring_sqe* sqe = io_uring_get_sqe(ring);
+  if (sqe == nullptr) {
+    io_uring_submit(ring);
+    sqe = io_uring_get_sqe(ring);
+  }
+  if (!s.buffer.empty()) {
+    io_uring_prep_write(sqe, s.fd, s.buffer.data(), static_cast<unsigned>(s.buffer.size()),
+                        s.offset);
+    io_uring_sqe_set_data64(sqe, user_data_base | kSnapshotWrite);
+  } else {
+    io_uring_prep_fsync(sqe, s.fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sqe, user_data_base | kSnapshotSync);
+    s.syncing = true;
+  }
+  s.in_flight = true;
+}
+
+void Journal::FinishSnapshot(uint64_t now_ms) {
+  Snapshot& s = *snapshot_;
+  close(s.fd);
+  s.fd = -1;
+  if (rename(s.tmp_path.c_str(), s.path.c_str()) != 0) {
+    AbandonSnapshot("rename", errno, now_ms);
+    return;
+  }
+  absl::Status status = store::SyncDirectory(options_.generation_dir);
+  // The snapshot replaces every older file of the shard.
+  for (uint64_t seq : old_seqs_) {
+    if (!status.ok()) break;
+    status = store::RemoveFile(store::SnapshotPath(options_.generation_dir, options_.shard, seq));
+    if (status.ok()) {
+      status = store::RemoveFile(store::JournalPath(options_.generation_dir, options_.shard, seq));
+    }
+  }
+  if (status.ok()) {
+    old_seqs_.clear();
+  } else {
+    Log(LogLevel::kWarning, "shard %d: snapshot written, but: %s", options_.shard, status.message());
+  }
+  table_.EndSnapshot();
+  snapshot_bytes_ = s.offset;
+  counters_.snapshots.Add();
+  Log(LogLevel::kInfo, "shard %d: snapshot %s: %d AORs, %d bytes, in %d ms", options_.shard,
+      s.path, s.aors, s.offset, now_ms - s.started_ms);
+  snapshot_.reset();
+}
+
+void Journal::AbandonSnapshot(std::string_view why, int error, uint64_t now_ms) {
+  Snapshot& s = *snapshot_;
+  if (s.in_flight) {
+    s.abandon = true;
+    s.abandon_reason = std::string(why);
+    return;
+  }
+  if (s.fd >= 0) close(s.fd);
+  unlink(s.tmp_path.c_str());
+  table_.EndSnapshot();
+  counters_.snapshot_failures.Add();
+  Log(LogLevel::kWarning, "shard %d: snapshot %d abandoned: %s%s%s; retrying in %d s",
+      options_.shard, s.seq, why, error != 0 ? ": " : "", error != 0 ? std::strerror(error) : "",
+      kSnapshotRetryMs / 1000);
+  snapshot_retry_ms_ = now_ms + kSnapshotRetryMs;
+  snapshot_.reset();
+}
+
+}  // namespace locus::engine

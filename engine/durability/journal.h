@@ -1,0 +1,123 @@
+// The journal of one shard (ARCHITECTURE section 6): the writer of its
+// group commits (group_commit.h) to an append-only file through the shard's
+// io_uring, and its snapshots, written a chunk per loop turn while requests
+// keep flowing.
+//
+// Group writes. Once per loop turn, when no write is in flight, the pending
+// group becomes the in-flight group: one IORING_OP_WRITE at the end of the
+// journal, linked to one IORING_OP_FSYNC (DATASYNC). In sync mode every
+// group is written as soon as the previous one is back; in async mode every
+// `async_interval_ms` (or sooner past 1 MiB), so a crash loses at most that
+// much plus one write. A failed write is cut back off the file (ftruncate)
+// and reported to the group commit, which undoes (sync) or retries (async);
+// the next group tries again, so the journal recovers by itself when the
+// disk does. With durability off no Journal exists.
+//
+// Snapshots. When the journal has grown past `snapshot_journal_bytes` and
+// past the last snapshot's size (or on request), the shard opens a new
+// journal, takes a BindingTable snapshot (the record pointers, in one pass)
+// and writes every AOR's state, a chunk per loop turn, to <seq>.snapshot.tmp;
+// then fdatasync, rename, and the older snapshot and journals are deleted.
+#ifndef LOCUS_ENGINE_DURABILITY_JOURNAL_H_
+#define LOCUS_ENGINE_DURABILITY_JOURNAL_H_
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "engine/durability/commit_batch.h"
+#include "engine/durability/group_commit.h"
+#include "engine/counters.h"
+#include "engine/durability_mode.h"
+#include "store/binding_table.h"
+
+namespace locus::engine {
+
+struct JournalOptions {
+  DurabilityMode mode = DurabilityMode::kSync;
+  std::string generation_dir;  // store::GenerationDir of the current generation
+  int shard = 0;
+  uint64_t async_interval_ms = 100;
+  // A snapshot starts when the journal is this big and bigger than the last
+  // snapshot (so snapshots cost at most as many bytes as the journal).
+  uint64_t snapshot_journal_bytes = 64ull << 20;
+  // Pending bytes past which changes are refused (500) until a write drains
+  // them: bounds memory when the disk is slower than the requests.
+  uint64_t max_pending_bytes = 64ull << 20;
+  // Testing: while this file exists, every journal and snapshot write fails
+  // with ENOSPC, as on a full disk. Empty: off.
+  std::string fault_file;
+};
+
+class Journal : public GroupCommit {
+ public:
+  // Which of our operations a completion is about (the low bits of its
+  // user_data, below the shard's own tag).
+  enum Op : uint64_t { kJournalWrite = 0, kJournalSync = 1, kSnapshotWrite = 2, kSnapshotSync = 3 };
+
+  Journal(JournalOptions options, store::BindingTable& table, ShardCounters& counters);
+  ~Journal();
+
+  // Opens journal number `seq` (a new, empty file). `existing_seqs`: the
+  // numbers of the shard's snapshot and journals loaded at start-up, deleted
+  // after the next snapshot; `journal_bytes` and `snapshot_bytes`: their sizes.
+  absl::Status Open(uint64_t seq, std::vector<uint64_t> existing_seqs, uint64_t journal_bytes,
+                    uint64_t snapshot_bytes);
+
+  // --- Event loop ----------------------------------------------------------
+  // Once per loop turn, before submitting: starts the group write when one is
+  // due, and moves a snapshot on. `final_flush`: write what is pending now
+  // (shutdown). SQEs go to `ring` (the shard's); user_data is
+  // user_data_base | Op.
+  void Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_flush,
+            uint64_t user_data_base);
+  void OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s);
+
+  // Starts a snapshot at the next Poll (no-op when one is running).
+  void RequestSnapshot() { snapshot_requested_ = snapshot_ == nullptr; }
+  // Nothing in flight and nothing pending: safe to stop.
+  bool Idle() const;
+  // A group write or a snapshot operation is in the ring.
+  bool InFlight() const;
+
+ private:
+  struct Snapshot;
+  bool FaultInjected() const;
+  void StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s, uint64_t user_data_base);
+  void DecideGroup(uint32_t now_s);
+  void FailGroup(int error, uint32_t now_s);
+  void StartSnapshot(uint64_t now_ms);
+  void StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_base);
+  void FinishSnapshot(uint64_t now_ms);
+  void AbandonSnapshot(std::string_view why, int error, uint64_t now_ms);
+  absl::Status OpenJournalFile(uint64_t seq);
+
+  JournalOptions options_;
+
+  int fd_ = -1;
+  uint64_t seq_ = 0;             // number of the open journal
+  uint64_t file_size_ = 0;       // durable (decided) bytes of the open journal
+  uint64_t journal_bytes_ = 0;   // journal bytes since the last snapshot
+  uint64_t snapshot_bytes_ = 0;  // size of the last snapshot
+  std::vector<uint64_t> old_seqs_;  // files the next snapshot makes obsolete
+
+  int write_result_ = 0;
+  int sync_result_ = 0;
+  int completions_due_ = 0;     // of the in-flight group
+  uint64_t failed_groups_ = 0;  // in the current failure burst
+  uint64_t last_write_ms_ = 0;
+
+  std::unique_ptr<Snapshot> snapshot_;
+  bool snapshot_requested_ = false;
+  uint64_t snapshot_retry_ms_ = 0;
+};
+
+}  // namespace locus::engine
+
+#endif  // LOCUS_ENGINE_DURABILITY_JOURNAL_H_

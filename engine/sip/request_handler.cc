@@ -1,0 +1,493 @@
+#include "engine/sip/request_handler.h"
+
+#include <ctime>
+
+#include "absl/hash/hash.h"
+#include "parser/scan.h"
+#include "parser/aor.h"
+#include "parser/element_cursor.h"
+#include "parser/name_addr.h"
+#include "parser/uri.h"
+#include "store/aor_hash.h"
+
+namespace locus::engine {
+namespace {
+
+// Seconds in the Retry-After of a 500 for a journal that cannot write.
+constexpr uint32_t kJournalRetryAfter = 5;
+
+// Contacts of one REGISTER parsed and kept; a request with more is refused.
+constexpr size_t kMaxRequestContacts = 256;
+
+// Extensions this registrar implements (section 8.2.2.3 Require check).
+constexpr std::string_view kSupportedExtensions[] = {"path"};  // RFC 3327
+constexpr std::string_view kAllow = "REGISTER, OPTIONS";
+
+Disposition Dropped() { return {}; }
+
+// Writes q in thousandths as a qvalue: 1000 -> "1", 500 -> "0.5", 5 -> "0.005".
+void AppendQ(uint16_t q, std::string* out) {
+  if (q >= 1000) {
+    out->push_back('1');
+    return;
+  }
+  out->append("0.");
+  char digits[3] = {static_cast<char>('0' + q / 100), static_cast<char>('0' + q / 10 % 10),
+                    static_cast<char>('0' + q % 10)};
+  int n = 3;
+  while (n > 1 && digits[n - 1] == '0') --n;
+  out->append(digits, static_cast<size_t>(n));
+}
+
+bool HasOptionTag(const sip::Message& message, sip::HeaderId id, std::string_view tag) {
+  sip::HeaderElements elements(message, id);
+  std::string_view element;
+  while (elements.Next(&element)) {
+    if (sip::EqualsIgnoreCase(element, tag)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int OwnerShard(std::string_view canonical_aor, int shard_count) {
+  return store::OwnerShardOf(canonical_aor, shard_count);
+}
+
+RequestHandler::RequestHandler(const Config& config, int shard, int shard_count,
+                               uint64_t tag_seed, store::BindingTable& table,
+                               ShardCounters& counters)
+    : config_(config),
+      shard_(shard),
+      shard_count_(shard_count),
+      tag_seed_(tag_seed),
+      table_(table),
+      counters_(counters),
+      transactions_(config.transaction_limit, config.transaction_memory),
+      contacts_(kMaxRequestContacts) {
+  specs_.reserve(kMaxRequestContacts);
+  key_.reserve(1024);
+  path_.reserve(1024);
+  unsupported_.reserve(256);
+}
+
+void RequestHandler::SetTime(uint32_t now_s, uint64_t now_ms) {
+  now_s_ = now_s;
+  now_ms_ = now_ms;
+  if (now_s != date_second_) UpdateDate();
+}
+
+void RequestHandler::CountMethod(sip::Method method) {
+  switch (method) {
+    case sip::Method::kRegister: counters_.method_register.Add(); break;
+    case sip::Method::kOptions: counters_.method_options.Add(); break;
+    case sip::Method::kCancel: counters_.method_cancel.Add(); break;
+    case sip::Method::kAck: counters_.method_ack.Add(); break;
+    default: counters_.method_other.Add(); break;
+  }
+}
+
+void RequestHandler::UpdateDate() {
+  // Section 20.17: rfc1123-date, always GMT.
+  const time_t t = now_s_;
+  tm utc;
+  gmtime_r(&t, &utc);
+  strftime(date_, sizeof(date_), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  date_second_ = now_s_;
+}
+
+void RequestHandler::Expire() {
+  transactions_.Expire(now_ms_);
+  table_.Expire(now_s_, [this](const store::AorRecord&, const store::Binding&) {
+    counters_.bindings_expired.Add();
+  });
+}
+
+Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply, int status,
+                                    bool hold) {
+  Disposition d;
+  d.kind = Disposition::Kind::kRespond;
+  d.status = status;
+  d.hold = hold;
+  d.destination = inbound.transport == store::Transport::kUdp ? UdpResponseDestination(reply)
+                                                              : inbound.source;
+  // 0: a cached copy, counted when first sent; held: counted when it leaves.
+  if (status != 0 && !hold) counters_.CountStatus(status);
+  return d;
+}
+
+void RequestHandler::StartResponse(int status, std::string_view reason,
+                                   const sip::Message& message, const ReplyTo& reply,
+                                   std::string* response) {
+  ResponseBuilder builder(response);
+  builder.Start(status, reason, message, reply);
+}
+
+Disposition RequestHandler::Reject(const sip::Message& message, const Inbound& inbound,
+                                   int status, std::string_view reason, uint32_t retry_after,
+                                   std::string* response) {
+  ReplyTo reply;
+  reply.source = inbound.source;
+  reply.tag_seed = tag_seed_;
+  reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  if (message.is_response() || message.method() == sip::Method::kAck ||
+      !FindTopVia(message, &reply)) {
+    return Dropped();
+  }
+  sip::NameAddr to;
+  const sip::HeaderField* to_field = message.Find(sip::HeaderId::kTo);
+  reply.has_to_tag = to_field == nullptr ||
+                     !sip::ParseNameAddr(to_field->value(), sip::HeaderId::kTo, &to).ok() ||
+                     !sip::TagOf(to).empty();
+  ResponseBuilder builder(response);
+  builder.Start(status, reason, message, reply);
+  if (retry_after > 0) builder.AddHeaderUint("Retry-After", retry_after);
+  builder.Finish(config_.server);
+  return Respond(inbound, reply, status);
+}
+
+Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& inbound,
+                                   bool handed_off, std::string* response) {
+  if (message.is_response()) {
+    counters_.responses_ignored.Add();
+    return Dropped();
+  }
+  if (!handed_off) CountMethod(message.method());
+  ReplyTo reply;
+  reply.source = inbound.source;
+  reply.tag_seed = tag_seed_;
+  reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  if (!FindTopVia(message, &reply)) {
+    counters_.parse_errors.Add();  // no usable Via: nowhere to answer
+    return Dropped();
+  }
+  if (message.method() == sip::Method::kAck) return Dropped();  // never answered
+  if (inbound.too_large) {
+    return Reject(message, inbound, 513, "Message Too Large", 0, response);
+  }
+
+  const sip::ParseError error = sip::ValidateMessage(message, &core_, contacts_);
+  if (!error.ok()) {
+    if (error.header == sip::HeaderId::kAuthorization) counters_.auth_malformed.Add();
+    // ARCHITECTURE section 5: 400 with a reason that names the problem.
+    std::string reason(sip::HeaderName(error.header));
+    if (!reason.empty()) reason.append(": ");
+    reason.append(error.what);
+    return Reject(message, inbound, 400, reason, 0, response);
+  }
+  reply.has_to_tag = !sip::TagOf(core_.to).empty();
+
+  switch (message.method()) {
+    case sip::Method::kOptions: {
+      // Section 8.2.2.3 applies to every request but ACK and CANCEL.
+      if (FindUnsupported(message)) return RejectUnsupported(message, inbound, reply, response);
+      // Section 11.2: what we support; phones use it as a keep-alive.
+      ResponseBuilder builder(response);
+      builder.Start(200, "OK", message, reply);
+      builder.AddHeader("Allow", kAllow);
+      builder.AddHeader("Supported", "path");
+      builder.AddHeader("Accept", "application/sdp");
+      builder.Finish(config_.server);
+      return Respond(inbound, reply, 200);
+    }
+    case sip::Method::kRegister:
+    case sip::Method::kCancel:
+      break;
+    default: {
+      // Section 8.2.1: a method we do not implement.
+      ResponseBuilder builder(response);
+      builder.Start(405, "Method Not Allowed", message, reply);
+      builder.AddHeader("Allow", kAllow);
+      builder.Finish(config_.server);
+      return Respond(inbound, reply, 405);
+    }
+  }
+
+  // Step 5: the AOR, and with it the shard that owns it.
+  if (!core_.to.uri.is_sip()) {
+    return Reject(message, inbound, 404, "Not Found (address-of-record is not a SIP URI)", 0,
+                  response);
+  }
+  sip::CanonicalAor aor;
+  if (const sip::ParseError aor_error = sip::CanonicalizeAor(core_.to.uri, &aor);
+      !aor_error.ok()) {
+    return Reject(message, inbound, 400, aor_error.what, 0, response);
+  }
+  const int owner = OwnerShard(aor.view(), shard_count_);
+  if (owner != shard_ && !handed_off) {
+    Disposition d;
+    d.kind = Disposition::Kind::kHandOff;
+    d.owner = owner;
+    return d;
+  }
+  if (message.method() == sip::Method::kCancel) {
+    return HandleCancel(message, inbound, reply, response);
+  }
+
+  // Section 17.2.3: a retransmission gets the cached final response.
+  const bool cached = inbound.transport == store::Transport::kUdp;
+  cached_ = cached;
+  if (cached) {
+    BuildTransactionKey(message, reply, message.method_name());
+    if (KeyHeld()) {
+      // Its response is held until its journal group is durable, and goes
+      // out then.
+      counters_.retransmissions.Add();
+      return Dropped();
+    }
+    if (auto hit = transactions_.Find(key_, now_ms_)) {
+      counters_.retransmissions.Add();
+      response->assign(*hit);
+      return Respond(inbound, reply, 0);
+    }
+  }
+  Disposition d = HandleRegister(message, inbound, reply, aor.view(), response);
+  if (cached && d.kind == Disposition::Kind::kRespond) {
+    if (d.hold) {
+      held_transactions_.insert(KeyHash(key_));  // cached once decided
+    } else {
+      transactions_.Insert(key_, *response, now_ms_ + kTimerJMs);
+    }
+  }
+  return d;
+}
+
+Disposition RequestHandler::HandleCancel(const sip::Message& message, const Inbound& inbound,
+                                         const ReplyTo& reply, std::string* response) {
+  // Section 9.2: a CANCEL matching a REGISTER transaction gets 200 (the
+  // REGISTER itself was already answered and is unaffected); otherwise 481.
+  BuildTransactionKey(message, reply, "REGISTER");
+  const bool matched = inbound.transport == store::Transport::kUdp &&
+                       (transactions_.Find(key_, now_ms_).has_value() ||
+                        KeyHeld());
+  const int status = matched ? 200 : 481;
+  ResponseBuilder builder(response);
+  builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);
+  builder.Finish(config_.server);
+  return Respond(inbound, reply, status);
+}
+
+void RequestHandler::BuildTransactionKey(const sip::Message& message, const ReplyTo& reply,
+                                         std::string_view method) {
+  // Section 17.2.3: with an RFC 3261 branch, the branch, sent-by and method;
+  // otherwise (RFC 2543 peers) Request-URI, From tag, Call-ID, CSeq and the
+  // top Via.
+  const sip::Via& via = reply.top_via;
+  key_.clear();
+  key_.append(method);
+  key_.push_back('\n');
+  if (via.branch.starts_with("z9hG4bK")) {
+    key_.append(via.branch);
+    key_.push_back('\n');
+    const size_t host_at = key_.size();
+    key_.append(via.host);
+    for (size_t i = host_at; i < key_.size(); ++i) key_[i] = sip::ToLower(key_[i]);  // hosts: no case
+    key_.push_back(':');
+    key_.append(std::to_string(via.has_port ? via.port : 0));
+  } else {
+    key_.append(message.request_uri());
+    key_.push_back('\n');
+    key_.append(sip::TagOf(core_.from));
+    key_.push_back('\n');
+    key_.append(core_.call_id);
+    key_.push_back('\n');
+    key_.append(std::to_string(core_.cseq.number));
+    key_.push_back('\n');
+    key_.append(reply.top_via_text);
+  }
+}
+
+bool RequestHandler::Serves(std::string_view host) const {
+  if (config_.domains.empty()) return true;
+  for (const std::string& domain : config_.domains) {
+    if (sip::EqualsIgnoreCase(domain, host)) return true;
+  }
+  return false;
+}
+
+Disposition RequestHandler::RejectUnsupported(const sip::Message& message, const Inbound& inbound,
+                                              const ReplyTo& reply, std::string* response) {
+  ResponseBuilder builder(response);
+  builder.Start(420, "Bad Extension", message, reply);
+  builder.AddHeader("Unsupported", unsupported_);
+  builder.Finish(config_.server);
+  return Respond(inbound, reply, 420);
+}
+
+bool RequestHandler::FindUnsupported(const sip::Message& message) {
+  unsupported_.clear();
+  sip::HeaderElements elements(message, sip::HeaderId::kRequire);
+  std::string_view tag;
+  while (elements.Next(&tag)) {
+    bool known = false;
+    for (std::string_view supported : kSupportedExtensions) {
+      known = known || sip::EqualsIgnoreCase(tag, supported);
+    }
+    if (known) continue;
+    if (!unsupported_.empty()) unsupported_.append(", ");
+    unsupported_.append(tag);
+  }
+  return !unsupported_.empty();
+}
+
+Disposition RequestHandler::HandleRegister(const sip::Message& message, const Inbound& inbound,
+                                           const ReplyTo& reply, std::string_view aor,
+                                           std::string* response) {
+  // Step 1: the Request-URI names a domain this registrar serves.
+  sip::Uri request_uri;
+  if (!sip::ParseUri(message.request_uri(), sip::HeaderId::kNone, &request_uri).ok() ||
+      !request_uri.is_sip()) {
+    return Reject(message, inbound, 416, "Unsupported URI Scheme", 0, response);
+  }
+  if (!Serves(request_uri.host) || !Serves(core_.to.uri.host)) {
+    return Reject(message, inbound, 404, "Not Found (domain not served here)", 0, response);
+  }
+  // Step 2: every extension in Require must be supported (section 8.2.2.3).
+  if (FindUnsupported(message)) return RejectUnsupported(message, inbound, reply, response);
+  // Steps 3-4: who is asking (section 22.4), and may they touch this AOR.
+  if (auth_ != nullptr) {
+    const AuthDecision decision = auth_->Check(message, aor, inbound.source, now_s_);
+    switch (decision.kind) {
+      case AuthDecision::Kind::kAllow:
+        break;
+      case AuthDecision::Kind::kChallenge: {
+        ResponseBuilder builder(response);
+        builder.Start(401, decision.reason, message, reply);
+        auth_->AppendChallenges(decision.stale, now_s_, response);
+        builder.Finish(config_.server);
+        counters_.auth_challenges.Add();
+        return Respond(inbound, reply, 401);
+      }
+      case AuthDecision::Kind::kForbidden:
+        return Reject(message, inbound, 403, decision.reason, 0, response);
+      case AuthDecision::Kind::kBadRequest:
+        return Reject(message, inbound, 400, decision.reason, 0, response);
+      case AuthDecision::Kind::kLockedOut:
+        return Reject(message, inbound, 403, decision.reason, decision.retry_after, response);
+    }
+  }
+
+  if (core_.contact_count > static_cast<int>(kMaxRequestContacts)) {
+    return Reject(message, inbound, 403, "Too Many Contacts", 0, response);
+  }
+  specs_.clear();
+  bool wildcard = false;
+  for (int i = 0; i < core_.contact_count; ++i) {
+    const sip::Contact& c = contacts_[static_cast<size_t>(i)];
+    if (c.star) {
+      wildcard = true;
+      continue;
+    }
+    store::ContactSpec spec;
+    spec.uri_text = c.address.uri.text;
+    spec.uri = c.address.uri;
+    spec.has_expires = c.has_expires;
+    spec.expires = c.expires;
+    spec.has_q = c.has_q;
+    spec.q = c.has_q ? c.q : sip::kQMax;
+    spec.instance = c.instance;
+    spec.reg_id = c.has_reg_id ? c.reg_id : 0;
+    specs_.push_back(spec);
+  }
+  path_.clear();
+  for (const sip::HeaderField& field : message.headers()) {
+    if (field.id != sip::HeaderId::kPath) continue;
+    if (!path_.empty()) path_.append(", ");
+    path_.append(field.value());
+  }
+  const sip::HeaderField* user_agent = message.Find(sip::HeaderId::kUserAgent);
+
+  store::RegisterRequest request;
+  request.aor = aor;
+  request.call_id = core_.call_id;
+  request.cseq = core_.cseq.number;
+  request.has_expires_header = core_.has_expires;
+  request.expires_header = core_.expires;
+  request.wildcard = wildcard;
+  request.contacts = specs_;
+  request.user_agent = user_agent != nullptr ? user_agent->value() : std::string_view();
+  request.path = path_;
+  request.transport = inbound.transport;
+  request.source = inbound.source.ToSource();
+
+  bool changed = false;
+  const store::RegisterOutcome outcome = store::ApplyRegister(
+      table_, request, now_s_, config_.policy, scratch_, [&](const store::StagedRequest& staged) {
+        // Every staged change is applied once the commit succeeds.
+        uint64_t created = 0, refreshed = 0, removed = 0;
+        for (const store::StagedChange& change : staged.changes) {
+          switch (change.kind) {
+            case store::StagedChange::Kind::kAdd: ++created; break;
+            case store::StagedChange::Kind::kUpdate: ++refreshed; break;
+            case store::StagedChange::Kind::kRemove: ++removed; break;
+          }
+        }
+        if (journal_ == nullptr) {
+          counters_.bindings_created.Add(created);
+          counters_.bindings_refreshed.Add(refreshed);
+          counters_.bindings_removed.Add(removed);
+          return true;
+        }
+        // Refused (500, nothing applied) when the journal cannot take it;
+        // otherwise the state before goes to the undo log.
+        if (!journal_->Accepting()) return false;
+        journal_->BeforeChange(staged.aor);
+        journal_->CountChanges(created, refreshed, removed);
+        changed = true;
+        return true;
+      });
+  // The AOR's new state is the journal record.
+  if (changed) journal_->AfterChange(aor, outcome.record);
+  const bool hold = outcome.status == 200 && journal_ != nullptr && journal_->MustHold();
+
+  ResponseBuilder builder(response);
+  builder.Start(outcome.status, outcome.reason, message, reply);
+  if (outcome.status == 200) {
+    out_ = response;
+    AppendContacts(outcome.record);
+    // RFC 3327 section 5.3: the Path vector is returned when the UA supports it.
+    if (!path_.empty() && HasOptionTag(message, sip::HeaderId::kSupported, "path")) {
+      builder.AddHeader("Path", path_);
+    }
+    builder.AddHeader("Date", date_);
+  } else if (outcome.status == 423) {
+    builder.AddHeaderUint("Min-Expires", outcome.min_expires);  // section 10.3 step 6
+  } else if (outcome.status == 500) {
+    builder.AddHeaderUint("Retry-After", kJournalRetryAfter);  // the journal could not take it
+  }
+  builder.Finish(config_.server);
+  return Respond(inbound, reply, outcome.status, hold);
+}
+
+void RequestHandler::FailureFor(std::string_view held_success, std::string* out) {
+  RewriteAsFailure(held_success, 500, "Server Internal Error", kJournalRetryAfter, out);
+}
+
+void RequestHandler::AppendContacts(const store::AorRecord* record) {
+  // Section 10.3 step 8: every current binding, each with its expires.
+  if (record == nullptr) return;
+  std::string& out = *out_;
+  for (const store::Binding& b : record->bindings()) {
+    if (b.expires_at <= now_s_) continue;  // lapsed, not yet collected
+    out.append("Contact: <");
+    out.append(b.contact());
+    out.append(">;expires=");
+    out.append(std::to_string(b.expires_at - now_s_));
+    if (b.has_q) {
+      out.append(";q=");
+      AppendQ(b.q, &out);
+    }
+    if (!b.instance().empty()) {
+      out.append(";+sip.instance=\"");
+      out.append(b.instance());
+      out.push_back('"');
+    }
+    if (b.reg_id != 0) {
+      out.append(";reg-id=");
+      out.append(std::to_string(b.reg_id));
+    }
+    out.append("\r\n");
+  }
+}
+
+}  // namespace locus::engine
