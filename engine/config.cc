@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "engine/auth/digest.h"
+#include "engine/digest_algorithm.h"
 #include "engine/text.h"
 #include "simdjson.h"
 

@@ -10,16 +10,9 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "engine/digest_algorithm.h"
+
 namespace locus::engine {
-
-enum class DigestAlgorithm : uint8_t { kMd5, kMd5Sess, kSha256, kSha256Sess };
-
-// "MD5", "MD5-sess", "SHA-256", "SHA-256-sess", any case (RFC 7616 section
-// 3.4.1: an absent algorithm means MD5, the caller's choice to make).
-bool ParseDigestAlgorithm(std::string_view name, DigestAlgorithm* out);
-std::string_view DigestAlgorithmName(DigestAlgorithm algorithm);
-bool IsSha256(DigestAlgorithm algorithm);
-bool IsSession(DigestAlgorithm algorithm);
 
 // A lower-case hex digest: 32 characters for MD5, 64 for SHA-256.
 class HexDigest {
