@@ -1255,8 +1255,14 @@ class AdminClient(_SocketOwner):
         return value
 
     def request(self, request, timeout=None):
-        """Sends one request and returns its answer (a dict)."""
-        self.send(request)
+        """Sends one request and returns its answer (a dict). A connection
+        that locusd closed before the request went out (e.g. refused as one
+        client too many, with an error line) raises AdminClosed on the read,
+        or gives the line it sent first."""
+        try:
+            self.send(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         return self.read_json(timeout)
 
     def ok(self, request, timeout=None):
