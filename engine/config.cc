@@ -4,6 +4,7 @@
 
 #include "engine/digest_algorithm.h"
 #include "engine/text.h"
+#include "parser/uri.h"
 #include "simdjson.h"
 
 namespace locus::engine {
@@ -74,7 +75,7 @@ Config Config::Defaults() {
 
 const std::vector<std::string_view>& SettingNames() {
   static const std::vector<std::string_view> names = {
-      "udp", "tcp", "shards", "domains", "min_expires", "default_expires", "max_expires",
+      "udp", "tcp", "shards", "domains", "mode", "service_route", "flow_timer", "min_expires", "default_expires", "max_expires",
       "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
       "max_tcp_connections", "expected_aors", "transaction_limit", "transaction_memory", "handoff_ring_size",
       "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket",
@@ -97,6 +98,33 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
     config->domains = std::move(domains);
     return absl::OkStatus();
   }
+  if (name == "mode") {
+    if (value == "registrar+redirect") {
+      config->redirect = true;
+    } else if (value == "registrar") {
+      config->redirect = false;
+    } else {
+      return Invalid(name, value, "is neither registrar nor registrar+redirect");
+    }
+    return absl::OkStatus();
+  }
+  if (name == "service_route") {
+    std::vector<std::string> route;
+    for (std::string_view item : SplitList(value)) {
+      if (item.starts_with('<') && item.ends_with('>') && item.size() >= 2) {
+        item = item.substr(1, item.size() - 2);
+      }
+      sip::Uri uri;
+      if (!sip::ParseUri(item, sip::HeaderId::kNone, &uri).ok() || !uri.is_sip() ||
+          !uri.headers.empty()) {
+        return Invalid(name, item, "is not a SIP URI without headers");
+      }
+      route.emplace_back(item);
+    }
+    config->service_route = std::move(route);
+    return absl::OkStatus();
+  }
+  if (name == "flow_timer") return SetUnsigned(name, value, 0, 86400, &config->flow_timer);
   if (name == "min_expires") return SetUnsigned(name, value, 0, kMaxU32, &policy.min_expires);
   if (name == "default_expires") {
     return SetUnsigned(name, value, 1, kMaxU32, &policy.default_expires);
@@ -339,10 +367,17 @@ std::string ConfigToJson(const Config& config) {
   };
   std::vector<std::string> domains;
   for (const std::string& d : config.domains) domains.push_back(Cat("\"", d, "\""));
+  std::vector<std::string> service_route;
+  for (const std::string& uri : config.service_route) {
+    service_route.push_back(Cat("\"", JsonEscape(uri), "\""));
+  }
   const store::RegistrarPolicy& p = config.policy;
   return Cat(
       "{\"udp\":", endpoints(config.udp), ",\"tcp\":", endpoints(config.tcp),
       ",\"shards\":", config.shards, ",\"domains\":[", Join(domains, ","), "]",
+      ",\"mode\":\"", config.redirect ? "registrar+redirect" : "registrar", "\"",
+      ",\"service_route\":[", Join(service_route, ","), "]",
+      ",\"flow_timer\":", config.flow_timer,
       ",\"min_expires\":", p.min_expires, ",\"default_expires\":", p.default_expires,
       ",\"max_expires\":", p.max_expires, ",\"max_contacts\":", p.max_contacts,
       ",\"too_many_contacts\":\"",

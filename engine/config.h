@@ -24,6 +24,15 @@ struct Config {
   std::vector<Endpoint> tcp;         // TCP listen addresses
   int shards = 0;                    // 0: one per CPU the process may run on
   std::vector<std::string> domains;  // served domains, lower case; empty: any
+  // Roles: the registrar always; the redirect server (RFC 3261 section 8.3:
+  // other requests for an AOR answered 302 with its contacts) unless off.
+  bool redirect = true;
+  // RFC 3608: the route set returned in a Service-Route header with every
+  // 200 to a REGISTER, each URI as configured (without angle brackets).
+  std::vector<std::string> service_route;
+  // RFC 5626 section 4.4.1: the Flow-Timer (seconds) sent with a 200 that
+  // requires outbound; 0: not sent (phones then use their own defaults).
+  uint32_t flow_timer = 0;
   store::RegistrarPolicy policy;     // expiry bounds, contacts per AOR
   size_t max_message_size = 65535;   // bytes, start line to end of body
   uint32_t tcp_idle_timeout = 900;   // seconds without a byte before a close
@@ -56,7 +65,9 @@ struct Config {
   bool auth = false;
   std::string auth_realm;  // empty: the first served domain, else "locus"
   std::string users_file;  // required when auth is on
-  std::vector<std::string> auth_algorithms = {"SHA-256", "MD5"};  // preferred first
+  // Offered in 401s, preferred first. MD5 alone by default: phones that
+  // lack SHA-256 refuse a 401 that offers it at all (docs/authentication.md).
+  std::vector<std::string> auth_algorithms = {"MD5"};
   uint32_t nonce_lifetime = 300;     // seconds before a nonce is stale
   std::string auth_secret;           // 64 hex digits; empty: <data_dir>/auth.secret
   uint32_t auth_max_failures = 10;   // per user and per source address; 0: no limit

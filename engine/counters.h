@@ -23,8 +23,8 @@ class Counter {
 };
 
 // Status codes counted one by one; others land in `other`.
-inline constexpr int kCountedStatuses[] = {200, 400, 401, 403, 404, 405, 416,
-                                           420, 423, 481, 500, 503, 513};
+inline constexpr int kCountedStatuses[] = {200, 302, 400, 401, 403, 404, 405, 416,
+                                           420, 423, 439, 480, 481, 500, 503, 513};
 inline constexpr int kCountedStatusCount = sizeof(kCountedStatuses) / sizeof(int);
 
 struct alignas(64) ShardCounters {
@@ -42,7 +42,14 @@ struct alignas(64) ShardCounters {
   Counter status[kCountedStatusCount];
   Counter status_other;
   // Requests by method (section 7.1), counted by the shard that received them.
-  Counter method_register, method_options, method_cancel, method_ack, method_other;
+  Counter method_register, method_options, method_cancel, method_ack, method_invite, method_other;
+  // The redirect server: 302s sent again by Timer G (INVITE over UDP), ACKs
+  // that ended an INVITE transaction, and the lookups answered (302, or
+  // 480/404 without bindings).
+  Counter invite_retransmissions, acks_absorbed, lookups;
+  // RFC 5626 section 8.4: STUN binding requests answered on a SIP UDP port,
+  // and datagrams that looked like STUN but were not a valid request.
+  Counter stun_requests, stun_invalid;
   // Binding changes applied by this shard.
   Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired;
   // Digest authentication: 401s sent, and what the credentials were.

@@ -56,11 +56,12 @@ absl::Status Engine::Start() {
   for (const Endpoint& at : config_.tcp) {
     if (absl::Status s = CheckAddressFree(at, SOCK_STREAM); !s.ok()) return s;
   }
-  // Authentication: the nonce secret and the users, before any shard runs.
+  // The server secret (nonces, temp-gruus) and the users, before any shard
+  // runs.
+  absl::StatusOr<std::string> secret = LoadOrCreateServerSecret(config_);
+  if (!secret.ok()) return secret.status();
   std::shared_ptr<const UserDb> users;
   if (config_.auth) {
-    absl::StatusOr<std::string> secret = LoadOrCreateNonceSecret(config_);
-    if (!secret.ok()) return secret.status();
     nonces_ = std::make_unique<NonceService>(*secret, config_.nonce_lifetime);
     failures_ = std::make_unique<FailureTable>(config_.auth_failure_window);
     std::vector<std::string> warnings;
@@ -103,6 +104,7 @@ absl::Status Engine::Start() {
     shards_[static_cast<size_t>(i)]->handoff().Connect(peers, inboxes, outboxes);
     views[static_cast<size_t>(i)].counters = &shards_[static_cast<size_t>(i)]->counters();
   }
+  for (auto& s : shards_) s->SetServerSecret(*secret);
   if (config_.auth) {
     for (auto& s : shards_) s->EnableAuth(nonces_.get(), failures_.get(), users);
   }

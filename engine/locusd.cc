@@ -29,6 +29,14 @@ ABSL_FLAG(optional<string>, tcp, std::nullopt,
 ABSL_FLAG(optional<string>, shards, std::nullopt, "number of shards; 0: one per CPU (default 0)");
 ABSL_FLAG(optional<string>, domains, std::nullopt,
           "domains served, comma-separated; empty: any (default empty)");
+ABSL_FLAG(optional<string>, mode, std::nullopt,
+          "registrar, or registrar+redirect: other requests for an AOR answered 302 with its "
+          "contacts (default registrar+redirect)");
+ABSL_FLAG(optional<string>, service_route, std::nullopt,
+          "Service-Route URIs returned with every 200 to a REGISTER, comma-separated "
+          "(default none)");
+ABSL_FLAG(optional<string>, flow_timer, std::nullopt,
+          "Flow-Timer seconds sent when a 200 requires outbound; 0: not sent (default 0)");
 ABSL_FLAG(optional<string>, min_expires, std::nullopt, "shortest registration, s (default 60)");
 ABSL_FLAG(optional<string>, default_expires, std::nullopt,
           "registration without an expiry, s (default 3600)");
@@ -79,7 +87,7 @@ ABSL_FLAG(optional<string>, auth_realm, std::nullopt,
           "realm of the challenges (default: the first domain, else locus)");
 ABSL_FLAG(optional<string>, users_file, std::nullopt, "JSON users file (required with --auth)");
 ABSL_FLAG(optional<string>, auth_algorithms, std::nullopt,
-          "algorithms offered, preferred first (default SHA-256,MD5)");
+          "algorithms offered, preferred first (default MD5)");
 ABSL_FLAG(optional<string>, nonce_lifetime, std::nullopt, "seconds before a nonce is stale (default 300)");
 ABSL_FLAG(optional<string>, auth_secret, std::nullopt,
           "nonce secret, 64 hex digits (default: <data_dir>/auth.secret, made at first start)");
@@ -97,6 +105,9 @@ const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
        {"tcp", &FLAGS_tcp},
        {"shards", &FLAGS_shards},
        {"domains", &FLAGS_domains},
+       {"mode", &FLAGS_mode},
+       {"service_route", &FLAGS_service_route},
+       {"flow_timer", &FLAGS_flow_timer},
        {"min_expires", &FLAGS_min_expires},
        {"default_expires", &FLAGS_default_expires},
        {"max_expires", &FLAGS_max_expires},

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include "engine/clock.h"
 #include "engine/log.h"
@@ -109,8 +111,7 @@ void Shard::Run() {
   uint64_t stop_deadline_ms = 0;
   for (;;) {
     UpdateClocks();
-    if (now_s_ != last_expire_s_ ||
-        handler_.transactions().NextExpiry().value_or(UINT64_MAX) <= now_ms_) {
+    if (now_s_ != last_expire_s_ || handler_.NextTimerMs().value_or(UINT64_MAX) <= now_ms_) {
       RunTimers();
       last_expire_s_ = now_s_;
     }
@@ -139,7 +140,11 @@ void Shard::Run() {
     }
     // Sleep until the next timer (at most 100 ms, so a stop is seen soon).
     // With a hand-off backlog left, only submit and look for completions.
-    __kernel_timespec timeout{0, 100 * 1000 * 1000};
+    uint64_t sleep_ms = 100;
+    if (const std::optional<uint64_t> next = handler_.NextTimerMs()) {
+      sleep_ms = std::clamp<uint64_t>(*next > now_ms_ ? *next - now_ms_ : 1, 1, 100);
+    }
+    __kernel_timespec timeout{0, static_cast<long long>(sleep_ms) * 1000 * 1000};
     io_uring_cqe* cqe = nullptr;
     if (backlog) {
       io_uring_submit(&ring_);
@@ -209,14 +214,30 @@ void Shard::HandleCompletion(io_uring_cqe* cqe) {
 }
 
 void Shard::OnDatagram(size_t socket, std::string_view bytes, const Endpoint& source) {
+  if (StunResponder::LooksLikeStun(bytes)) {
+    AnswerStun(socket, bytes, source);
+    return;
+  }
   Inbound inbound;
   inbound.source = source;
   inbound.transport = store::Transport::kUdp;
   inbound.received_ns = MonotonicNs();
+  inbound.udp_socket = static_cast<uint16_t>(socket);
   Origin origin;
   origin.udp_socket = socket;
   origin.from_shard = index_;
   Process(bytes, inbound, origin);
+}
+
+void Shard::AnswerStun(size_t socket, std::string_view bytes, const Endpoint& source) {
+  uint8_t answer[StunResponder::kMaxResponse];
+  const size_t size = stun_.Answer(bytes, source, answer);
+  if (size == 0) {
+    counters_.stun_invalid.Add();
+    return;
+  }
+  counters_.stun_requests.Add();
+  udp_.Send(socket, source, {reinterpret_cast<const char*>(answer), size});
 }
 
 void Shard::OnStreamMessage(const sip::Message& message, std::string_view bytes,
@@ -241,6 +262,7 @@ void Shard::OnHandOff(const HandOffHeader& header, std::string_view bytes) {
   inbound.transport = header.transport;
   inbound.received_ns = header.received_ns;
   inbound.too_large = header.too_large;
+  inbound.udp_socket = header.udp_socket;
   Origin origin;
   origin.udp_socket = header.udp_socket;
   origin.conn_id = header.conn_id;
@@ -263,8 +285,22 @@ void Shard::Process(std::string_view bytes, const Inbound& given, const Origin& 
     inbound.too_large = true;
   }
   if (!error.ok()) {
-    if (error.code != sip::ErrorCode::kEmpty) counters_.parse_errors.Add();
-    return;  // ARCHITECTURE section 5: unparseable input is dropped
+    if (error.code == sip::ErrorCode::kEmpty) return;
+    counters_.parse_errors.Add();
+    // ARCHITECTURE section 5: answered with 400 when its Via, From, To,
+    // Call-ID and CSeq can be read; otherwise dropped.
+    sip::HeaderId broken;
+    if (origin.handed_off || !sip::SalvageRequest(bytes, &message, &broken).ok()) return;
+    const Disposition d = handler_.HandleMalformed(message, broken, error, inbound, &response_);
+    if (d.kind != Disposition::Kind::kRespond) return;
+    ResponseRoute route;
+    route.transport = inbound.transport;
+    route.udp_socket = static_cast<uint16_t>(origin.udp_socket);
+    route.destination = d.destination;
+    route.from_shard = origin.from_shard;
+    route.received_ns = inbound.received_ns;
+    Deliver(route, response_);
+    return;
   }
   ProcessMessage(message, bytes, inbound, origin);
 }
@@ -367,6 +403,10 @@ void Shard::UpdateClocks() {
 
 void Shard::RunTimers() {
   handler_.Expire();
+  handler_.RunInviteTimers([this](const InviteTransactions::Where& where, std::string_view bytes) {
+    counters_.invite_retransmissions.Add();  // Timer G
+    udp_.Send(where.udp_socket, where.destination, bytes);
+  });
   streams_.ExpireIdle(now_ms_ / 1000);
 }
 

@@ -36,6 +36,7 @@
 #include "engine/spsc_ring.h"
 #include "engine/transport/handoff.h"
 #include "engine/transport/stream_connections.h"
+#include "engine/transport/stun.h"
 #include "engine/transport/udp.h"
 #include "parser/message.h"
 #include "store/binding_table.h"
@@ -56,6 +57,8 @@ class Shard {
   // Turns on Digest authentication with these users (before Run()).
   void EnableAuth(const NonceService* nonces, FailureTable* failures,
                   std::shared_ptr<const UserDb> users);
+  // The server secret (raw bytes), which keys temp-gruus (before Run()).
+  void SetServerSecret(std::string_view secret) { handler_.SetServerSecret(secret); }
   // How this shard starts its durable state, set before Open().
   void SetDurableStart(DurableStart start) { durable_start_ = std::move(start); }
   // The table, for the engine to fill before Run() when the shard count
@@ -87,6 +90,8 @@ class Shard {
     bool handed_off = false;
   };
   void OnDatagram(size_t socket, std::string_view bytes, const Endpoint& source);
+  // A STUN Binding request on a SIP port (RFC 5626 section 8.4).
+  void AnswerStun(size_t socket, std::string_view bytes, const Endpoint& source);
   void OnStreamMessage(const sip::Message& message, std::string_view bytes,
                        const StreamConnection& connection);
   void OnHandOff(const HandOffHeader& header, std::string_view bytes);
@@ -120,6 +125,7 @@ class Shard {
   std::string failure_;   // a held response's failure answer
 
   UdpTransport udp_;
+  StunResponder stun_;
   StreamConnections streams_;
   HandOff handoff_;
   ShardAdmin admin_;

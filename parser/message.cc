@@ -356,4 +356,97 @@ ParseError ParseMessage(std::string_view data, const ParseOptions& options, Mess
   return kParseOk;
 }
 
+ParseError SalvageRequest(std::string_view data, Message* out, HeaderId* broken) {
+  out->Reset();
+  *broken = HeaderId::kNone;
+  // A line of `data` from `pos`: up to LF (or the end), without its CR;
+  // `clean` when it held no control byte but HTAB and ended with CRLF.
+  struct Line {
+    std::string_view text;
+    bool clean = true;
+  };
+  size_t pos = 0;
+  auto next_line = [&](Line* line) {
+    if (pos >= data.size()) return false;
+    size_t lf = data.find('\n', pos);
+    const bool has_lf = lf != std::string_view::npos;
+    if (!has_lf) lf = data.size();
+    std::string_view text = data.substr(pos, lf - pos);
+    bool crlf = false;
+    if (!text.empty() && text.back() == '\r') {
+      text.remove_suffix(1);
+      crlf = true;
+    }
+    pos = has_lf ? lf + 1 : data.size();
+    line->text = text;
+    line->clean = crlf || !has_lf;  // the last line of a datagram may lack its CRLF
+    for (char ch : text) {
+      const unsigned char u = static_cast<unsigned char>(ch);
+      if ((u < 0x20 && ch != '\t') || u == 0x7F) line->clean = false;
+    }
+    return true;
+  };
+  while (pos + 1 < data.size() && data[pos] == '\r' && data[pos + 1] == '\n') pos += 2;
+  Line line;
+  if (!next_line(&line) || !line.clean) {
+    return MakeError(ErrorCode::kBadStartLine, "start line unreadable");
+  }
+  if (line.text.size() >= 4 && EqualsIgnoreCase(line.text.substr(0, 4), "SIP/")) {
+    return MakeError(ErrorCode::kBadStartLine, "a response, not a request");
+  }
+  if (const ParseError e = ParseRequestLine(line.text, &out->method_name_, &out->request_uri_);
+      !e.ok()) {
+    return e;
+  }
+  out->is_request_ = true;
+  out->method_ = LookupMethod(out->method_name_);
+
+  HeaderField* current = nullptr;  // the last field kept, which folding may extend
+  while (next_line(&line) && !line.text.empty()) {
+    const std::string_view text = line.text;
+    if (text.front() == ' ' || text.front() == '\t') {  // folding (7.3.1)
+      if (current != nullptr && line.clean) {
+        const char* value_begin = current->value_size == 0 ? text.data() : current->value_data;
+        const std::string_view value =
+            TrimLws(std::string_view(value_begin, text.data() + text.size() - value_begin));
+        if (!SetValue(current, value, text.data() + text.size())) current = nullptr;
+      } else {
+        current = nullptr;
+      }
+      continue;
+    }
+    current = nullptr;
+    const size_t colon = FindChar(text, ':');
+    HeaderId id = HeaderId::kNone;
+    std::string_view name;
+    if (colon != std::string_view::npos) {
+      size_t name_end = colon;
+      while (name_end > 0 && IsSpaceOrTab(text[name_end - 1])) --name_end;
+      name = text.substr(0, name_end);
+      id = name.empty() ? HeaderId::kNone : LookupHeaderId(name);
+    }
+    const bool good_name = !name.empty() && name.size() <= UINT16_MAX &&
+                           (id != HeaderId::kOther || IsToken(name));
+    if (!line.clean || !good_name) {
+      if (*broken == HeaderId::kNone && good_name && id != HeaderId::kOther) *broken = id;
+      continue;
+    }
+    if (out->header_count_ == Message::kMaxHeaders) break;
+    const std::string_view value = TrimLws(text.substr(colon + 1));
+    const uint8_t index = static_cast<uint8_t>(out->header_count_);
+    HeaderField* field = &out->headers_[index];
+    field->id = id;
+    field->name_data = name.data();
+    field->name_size = static_cast<uint16_t>(name.size());
+    if (!SetValue(field, value, text.data() + text.size())) continue;
+    ++out->header_count_;
+    const size_t slot = static_cast<size_t>(id);
+    if (out->first_[slot] == Message::kAbsent) out->first_[slot] = index;
+    ++out->counts_[slot];
+    current = field;
+  }
+  out->consumed_ = data.size();
+  return kParseOk;
+}
+
 }  // namespace locus::sip

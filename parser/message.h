@@ -84,6 +84,7 @@ class Message {
 
  private:
   friend ParseError ParseMessage(std::string_view, const ParseOptions&, Message*);
+  friend ParseError SalvageRequest(std::string_view, Message*, HeaderId*);
   static constexpr uint8_t kAbsent = 0xFF;
   static_assert(kMaxHeaders < kAbsent);
 
@@ -112,6 +113,19 @@ class Message {
 // Content-Length; it does not interpret header values (see validate.h).
 // With options.stream, kNeedMore means "append more bytes and call again".
 ParseError ParseMessage(std::string_view data, const ParseOptions& options, Message* out);
+
+// A lenient second reading of a datagram that ParseMessage refused, to tell
+// whether it can still be answered (ARCHITECTURE section 5: a malformed
+// request whose Via, From, To, Call-ID and CSeq are readable gets a 400 that
+// names the problem, not silence). Lines end at LF, with or without CR. A
+// line that is not a clean header field -- ended by a bare LF, holding a
+// control character or a bare CR, without a colon, or with a name that is
+// not a token -- is left out, and the header of the first such line (when it
+// names a known one) goes to *broken; a line that cannot be part of a field
+// is left out too. The header section ends at the first empty line; the body
+// is not read. Fails unless the start line is a valid Request-Line. The
+// result holds only clean header lines: validate what you use.
+ParseError SalvageRequest(std::string_view data, Message* out, HeaderId* broken);
 
 }  // namespace locus::sip
 

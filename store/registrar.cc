@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "parser/scan.h"
 #include "parser/uri_compare.h"
 
 namespace locus::store {
@@ -234,7 +235,7 @@ RegisterOutcome ApplyRegister(BindingTable& table, const RegisterRequest& reques
 }
 
 size_t LookupBindings(const BindingTable& table, AorKey aor, uint32_t now,
-                      std::span<const Binding*> out) {
+                      std::span<const Binding*> out, std::string_view instance) {
   const AorRecord* record = table.Find(aor);
   if (record == nullptr || out.empty()) return 0;
   auto before = [](const Binding* a, const Binding* b) {
@@ -245,6 +246,7 @@ size_t LookupBindings(const BindingTable& table, AorKey aor, uint32_t now,
   size_t n = 0;
   for (const Binding& binding : record->bindings()) {
     if (!Live(binding, now)) continue;
+    if (!instance.empty() && !sip::EqualsIgnoreCase(binding.instance(), instance)) continue;
     if (n == out.size() && !before(&binding, out[n - 1])) continue;
     size_t i = n < out.size() ? n++ : n - 1;
     while (i > 0 && before(&binding, out[i - 1])) {

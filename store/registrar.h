@@ -111,10 +111,12 @@ RegisterOutcome ApplyRegister(BindingTable& table, const RegisterRequest& reques
 
 // Bindings of an AOR for proxies and redirect servers (RFC 3261 section
 // 16.6 / 8.3): highest q first, then most recently refreshed. Expired
-// bindings not yet collected are skipped. Writes at most out.size() pointers
-// and returns how many it wrote.
+// bindings not yet collected are skipped. With an `instance` ("<urn:...>"),
+// only that instance's bindings (RFC 5627: what a GRUU reaches; compared
+// without regard to case). Writes at most out.size() pointers and returns
+// how many it wrote.
 size_t LookupBindings(const BindingTable& table, AorKey aor, uint32_t now,
-                      std::span<const Binding*> out);
+                      std::span<const Binding*> out, std::string_view instance = {});
 
 }  // namespace locus::store
 

@@ -55,7 +55,7 @@ NonceService::Verdict NonceService::Check(std::string_view nonce, uint32_t now, 
   return Verdict::kValid;
 }
 
-absl::StatusOr<std::string> LoadOrCreateNonceSecret(const Config& config) {
+absl::StatusOr<std::string> LoadOrCreateServerSecret(const Config& config) {
   std::string hex = config.auth_secret;
   if (hex.empty()) {
     const std::string path = config.data_dir + "/auth.secret";
@@ -66,7 +66,7 @@ absl::StatusOr<std::string> LoadOrCreateNonceSecret(const Config& config) {
       if (hex.size() != 64) return absl::InvalidArgumentError(Cat(path, ": not 64 hex digits"));
     } else {
       unsigned char raw[32];
-      if (!RandomBytes(raw, sizeof(raw))) return absl::InternalError("no random bytes for the nonce secret");
+      if (!RandomBytes(raw, sizeof(raw))) return absl::InternalError("no random bytes for the server secret");
       for (unsigned char b : raw) {
         hex.push_back(kHex[b >> 4]);
         hex.push_back(kHex[b & 0xF]);
@@ -77,14 +77,14 @@ absl::StatusOr<std::string> LoadOrCreateNonceSecret(const Config& config) {
       const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
       close(fd);
       if (!written) return absl::InternalError(Cat("cannot write ", path));
-      Log(LogLevel::kInfo, "made a new nonce secret in %s", path);
+      Log(LogLevel::kInfo, "made a new server secret in %s", path);
     }
   }
   std::string secret;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) {
     const int high = sip::HexValue(hex[i]);
     const int low = sip::HexValue(hex[i + 1]);
-    if (high < 0 || low < 0) return absl::InvalidArgumentError("the nonce secret is not hex");
+    if (high < 0 || low < 0) return absl::InvalidArgumentError("the server secret is not hex");
     secret.push_back(static_cast<char>(high * 16 + low));
   }
   return secret;

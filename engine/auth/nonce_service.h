@@ -36,10 +36,11 @@ class NonceService {
   uint32_t lifetime_;
 };
 
-// The nonce secret (raw bytes): `auth_secret` when configured, else the 32
-// random bytes kept as hex (mode 0600) in <data_dir>/auth.secret, made at
-// the first start, so that nonces survive a restart.
-absl::StatusOr<std::string> LoadOrCreateNonceSecret(const Config& config);
+// The server secret (raw bytes), which MACs the nonces and keys the
+// temp-gruus (sip/gruu.h): `auth_secret` when configured, else the 32 random
+// bytes kept as hex (mode 0600) in <data_dir>/auth.secret, made at the first
+// start, so that nonces and temp-gruus survive a restart.
+absl::StatusOr<std::string> LoadOrCreateServerSecret(const Config& config);
 
 }  // namespace locus::engine
 

@@ -127,6 +127,7 @@ absl::StatusOr<std::shared_ptr<const UserDb>> UserDb::Load(const std::string& pa
       if (!aor.ok()) return absl::InvalidArgumentError(Cat(where, ": aors: ", std::string(aor.status().message())));
       user.aors.push_back(*aor);
     }
+    for (const std::string& aor : user.aors) db->aors_.insert(aor);
     std::string key = Key(user.username, user.realm);
     if (!db->users_.emplace(std::move(key), std::move(user)).second) {
       return absl::InvalidArgumentError(Cat(where, ": duplicate username and realm"));

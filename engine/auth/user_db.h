@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "engine/auth/digest.h"
 
@@ -49,9 +50,15 @@ class UserDb {
 
   const UserEntry* Find(std::string_view username, std::string_view realm) const;
   size_t size() const { return users_.size(); }
+  // Some user may register this canonical AOR (a redirect to it without
+  // bindings is 480, not 404).
+  bool KnowsAor(std::string_view canonical_aor) const {
+    return aors_.contains(absl::string_view(canonical_aor.data(), canonical_aor.size()));
+  }
 
  private:
   absl::flat_hash_map<std::string, UserEntry> users_;  // key: username '\n' realm
+  absl::flat_hash_set<std::string> aors_;              // every user's AORs
 };
 
 }  // namespace locus::engine

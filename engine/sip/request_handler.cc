@@ -2,7 +2,12 @@
 
 #include <ctime>
 
+#include <algorithm>
+#include <span>
+
 #include "absl/hash/hash.h"
+#include "engine/sip/outbound.h"
+#include "engine/sip/redirect_contacts.h"
 #include "parser/scan.h"
 #include "parser/aor.h"
 #include "parser/element_cursor.h"
@@ -19,34 +24,18 @@ constexpr uint32_t kJournalRetryAfter = 5;
 // Contacts of one REGISTER parsed and kept; a request with more is refused.
 constexpr size_t kMaxRequestContacts = 256;
 
-// Extensions this registrar implements (section 8.2.2.3 Require check).
-constexpr std::string_view kSupportedExtensions[] = {"path"};  // RFC 3327
-constexpr std::string_view kAllow = "REGISTER, OPTIONS";
+// Extensions this registrar implements (section 8.2.2.3 Require check):
+// Path (RFC 3327), Outbound (RFC 5626), GRUU (RFC 5627).
+constexpr std::string_view kSupportedExtensions[] = {"path", "outbound", "gruu"};
+constexpr std::string_view kSupported = "path, outbound, gruu";
+// Methods answered (405 lists them): the registrar's, and with the redirect
+// server every method a proxy may ask about.
+constexpr std::string_view kAllowRegistrar = "REGISTER, OPTIONS";
+constexpr std::string_view kAllowRedirect =
+    "INVITE, ACK, CANCEL, OPTIONS, REGISTER, BYE, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, "
+    "UPDATE, PRACK, PUBLISH";
 
 Disposition Dropped() { return {}; }
-
-// Writes q in thousandths as a qvalue: 1000 -> "1", 500 -> "0.5", 5 -> "0.005".
-void AppendQ(uint16_t q, std::string* out) {
-  if (q >= 1000) {
-    out->push_back('1');
-    return;
-  }
-  out->append("0.");
-  char digits[3] = {static_cast<char>('0' + q / 100), static_cast<char>('0' + q / 10 % 10),
-                    static_cast<char>('0' + q % 10)};
-  int n = 3;
-  while (n > 1 && digits[n - 1] == '0') --n;
-  out->append(digits, static_cast<size_t>(n));
-}
-
-bool HasOptionTag(const sip::Message& message, sip::HeaderId id, std::string_view tag) {
-  sip::HeaderElements elements(message, id);
-  std::string_view element;
-  while (elements.Next(&element)) {
-    if (sip::EqualsIgnoreCase(element, tag)) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -64,6 +53,8 @@ RequestHandler::RequestHandler(const Config& config, int shard, int shard_count,
       table_(table),
       counters_(counters),
       transactions_(config.transaction_limit, config.transaction_memory),
+      invites_(config.transaction_limit, config.transaction_memory, 0),
+      redirect_(table, counters),
       contacts_(kMaxRequestContacts) {
   specs_.reserve(kMaxRequestContacts);
   key_.reserve(1024);
@@ -77,12 +68,18 @@ void RequestHandler::SetTime(uint32_t now_s, uint64_t now_ms) {
   if (now_s != date_second_) UpdateDate();
 }
 
+void RequestHandler::SetServerSecret(std::string_view secret) {
+  gruu_ = std::make_unique<GruuCodec>(secret);
+  redirect_.SetGruuCodec(gruu_.get());
+}
+
 void RequestHandler::CountMethod(sip::Method method) {
   switch (method) {
     case sip::Method::kRegister: counters_.method_register.Add(); break;
     case sip::Method::kOptions: counters_.method_options.Add(); break;
     case sip::Method::kCancel: counters_.method_cancel.Add(); break;
     case sip::Method::kAck: counters_.method_ack.Add(); break;
+    case sip::Method::kInvite: counters_.method_invite.Add(); break;
     default: counters_.method_other.Add(); break;
   }
 }
@@ -101,6 +98,19 @@ void RequestHandler::Expire() {
   table_.Expire(now_s_, [this](const store::AorRecord&, const store::Binding&) {
     counters_.bindings_expired.Add();
   });
+}
+
+void RequestHandler::RunInviteTimers(
+    absl::FunctionRef<void(const InviteTransactions::Where&, std::string_view)> resend) {
+  invites_.Advance(now_ms_, resend);
+}
+
+std::optional<uint64_t> RequestHandler::NextTimerMs() const {
+  const std::optional<uint64_t> a = transactions_.NextExpiry();
+  const std::optional<uint64_t> b = invites_.NextDue();
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
 }
 
 Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply, int status,
@@ -146,6 +156,45 @@ Disposition RequestHandler::Reject(const sip::Message& message, const Inbound& i
   return Respond(inbound, reply, status);
 }
 
+Disposition RequestHandler::HandleMalformed(const sip::Message& salvaged, sip::HeaderId broken,
+                                            const sip::ParseError& error, const Inbound& inbound,
+                                            std::string* response) {
+  ReplyTo reply;
+  reply.source = inbound.source;
+  reply.tag_seed = tag_seed_;
+  reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  if (!salvaged.is_request() || salvaged.method() == sip::Method::kAck ||
+      !FindTopVia(salvaged, &reply)) {
+    return Dropped();
+  }
+  // What a response copies must be readable, each exactly once.
+  sip::NameAddr from, to;
+  std::string_view call_id;
+  sip::CSeq cseq;
+  const sip::HeaderField* f = salvaged.Find(sip::HeaderId::kFrom);
+  const sip::HeaderField* t = salvaged.Find(sip::HeaderId::kTo);
+  const sip::HeaderField* i = salvaged.Find(sip::HeaderId::kCallId);
+  const sip::HeaderField* s = salvaged.Find(sip::HeaderId::kCSeq);
+  if (f == nullptr || t == nullptr || i == nullptr || s == nullptr ||
+      salvaged.Count(sip::HeaderId::kFrom) != 1 || salvaged.Count(sip::HeaderId::kTo) != 1 ||
+      salvaged.Count(sip::HeaderId::kCallId) != 1 || salvaged.Count(sip::HeaderId::kCSeq) != 1 ||
+      !sip::ParseNameAddr(f->value(), sip::HeaderId::kFrom, &from).ok() ||
+      !sip::ParseNameAddr(t->value(), sip::HeaderId::kTo, &to).ok() ||
+      !sip::ParseCallId(i->value(), &call_id).ok() || !sip::ParseCSeq(s->value(), &cseq).ok()) {
+    return Dropped();
+  }
+  reply.has_to_tag = !sip::TagOf(to).empty();
+  // ARCHITECTURE section 5: a reason that names the problem.
+  const sip::HeaderId header = broken != sip::HeaderId::kNone ? broken : error.header;
+  std::string reason(sip::HeaderName(header));
+  if (!reason.empty()) reason.append(": ");
+  reason.append(error.what);
+  ResponseBuilder builder(response);
+  builder.Start(400, reason, salvaged, reply);
+  builder.Finish(config_.server);
+  return Respond(inbound, reply, 400);
+}
+
 Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& inbound,
                                    bool handed_off, std::string* response) {
   if (message.is_response()) {
@@ -157,11 +206,12 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
   reply.source = inbound.source;
   reply.tag_seed = tag_seed_;
   reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  cached_ = false;
   if (!FindTopVia(message, &reply)) {
     counters_.parse_errors.Add();  // no usable Via: nowhere to answer
     return Dropped();
   }
-  if (message.method() == sip::Method::kAck) return Dropped();  // never answered
+  if (message.method() == sip::Method::kAck) return HandleAck(message, reply, handed_off);
   if (inbound.too_large) {
     return Reject(message, inbound, 513, "Message Too Large", 0, response);
   }
@@ -184,25 +234,36 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
       // Section 11.2: what we support; phones use it as a keep-alive.
       ResponseBuilder builder(response);
       builder.Start(200, "OK", message, reply);
-      builder.AddHeader("Allow", kAllow);
-      builder.AddHeader("Supported", "path");
+      builder.AddHeader("Allow", config_.redirect ? kAllowRedirect : kAllowRegistrar);
+      builder.AddHeader("Supported", kSupported);
       builder.AddHeader("Accept", "application/sdp");
       builder.Finish(config_.server);
       return Respond(inbound, reply, 200);
     }
     case sip::Method::kRegister:
+      return RouteByTo(message, inbound, reply, handed_off, response);
     case sip::Method::kCancel:
+      if (config_.redirect && CancelsLookup(message)) {
+        return HandleLookup(message, inbound, reply, handed_off, response);
+      }
+      return RouteByTo(message, inbound, reply, handed_off, response);
+    default:
       break;
-    default: {
-      // Section 8.2.1: a method we do not implement.
-      ResponseBuilder builder(response);
-      builder.Start(405, "Method Not Allowed", message, reply);
-      builder.AddHeader("Allow", kAllow);
-      builder.Finish(config_.server);
-      return Respond(inbound, reply, 405);
-    }
   }
+  if (!config_.redirect) {
+    // Section 8.2.1: a method this registrar does not implement.
+    ResponseBuilder builder(response);
+    builder.Start(405, "Method Not Allowed", message, reply);
+    builder.AddHeader("Allow", kAllowRegistrar);
+    builder.Finish(config_.server);
+    return Respond(inbound, reply, 405);
+  }
+  return HandleLookup(message, inbound, reply, handed_off, response);
+}
 
+Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound& inbound,
+                                      const ReplyTo& reply, bool handed_off,
+                                      std::string* response) {
   // Step 5: the AOR, and with it the shard that owns it.
   if (!core_.to.uri.is_sip()) {
     return Reject(message, inbound, 404, "Not Found (address-of-record is not a SIP URI)", 0,
@@ -250,6 +311,123 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
     }
   }
   return d;
+}
+
+bool RequestHandler::CancelsLookup(const sip::Message& message) const {
+  // Section 10.2: a REGISTER's Request-URI has no user part.
+  sip::Uri uri;
+  if (!sip::ParseUri(message.request_uri(), sip::HeaderId::kNone, &uri).ok()) return false;
+  std::string_view gr;
+  return uri.has_user || sip::FindUriParam(uri.params, "gr", &gr);
+}
+
+int RequestHandler::ResolveTarget(const sip::Message& message, int* owner, const char** reason) {
+  sip::Uri request_uri;
+  if (!sip::ParseUri(message.request_uri(), sip::HeaderId::kNone, &request_uri).ok() ||
+      !request_uri.is_sip()) {
+    *reason = "Unsupported URI Scheme";
+    return 416;
+  }
+  if (!Serves(request_uri.host)) {
+    *reason = "Not Found (domain not served here)";
+    return 404;
+  }
+  if (!redirect_.Resolve(request_uri, &target_, reason)) return 400;
+  // An unknown GRUU names no AOR: answered where it arrived.
+  *owner = target_.kind == LookupTarget::Kind::kUnknownGruu ? shard_
+                                                            : OwnerShard(target_.aor, shard_count_);
+  return 0;
+}
+
+Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbound& inbound,
+                                         const ReplyTo& reply, bool handed_off,
+                                         std::string* response) {
+  const bool cancel = message.method() == sip::Method::kCancel;
+  if (!cancel) {
+    // Section 8.2.2.3, then section 12.2.2: a request inside a dialog
+    // (To has a tag) names no dialog of a redirect server.
+    if (FindUnsupported(message)) return RejectUnsupported(message, inbound, reply, response);
+    if (reply.has_to_tag) {
+      return Reject(message, inbound, 481, "Call/Transaction Does Not Exist", 0, response);
+    }
+  }
+  int owner = shard_;
+  const char* reason = "";
+  if (const int status = ResolveTarget(message, &owner, &reason); status != 0) {
+    return Reject(message, inbound, status, reason, 0, response);
+  }
+  if (owner != shard_ && !handed_off) {
+    Disposition d;
+    d.kind = Disposition::Kind::kHandOff;
+    d.owner = owner;
+    return d;
+  }
+  if (cancel) {
+    // Section 9.2: a CANCEL matching a completed INVITE transaction gets
+    // 200; its final response was sent and stands.
+    BuildTransactionKey(message, reply, "INVITE");
+    std::string_view ignored;
+    const bool matched = invites_.Find(key_, &ignored) != InviteTransactions::State::kNone;
+    const int status = matched ? 200 : 481;
+    ResponseBuilder builder(response);
+    builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);
+    builder.Finish(config_.server);
+    return Respond(inbound, reply, status);
+  }
+  // Section 17.2.1 (INVITE) and 17.2.2 (the rest): a retransmission gets the
+  // same final response, byte for byte.
+  const bool invite = message.method() == sip::Method::kInvite;
+  const bool udp = inbound.transport == store::Transport::kUdp;
+  BuildTransactionKey(message, reply, message.method_name());
+  if (invite) {
+    std::string_view sent;
+    switch (invites_.Find(key_, &sent)) {
+      case InviteTransactions::State::kCompleted:
+        counters_.retransmissions.Add();
+        response->assign(sent);
+        return Respond(inbound, reply, 0);
+      case InviteTransactions::State::kConfirmed:
+        counters_.retransmissions.Add();  // the ACK came: absorbed
+        return Dropped();
+      case InviteTransactions::State::kNone:
+        break;
+    }
+  } else if (udp) {
+    if (auto hit = transactions_.Find(key_, now_ms_)) {
+      counters_.retransmissions.Add();
+      response->assign(*hit);
+      return Respond(inbound, reply, 0);
+    }
+  }
+  const int status = redirect_.Answer(message, reply, target_, now_s_, config_.server, response);
+  Disposition d = Respond(inbound, reply, status);
+  if (invite) {
+    invites_.Insert(key_, *response, !udp, {d.destination, inbound.udp_socket}, now_ms_);
+  } else if (udp) {
+    transactions_.Insert(key_, *response, now_ms_ + kTimerJMs);
+  }
+  return d;
+}
+
+Disposition RequestHandler::HandleAck(const sip::Message& message, const ReplyTo& reply,
+                                      bool handed_off) {
+  // Never answered (section 17.2.1): an ACK only ends an INVITE transaction
+  // of the redirect server, on the shard that owns its target.
+  if (!config_.redirect || !sip::ValidateMessage(message, &core_, contacts_).ok()) {
+    return Dropped();
+  }
+  int owner = shard_;
+  const char* reason = "";
+  if (ResolveTarget(message, &owner, &reason) != 0) return Dropped();  // not ours to answer
+  if (owner != shard_ && !handed_off) {
+    Disposition d;
+    d.kind = Disposition::Kind::kHandOff;
+    d.owner = owner;
+    return d;
+  }
+  BuildTransactionKey(message, reply, "INVITE");
+  if (invites_.Acknowledge(key_, now_ms_)) counters_.acks_absorbed.Add();
+  return Dropped();
 }
 
 Disposition RequestHandler::HandleCancel(const sip::Message& message, const Inbound& inbound,
@@ -370,6 +548,13 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   if (core_.contact_count > static_cast<int>(kMaxRequestContacts)) {
     return Reject(message, inbound, 403, "Too Many Contacts", 0, response);
   }
+  // RFC 5626 section 6: reg-ids keyed only through a first hop that
+  // supports outbound.
+  const OutboundDecision outbound = DecideOutbound(
+      message, std::span(contacts_.data(), static_cast<size_t>(core_.contact_count)));
+  if (outbound.reject_439) {
+    return Reject(message, inbound, 439, "First Hop Lacks Outbound Support", 0, response);
+  }
   specs_.clear();
   bool wildcard = false;
   for (int i = 0; i < core_.contact_count; ++i) {
@@ -386,7 +571,7 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
     spec.has_q = c.has_q;
     spec.q = c.has_q ? c.q : sip::kQMax;
     spec.instance = c.instance;
-    spec.reg_id = c.has_reg_id ? c.reg_id : 0;
+    spec.reg_id = outbound.apply && c.has_reg_id ? c.reg_id : 0;
     specs_.push_back(spec);
   }
   path_.clear();
@@ -444,10 +629,24 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   builder.Start(outcome.status, outcome.reason, message, reply);
   if (outcome.status == 200) {
     out_ = response;
-    AppendContacts(outcome.record);
+    // RFC 5627 section 6: GRUUs for a UA that supports them.
+    AppendContacts(outcome.record, aor, gruu_ != nullptr && SupportsOption(message, "gruu"));
     // RFC 3327 section 5.3: the Path vector is returned when the UA supports it.
-    if (!path_.empty() && HasOptionTag(message, sip::HeaderId::kSupported, "path")) {
-      builder.AddHeader("Path", path_);
+    if (!path_.empty() && SupportsOption(message, "path")) builder.AddHeader("Path", path_);
+    if (outbound.require) {
+      builder.AddHeader("Require", "outbound");  // RFC 5626 section 6
+      if (config_.flow_timer > 0) builder.AddHeaderUint("Flow-Timer", config_.flow_timer);
+    }
+    // RFC 3608 section 6: the route set of requests from this UA.
+    if (!config_.service_route.empty()) {
+      response->append("Service-Route: ");
+      for (size_t i = 0; i < config_.service_route.size(); ++i) {
+        if (i > 0) response->append(", ");
+        response->push_back('<');
+        response->append(config_.service_route[i]);
+        response->push_back('>');
+      }
+      response->append("\r\n");
     }
     builder.AddHeader("Date", date_);
   } else if (outcome.status == 423) {
@@ -463,7 +662,8 @@ void RequestHandler::FailureFor(std::string_view held_success, std::string* out)
   RewriteAsFailure(held_success, 500, "Server Internal Error", kJournalRetryAfter, out);
 }
 
-void RequestHandler::AppendContacts(const store::AorRecord* record) {
+void RequestHandler::AppendContacts(const store::AorRecord* record, std::string_view aor,
+                                    bool gruu) {
   // Section 10.3 step 8: every current binding, each with its expires.
   if (record == nullptr) return;
   std::string& out = *out_;
@@ -475,7 +675,7 @@ void RequestHandler::AppendContacts(const store::AorRecord* record) {
     out.append(std::to_string(b.expires_at - now_s_));
     if (b.has_q) {
       out.append(";q=");
-      AppendQ(b.q, &out);
+      AppendQValue(b.q, &out);
     }
     if (!b.instance().empty()) {
       out.append(";+sip.instance=\"");
@@ -485,6 +685,18 @@ void RequestHandler::AppendContacts(const store::AorRecord* record) {
     if (b.reg_id != 0) {
       out.append(";reg-id=");
       out.append(std::to_string(b.reg_id));
+    }
+    if (gruu && !b.instance().empty()) {
+      out.append(";pub-gruu=\"");
+      GruuCodec::AppendPubGruu(aor, b.instance(), &out);
+      out.push_back('"');
+      const size_t before = out.size();
+      out.append(";temp-gruu=\"");
+      if (gruu_->AppendTempGruu(aor, b.instance(), now_s_, &out)) {
+        out.push_back('"');
+      } else {
+        out.resize(before);
+      }
     }
     out.append("\r\n");
   }

@@ -1,27 +1,41 @@
 // The request pipeline of one shard, without any I/O: takes a parsed message
 // and either answers it (the response bytes), hands it to the shard that owns
-// its AOR, or drops it. RFC 3261 section 10.3 in order:
-//   validation (section 8.2, ARCHITECTURE section 5) -> method dispatch ->
-//   AOR canonical form and owner shard (step 5) -> transaction match
-//   (section 17.2.3) -> Request-URI scheme and domain (step 1) -> Require
-//   (step 2) -> authentication and authorization (steps 3-4, auth/) ->
-//   steps 6-8 through store::ApplyRegister, recorded in the journal's group
-//   commit -> 200 with every binding.
+// its AOR, or drops it.
+//  - REGISTER, RFC 3261 section 10.3 in order: validation (section 8.2,
+//    ARCHITECTURE section 5) -> AOR canonical form and owner shard (step 5)
+//    -> transaction match (section 17.2.3) -> Request-URI scheme and domain
+//    (step 1) -> Require (step 2) -> authentication and authorization (steps
+//    3-4, auth/) -> Outbound (RFC 5626, outbound.h) -> steps 6-8 through
+//    store::ApplyRegister, recorded in the journal's group commit -> 200
+//    with every binding (GRUUs, RFC 5627; Path, RFC 3327; Service-Route,
+//    RFC 3608).
+//  - Other requests to an AOR or GRUU (the redirect server, section 8.3,
+//    redirect_server.h): owner shard of the Request-URI's AOR -> transaction
+//    match (INVITE: invite_transactions.h) -> 302 / 480 / 404.
+//  - OPTIONS: 200 with what is supported (section 11.2). ACK: never
+//    answered; ends an INVITE transaction. CANCEL: 200 when it matches a
+//    transaction, else 481 (section 9.2).
 #ifndef LOCUS_ENGINE_SIP_REQUEST_HANDLER_H_
 #define LOCUS_ENGINE_SIP_REQUEST_HANDLER_H_
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
 #include "engine/auth/authenticator.h"
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/endpoint.h"
 #include "engine/durability/group_commit.h"
+#include "engine/sip/gruu.h"
+#include "engine/sip/invite_transactions.h"
+#include "engine/sip/redirect_server.h"
 #include "engine/sip/response_builder.h"
 #include "engine/sip/transaction_table.h"
 #include "parser/contact.h"
@@ -38,6 +52,7 @@ struct Inbound {
   store::Transport transport = store::Transport::kUdp;
   bool too_large = false;  // parsed with the fallback limit: answer 513
   uint64_t received_ns = 0;  // monotonic receive time, for the latency histogram
+  uint16_t udp_socket = 0;   // UDP: the socket it came in by (Timer G resends by it)
 };
 
 struct Disposition {
@@ -66,6 +81,14 @@ class RequestHandler {
   Disposition Handle(const sip::Message& message, const Inbound& inbound, bool handed_off,
                      std::string* response);
 
+  // A datagram that ParseMessage refused, read again leniently
+  // (sip::SalvageRequest; `broken`: the header of its first broken line):
+  // 400 naming `error` when its Via, From, To, Call-ID and CSeq are readable
+  // (ARCHITECTURE section 5), kDrop otherwise.
+  Disposition HandleMalformed(const sip::Message& salvaged, sip::HeaderId broken,
+                              const sip::ParseError& error, const Inbound& inbound,
+                              std::string* response);
+
   // Answers a request with a bare status (e.g. 503 when a hand-off ring is
   // full), adding Retry-After when retry_after > 0. kDrop when it cannot be
   // answered.
@@ -78,8 +101,15 @@ class RequestHandler {
 
   // Drops cached transactions whose Timer J fired, and expired bindings.
   void Expire();
+  // Fires the INVITE transactions' timers: resend(where, response) for each
+  // Timer G (UDP).
+  void RunInviteTimers(
+      absl::FunctionRef<void(const InviteTransactions::Where&, std::string_view)> resend);
+  // When Expire or RunInviteTimers next has work (monotonic ms), if ever.
+  std::optional<uint64_t> NextTimerMs() const;
 
   const TransactionTable& transactions() const { return transactions_; }
+  const InviteTransactions& invite_transactions() const { return invites_; }
 
   // Caches the final response of a held request once it is decided
   // (section 17.2.2); until then its retransmissions are absorbed.
@@ -99,16 +129,39 @@ class RequestHandler {
 
   // Turns on steps 3-4 (Digest authentication and authorization); the
   // authenticator belongs to the same shard.
-  void SetAuthenticator(Authenticator* auth) { auth_ = auth; }
+  void SetAuthenticator(Authenticator* auth) {
+    auth_ = auth;
+    redirect_.SetAuthenticator(auth);
+  }
+
+  // The server secret (raw bytes), from which temp-gruus are keyed. Without
+  // one no GRUU is issued or recognised.
+  void SetServerSecret(std::string_view secret);
 
  private:
   Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status, bool hold = false);
   void StartResponse(int status, std::string_view reason, const sip::Message& message,
                      const ReplyTo& reply, std::string* response);
+  // REGISTER (and a CANCEL of one): the AOR of To, its owner, the
+  // transaction, then HandleRegister (or HandleCancel).
+  Disposition RouteByTo(const sip::Message& message, const Inbound& inbound, const ReplyTo& reply,
+                        bool handed_off, std::string* response);
   Disposition HandleRegister(const sip::Message& message, const Inbound& inbound,
                              const ReplyTo& reply, std::string_view aor, std::string* response);
   Disposition HandleCancel(const sip::Message& message, const Inbound& inbound,
                            const ReplyTo& reply, std::string* response);
+  // A request for the redirect server (or a CANCEL or ACK of one): target_
+  // from the Request-URI, its owner, the transaction, the answer.
+  Disposition HandleLookup(const sip::Message& message, const Inbound& inbound,
+                           const ReplyTo& reply, bool handed_off, std::string* response);
+  Disposition HandleAck(const sip::Message& message, const ReplyTo& reply, bool handed_off);
+  // target_ from the Request-URI, and the shard that owns it. Returns 0, or
+  // the status (and reason) of the error answer: 416 for a scheme not sip or
+  // sips, 404 for a domain not served, 400 for a URI that names no AOR.
+  int ResolveTarget(const sip::Message& message, int* owner, const char** reason);
+  // A CANCEL is routed like what it cancels: a Request-URI with a user part
+  // or a GRUU is an INVITE's (or other lookup's), else a REGISTER's.
+  bool CancelsLookup(const sip::Message& message) const;
   void BuildTransactionKey(const sip::Message& message, const ReplyTo& reply,
                            std::string_view method);
   bool Serves(std::string_view host) const;
@@ -117,7 +170,8 @@ class RequestHandler {
   // 420 Bad Extension listing unsupported_.
   Disposition RejectUnsupported(const sip::Message& message, const Inbound& inbound,
                                 const ReplyTo& reply, std::string* response);
-  void AppendContacts(const store::AorRecord* record);
+  // The 200's Contacts: every current binding, with its GRUUs when `gruu`.
+  void AppendContacts(const store::AorRecord* record, std::string_view aor, bool gruu);
   void UpdateDate();
   void CountMethod(sip::Method method);
 
@@ -128,6 +182,10 @@ class RequestHandler {
   store::BindingTable& table_;
   ShardCounters& counters_;
   TransactionTable transactions_;
+  InviteTransactions invites_;
+  std::unique_ptr<GruuCodec> gruu_;  // null: no server secret given
+  RedirectServer redirect_;
+  LookupTarget target_;  // of the last lookup
   store::RegistrarScratch scratch_;
   uint32_t now_s_ = 0;
   uint64_t now_ms_ = 0;

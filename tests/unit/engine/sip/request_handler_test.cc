@@ -111,7 +111,8 @@ TEST_F(RequestHandlerTest, UnknownRequireAnswers420WithUnsupported) {
   EXPECT_TRUE(Has("Unsupported: foo, bar\r\n"));
 }
 
-TEST_F(RequestHandlerTest, OtherMethodsAnswer405WithAllowAndOptions200) {
+TEST_F(RequestHandlerTest, AsRegistrarAloneOtherMethodsAnswer405WithAllowAndOptions200) {
+  config_.redirect = false;
   std::string invite = Register("f", "");
   invite.replace(0, 8, "INVITE");
   invite.replace(invite.find("1 REGISTER"), 10, "1 INVITE");
@@ -124,6 +125,7 @@ TEST_F(RequestHandlerTest, OtherMethodsAnswer405WithAllowAndOptions200) {
   Send(options);
   EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
   EXPECT_TRUE(Has("Allow: REGISTER, OPTIONS\r\n"));
+  EXPECT_TRUE(Has("Supported: path, outbound, gruu\r\n"));
 }
 
 TEST_F(RequestHandlerTest, InvalidHeaderAnswers400NamingIt) {

@@ -1,0 +1,97 @@
+// INVITE server transactions of the redirect server (RFC 3261 section
+// 17.2.1), from the final response on: the redirect server answers an INVITE
+// at once (302, or 480/404), so a transaction starts in the Completed state.
+//
+//  - Completed: a retransmitted INVITE gets the same response again, byte
+//    for byte. Over UDP the response is also sent again by Timer G (T1, then
+//    doubling, capped at T2) until the ACK arrives; Timer H (64*T1) ends the
+//    wait for it. Reliable transports have no Timer G.
+//  - Confirmed: the ACK arrived (same branch, section 17.2.3). Later ACKs
+//    and INVITE retransmissions are absorbed until Timer I (T4 over UDP, 0
+//    over reliable transports) ends the transaction.
+//  - A CANCEL matching a transaction gets 200 (section 9.2); the final
+//    response was already sent and stands.
+//
+// Memory is bounded by entry count and bytes (keys and responses): at either
+// bound a new transaction is not kept (counted in refused()): its INVITE is
+// answered all the same, but without Timer G, and a retransmission of it is
+// answered afresh. Nothing allocates once the pool has grown.
+#ifndef LOCUS_ENGINE_SIP_INVITE_TRANSACTIONS_H_
+#define LOCUS_ENGINE_SIP_INVITE_TRANSACTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "engine/endpoint.h"
+#include "store/timer_wheel.h"
+
+namespace locus::engine {
+
+inline constexpr uint64_t kT1Ms = 500;   // section 17.1.1.1, table 4
+inline constexpr uint64_t kT2Ms = 4000;
+inline constexpr uint64_t kT4Ms = 5000;
+inline constexpr uint64_t kTimerHMs = 64 * kT1Ms;
+
+class InviteTransactions {
+ public:
+  // Where a response goes again (UDP only: streams never retransmit).
+  struct Where {
+    Endpoint destination;
+    uint16_t udp_socket = 0;
+  };
+
+  InviteTransactions(size_t max_entries, size_t max_bytes, uint64_t now_ms);
+  ~InviteTransactions();
+  InviteTransactions(const InviteTransactions&) = delete;
+  InviteTransactions& operator=(const InviteTransactions&) = delete;
+
+  // The final response sent for a new INVITE: a Completed transaction.
+  // `reliable`: it came over a stream (no Timer G, Timer I of 0). False when
+  // the bounds refuse it.
+  bool Insert(std::string_view key, std::string_view response, bool reliable, const Where& where,
+              uint64_t now_ms);
+
+  enum class State : uint8_t { kNone, kCompleted, kConfirmed };
+  // The state of transaction `key`; with kCompleted, *response is the
+  // response to send again (valid until the next Insert or Advance).
+  State Find(std::string_view key, std::string_view* response) const;
+
+  // An ACK for `key`: Completed becomes Confirmed (true); anything else
+  // changes nothing (false: absorbed all the same).
+  bool Acknowledge(std::string_view key, uint64_t now_ms);
+
+  // Fires the timers due at `now_ms`: each Timer G calls resend(where,
+  // response); Timers H and I end their transactions.
+  void Advance(uint64_t now_ms,
+               absl::FunctionRef<void(const Where& where, std::string_view response)> resend);
+  // An upper bound on when Advance has something to do (none: empty).
+  std::optional<uint64_t> NextDue() const { return wheel_.NextExpiryBound(); }
+
+  size_t size() const { return index_.size(); }
+  size_t bytes() const { return bytes_; }
+  uint64_t refused() const { return refused_; }
+
+ private:
+  struct Entry;
+  void Remove(Entry* entry);
+
+  const size_t max_entries_;
+  const size_t max_bytes_;
+  size_t bytes_ = 0;
+  uint64_t refused_ = 0;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  std::vector<Entry*> free_;
+  absl::flat_hash_map<std::string_view, Entry*> index_;  // key (in its entry) -> entry
+  store::TimerWheel wheel_;  // milliseconds
+};
+
+}  // namespace locus::engine
+
+#endif  // LOCUS_ENGINE_SIP_INVITE_TRANSACTIONS_H_
