@@ -6,7 +6,7 @@
 // --count requests or --duration seconds, then waits for the stragglers (at
 // most Timer F, or --drain seconds; those still unanswered count as timeouts).
 //
-//   regload --target=127.0.0.1:5060 [--mode=register|refresh|mixed]
+//   regload --target=127.0.0.1:5060 [--mode=register|refresh|mixed|lookup]
 //           [--mix=REGISTER:REFRESH:UNREGISTER:QUERY] [--rate=N | --window=N]
 //           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K] [--first-cseq=N]
 //           [--contact-port=P]
@@ -17,7 +17,10 @@
 // Modes: `register` binds AORs aor-offset .. aor-offset+aors-1 once each, in
 // order (new bindings); `refresh` cycles over them (they must be bound: run
 // `register` first); `mixed` draws each request from --mix (default
-// 10:80:5:5) over random AORs. Every AOR keeps its Call-ID and a CSeq that
+// 10:80:5:5) over random AORs; `lookup` sends an INVITE to each AOR in turn,
+// as a proxy asking a redirect server where the user is (they must be bound:
+// run `register` first), counts its 302 as the success and answers every
+// final response with the ACK of section 17.1.1.3. Every AOR keeps its Call-ID and a CSeq that
 // grows by one per request, as a phone does (section 10.2.4), from --first-cseq
 // (default 1; a later run over the same AORs must start above the last). An
 // AOR's Contact is sip:+1415...@<local address>:<port of the AOR's socket, or
@@ -75,7 +78,7 @@ uint64_t NowNs() {
   std::exit(2);
 }
 
-enum class Kind : uint8_t { kRegister, kRefresh, kUnregister, kQuery };
+enum class Kind : uint8_t { kRegister, kRefresh, kUnregister, kQuery, kLookup };
 struct Options {
   Endpoint target;
   std::string mode = "register";
@@ -118,7 +121,9 @@ Options ParseOptions(int argc, char** argv) {
       if (!Endpoint::Parse(value, &o.target)) Usage("--target=IP:PORT");
       have_target = true;
     } else if (name == "mode") {
-      if (value != "register" && value != "refresh" && value != "mixed") Usage("--mode=register|refresh|mixed");
+      if (value != "register" && value != "refresh" && value != "mixed" && value != "lookup") {
+        Usage("--mode=register|refresh|mixed|lookup");
+      }
       o.mode = value;
     } else if (name == "mix") {
       if (std::sscanf(value.c_str(), "%lf:%lf:%lf:%lf", &o.mix[0], &o.mix[1], &o.mix[2], &o.mix[3]) != 4) {
@@ -251,6 +256,7 @@ class Generator {
   Kind NextKind() {
     if (o_.mode == "register") return Kind::kRegister;
     if (o_.mode == "refresh") return Kind::kRefresh;
+    if (o_.mode == "lookup") return Kind::kLookup;
     double r = std::uniform_real_distribution<double>(0, mix_total_)(rng_);
     for (int k = 0; k < 4; ++k) {
       if (r < o_.mix[k]) return static_cast<Kind>(k);
@@ -264,9 +270,42 @@ class Generator {
     return next_aor_++ % o_.aors;
   }
 
+  // An INVITE (or its ACK, with the To of the final response) to the AOR of
+  // `t`, from a caller: what a proxy sends a redirect server.
+  size_t BuildLookup(const Transaction& t, uint32_t slot, std::string_view ack_to, char* out) {
+    const uint64_t user = 14150000000ull + o_.aor_offset + t.aor;
+    const Endpoint& local = local_[t.socket];
+    char ip[64];
+    const std::string_view ip_text = local.IpText(ip);
+    const bool v6 = local.is_v6();
+    char to[256];
+    if (ack_to.empty()) {
+      std::snprintf(to, sizeof(to), "<sip:+%" PRIu64 "@%s>", user, o_.domain.c_str());
+    } else {
+      std::snprintf(to, sizeof(to), "%.*s", static_cast<int>(ack_to.size()), ack_to.data());
+    }
+    const char* method = ack_to.empty() ? "INVITE" : "ACK";
+    const int n = std::snprintf(
+        out, kMaxMessage,
+        "%s sip:+%" PRIu64 "@%s SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP %s%.*s%s:%u;branch=z9hG4bK-rl-%u-%u;rport\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:caller@%s>;tag=rl%" PRIu64 "\r\n"
+        "To: %s\r\n"
+        "Call-ID: rl-lookup-%" PRIu64 "@regload\r\n"
+        "CSeq: %u %s\r\n"
+        "User-Agent: regload\r\n"
+        "Content-Length: 0\r\n\r\n",
+        method, user, o_.domain.c_str(), v6 ? "[" : "", static_cast<int>(ip_text.size()),
+        ip_text.data(), v6 ? "]" : "", local.port(), slot, t.generation, o_.domain.c_str(), user,
+        to, user, t.cseq, method);
+    return static_cast<size_t>(std::clamp<int>(n, 0, kMaxMessage - 1));
+  }
+
   // Writes the request of slot `slot` into `out` (kMaxMessage bytes); the same
   // bytes each time, so a retransmission is rebuilt rather than stored.
   size_t Build(const Transaction& t, uint32_t slot, char* out) {
+    if (t.kind == Kind::kLookup) return BuildLookup(t, slot, {}, out);
     const uint64_t user = 14150000000ull + o_.aor_offset + t.aor;  // +1415 and 7 digits
     const Endpoint& local = local_[t.socket];
     char ip[64];
@@ -424,17 +463,30 @@ class Generator {
       timers_.push({now + t.interval_ns, slot, t.generation});
       return;
     }
+    if (t.kind == Kind::kLookup && code >= 300) SendAck(r, t, slot);
     t.active = false;
     --outstanding_;
     free_.push_back(slot);
     const uint64_t latency = now - t.first_sent_ns;
     interval_.Record(latency);
-    if (code < 300) {
+    if (code < 300 || (t.kind == Kind::kLookup && code == 302)) {
       ++interval_.ok;
     } else {
       ++interval_.other;
       ++interval_.by_code[code];
     }
+  }
+
+  // Section 17.1.1.3: a final non-2xx response to an INVITE is acknowledged
+  // by the client transaction, with the response's To (and its tag).
+  void SendAck(std::string_view response, const Transaction& t, uint32_t slot) {
+    const size_t at = response.find("\r\nTo: ");
+    if (at == std::string_view::npos) return;
+    const size_t start = at + 6;
+    const std::string_view to = response.substr(start, response.find("\r\n", start) - start);
+    char ack[kMaxMessage];
+    const size_t size = BuildLookup(t, slot, to, ack);
+    [[maybe_unused]] ssize_t n = send(fds_[t.socket], ack, size, MSG_DONTWAIT);
   }
 
   // Takes the first challenge with an algorithm regload knows.

@@ -8,7 +8,6 @@ struct InviteTransactions::Entry : store::TimerNode {
   std::string key;
   std::string response;
   Where where;
-  State state = State::kCompleted;
   bool reliable = false;
   uint64_t interval_ms = kT1Ms;  // Timer G's next interval
   uint64_t give_up_ms = 0;       // Timer H
@@ -38,7 +37,6 @@ bool InviteTransactions::Insert(std::string_view key, std::string_view response,
   e->key.assign(key);
   e->response.assign(response);
   e->where = where;
-  e->state = State::kCompleted;
   e->reliable = reliable;
   e->interval_ms = kT1Ms;
   e->give_up_ms = now_ms + kTimerHMs;
@@ -49,21 +47,19 @@ bool InviteTransactions::Insert(std::string_view key, std::string_view response,
   return true;
 }
 
-InviteTransactions::State InviteTransactions::Find(std::string_view key,
-                                                   std::string_view* response) const {
+bool InviteTransactions::Find(std::string_view key, std::string_view* response) const {
   const auto it = index_.find(key);
-  if (it == index_.end()) return State::kNone;
+  if (it == index_.end()) return false;
   *response = it->second->response;
-  return it->second->state;
+  return true;
 }
 
-bool InviteTransactions::Acknowledge(std::string_view key, uint64_t now_ms) {
+bool InviteTransactions::Acknowledge(std::string_view key) {
   const auto it = index_.find(key);
-  if (it == index_.end() || it->second->state != State::kCompleted) return false;
+  if (it == index_.end()) return false;
   Entry* e = it->second;
-  e->state = State::kConfirmed;
   wheel_.Cancel(e);
-  wheel_.Schedule(e, now_ms + (e->reliable ? 0 : kT4Ms));  // Timer I
+  Remove(e);
   return true;
 }
 
@@ -77,8 +73,8 @@ void InviteTransactions::Advance(
     uint64_t now_ms, absl::FunctionRef<void(const Where&, std::string_view)> resend) {
   wheel_.Advance(now_ms, [&](store::TimerNode* node) {
     Entry* e = static_cast<Entry*>(node);
-    if (e->state == State::kConfirmed || now_ms >= e->give_up_ms) {
-      Remove(e);  // Timer I, or Timer H without an ACK
+    if (now_ms >= e->give_up_ms) {
+      Remove(e);  // Timer H: no ACK came
       return;
     }
     resend(e->where, e->response);  // Timer G

@@ -6,9 +6,11 @@
 //    for byte. Over UDP the response is also sent again by Timer G (T1, then
 //    doubling, capped at T2) until the ACK arrives; Timer H (64*T1) ends the
 //    wait for it. Reliable transports have no Timer G.
-//  - Confirmed: the ACK arrived (same branch, section 17.2.3). Later ACKs
-//    and INVITE retransmissions are absorbed until Timer I (T4 over UDP, 0
-//    over reliable transports) ends the transaction.
+//  - The ACK (same branch, section 17.2.3) ends the transaction. Section
+//    17.2.1 keeps a Confirmed state for T4 (Timer I) only to absorb ACK
+//    retransmissions; an ACK that matches nothing is absorbed all the same
+//    (an ACK is never answered), so the state would cost T4 x rate entries
+//    for no difference on the wire, and is not kept.
 //  - A CANCEL matching a transaction gets 200 (section 9.2); the final
 //    response was already sent and stands.
 //
@@ -36,7 +38,6 @@ namespace locus::engine {
 
 inline constexpr uint64_t kT1Ms = 500;   // section 17.1.1.1, table 4
 inline constexpr uint64_t kT2Ms = 4000;
-inline constexpr uint64_t kT4Ms = 5000;
 inline constexpr uint64_t kTimerHMs = 64 * kT1Ms;
 
 class InviteTransactions {
@@ -58,17 +59,15 @@ class InviteTransactions {
   bool Insert(std::string_view key, std::string_view response, bool reliable, const Where& where,
               uint64_t now_ms);
 
-  enum class State : uint8_t { kNone, kCompleted, kConfirmed };
-  // The state of transaction `key`; with kCompleted, *response is the
-  // response to send again (valid until the next Insert or Advance).
-  State Find(std::string_view key, std::string_view* response) const;
+  // True when transaction `key` exists; *response is the response to send
+  // again (valid until the next Insert, Acknowledge or Advance).
+  bool Find(std::string_view key, std::string_view* response) const;
 
-  // An ACK for `key`: Completed becomes Confirmed (true); anything else
-  // changes nothing (false: absorbed all the same).
-  bool Acknowledge(std::string_view key, uint64_t now_ms);
+  // An ACK for `key` ends its transaction (true); false when none matched.
+  bool Acknowledge(std::string_view key);
 
   // Fires the timers due at `now_ms`: each Timer G calls resend(where,
-  // response); Timers H and I end their transactions.
+  // response); Timer H ends its transaction.
   void Advance(uint64_t now_ms,
                absl::FunctionRef<void(const Where& where, std::string_view response)> resend);
   // An upper bound on when Advance has something to do (none: empty).

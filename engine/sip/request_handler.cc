@@ -367,7 +367,7 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
     // 200; its final response was sent and stands.
     BuildTransactionKey(message, reply, "INVITE");
     std::string_view ignored;
-    const bool matched = invites_.Find(key_, &ignored) != InviteTransactions::State::kNone;
+    const bool matched = invites_.Find(key_, &ignored);
     const int status = matched ? 200 : 481;
     ResponseBuilder builder(response);
     builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);
@@ -381,16 +381,10 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
   BuildTransactionKey(message, reply, message.method_name());
   if (invite) {
     std::string_view sent;
-    switch (invites_.Find(key_, &sent)) {
-      case InviteTransactions::State::kCompleted:
-        counters_.retransmissions.Add();
-        response->assign(sent);
-        return Respond(inbound, reply, 0);
-      case InviteTransactions::State::kConfirmed:
-        counters_.retransmissions.Add();  // the ACK came: absorbed
-        return Dropped();
-      case InviteTransactions::State::kNone:
-        break;
+    if (invites_.Find(key_, &sent)) {
+      counters_.retransmissions.Add();
+      response->assign(sent);
+      return Respond(inbound, reply, 0);
     }
   } else if (udp) {
     if (auto hit = transactions_.Find(key_, now_ms_)) {
@@ -412,21 +406,27 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
 Disposition RequestHandler::HandleAck(const sip::Message& message, const ReplyTo& reply,
                                       bool handed_off) {
   // Never answered (section 17.2.1): an ACK only ends an INVITE transaction
-  // of the redirect server, on the shard that owns its target.
-  if (!config_.redirect || !sip::ValidateMessage(message, &core_, contacts_).ok()) {
+  // of the redirect server, on the shard that owns its target. With an RFC
+  // 3261 branch its key is the branch and sent-by alone (section 17.2.3):
+  // nothing else of it needs reading.
+  if (!config_.redirect) return Dropped();
+  if (!reply.top_via.branch.starts_with("z9hG4bK") &&
+      !sip::ValidateMessage(message, &core_, contacts_).ok()) {
     return Dropped();
   }
-  int owner = shard_;
-  const char* reason = "";
-  if (ResolveTarget(message, &owner, &reason) != 0) return Dropped();  // not ours to answer
-  if (owner != shard_ && !handed_off) {
-    Disposition d;
-    d.kind = Disposition::Kind::kHandOff;
-    d.owner = owner;
-    return d;
+  if (shard_count_ > 1) {
+    int owner = shard_;
+    const char* reason = "";
+    if (ResolveTarget(message, &owner, &reason) != 0) return Dropped();  // not ours to answer
+    if (owner != shard_ && !handed_off) {
+      Disposition d;
+      d.kind = Disposition::Kind::kHandOff;
+      d.owner = owner;
+      return d;
+    }
   }
   BuildTransactionKey(message, reply, "INVITE");
-  if (invites_.Acknowledge(key_, now_ms_)) counters_.acks_absorbed.Add();
+  if (invites_.Acknowledge(key_)) counters_.acks_absorbed.Add();
   return Dropped();
 }
 

@@ -219,7 +219,7 @@ TEST_F(LocationServiceTest, InviteTransactionRetransmitsByTimerGUntilTheAckThenA
     handler_->RunInviteTimers([&](const auto&, std::string_view) { ++resent; });
   }
   EXPECT_EQ(resent, 0);
-  EXPECT_EQ(handler_->invite_transactions().size(), 0u);  // Timer I (T4) ended it
+  EXPECT_EQ(handler_->invite_transactions().size(), 0u);  // the ACK ended it
 }
 
 TEST_F(LocationServiceTest, WithoutAnAckTimerHEndsTheTransaction) {
