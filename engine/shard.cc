@@ -292,14 +292,7 @@ void Shard::Process(std::string_view bytes, const Inbound& given, const Origin& 
     sip::HeaderId broken;
     if (origin.handed_off || !sip::SalvageRequest(bytes, &message, &broken).ok()) return;
     const Disposition d = handler_.HandleMalformed(message, broken, error, inbound, &response_);
-    if (d.kind != Disposition::Kind::kRespond) return;
-    ResponseRoute route;
-    route.transport = inbound.transport;
-    route.udp_socket = static_cast<uint16_t>(origin.udp_socket);
-    route.destination = d.destination;
-    route.from_shard = origin.from_shard;
-    route.received_ns = inbound.received_ns;
-    Deliver(route, response_);
+    if (d.kind == Disposition::Kind::kRespond) Deliver(RouteOf(d, inbound, origin), response_);
     return;
   }
   ProcessMessage(message, bytes, inbound, origin);
@@ -329,6 +322,16 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
                         &response_);
   }
   if (d.kind != Disposition::Kind::kRespond) return;
+  const ResponseRoute route = RouteOf(d, inbound, origin);
+  if (d.hold) {
+    // Leaves once the journal group holding its changes is durable.
+    journal_->Hold(route, d.status, handler_.transaction_key(), response_, {});
+    return;
+  }
+  Deliver(route, response_);
+}
+
+ResponseRoute Shard::RouteOf(const Disposition& d, const Inbound& inbound, const Origin& origin) {
   ResponseRoute route;
   route.transport = inbound.transport;
   route.udp_socket = static_cast<uint16_t>(origin.udp_socket);
@@ -336,12 +339,7 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
   route.conn_id = origin.conn_id;
   route.from_shard = origin.from_shard;
   route.received_ns = inbound.received_ns;
-  if (d.hold) {
-    // Leaves once the journal group holding its changes is durable.
-    journal_->Hold(route, d.status, handler_.transaction_key(), response_, {});
-    return;
-  }
-  Deliver(route, response_);
+  return route;
 }
 
 void Shard::Deliver(const ResponseRoute& route, std::string_view bytes) {

@@ -100,6 +100,8 @@ class Shard {
   // Runs the pipeline on one parsed message and routes the outcome.
   void ProcessMessage(const sip::Message& message, std::string_view bytes, const Inbound& inbound,
                       const Origin& origin);
+  // Where the answer `d` to a message from `origin` goes.
+  static ResponseRoute RouteOf(const Disposition& d, const Inbound& inbound, const Origin& origin);
   // Sends a response where `route` says, counting it.
   void Deliver(const ResponseRoute& route, std::string_view bytes);
   // Sends the held responses of journal groups decided since the last call.
