@@ -75,11 +75,13 @@ Config Config::Defaults() {
 
 const std::vector<std::string_view>& SettingNames() {
   static const std::vector<std::string_view> names = {
-      "udp", "tcp", "shards", "domains", "mode", "service_route", "flow_timer", "min_expires", "default_expires", "max_expires",
+      "udp", "tcp", "tls", "ws", "wss", "shards", "domains", "mode", "service_route", "flow_timer", "min_expires", "default_expires", "max_expires",
       "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
       "max_tcp_connections", "expected_aors", "transaction_limit", "transaction_memory", "handoff_ring_size",
       "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket",
-      "durability", "async_flush_interval", "snapshot_journal_size", "journal_fault_file", "auth", "auth_realm", "users_file",
+      "durability", "async_flush_interval", "snapshot_journal_size", "journal_fault_file",
+      "tls_cert", "tls_key", "tls_ca", "tls_verify_client", "tls_handshake_timeout",
+      "max_tls_handshakes", "auth", "auth_realm", "users_file",
       "auth_algorithms", "nonce_lifetime", "auth_secret", "auth_max_failures", "auth_failure_window"};
   return names;
 }
@@ -88,6 +90,34 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
   store::RegistrarPolicy& policy = config->policy;
   if (name == "udp") return ParseEndpoints(name, value, &config->udp);
   if (name == "tcp") return ParseEndpoints(name, value, &config->tcp);
+  if (name == "tls") return ParseEndpoints(name, value, &config->tls);
+  if (name == "ws") return ParseEndpoints(name, value, &config->ws);
+  if (name == "wss") return ParseEndpoints(name, value, &config->wss);
+  if (name == "tls_cert") {
+    config->tls_cert = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "tls_key") {
+    config->tls_key = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "tls_ca") {
+    config->tls_ca = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "tls_verify_client") {
+    if (value != "none" && value != "optional" && value != "required") {
+      return Invalid(name, value, "is not one of none, optional, required");
+    }
+    config->tls_verify_client = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "tls_handshake_timeout") {
+    return SetUnsigned(name, value, 1, 600, &config->tls_handshake_timeout);
+  }
+  if (name == "max_tls_handshakes") {
+    return SetUnsigned(name, value, 1, 1000000, &config->max_tls_handshakes);
+  }
   if (name == "shards") return SetUnsigned(name, value, 0, 256, &config->shards);
   if (name == "domains") {
     std::vector<std::string> domains;
@@ -344,8 +374,16 @@ absl::Status ValidateConfig(const Config& config) {
   if (config.auth && config.users_file.empty()) {
     return absl::InvalidArgumentError("auth is on: set users_file");
   }
-  if (config.udp.empty() && config.tcp.empty()) {
-    return absl::InvalidArgumentError("no listen address: set udp and/or tcp");
+  if (config.udp.empty() && config.tcp.empty() && config.tls.empty() && config.ws.empty() &&
+      config.wss.empty()) {
+    return absl::InvalidArgumentError("no listen address: set udp, tcp, tls, ws or wss");
+  }
+  if ((!config.tls.empty() || !config.wss.empty()) &&
+      (config.tls_cert.empty() || config.tls_key.empty())) {
+    return absl::InvalidArgumentError("tls and wss listeners need tls_cert and tls_key");
+  }
+  if (config.tls_verify_client != "none" && config.tls_ca.empty()) {
+    return absl::InvalidArgumentError("tls_verify_client needs tls_ca");
   }
   return absl::OkStatus();
 }
@@ -374,6 +412,8 @@ std::string ConfigToJson(const Config& config) {
   const store::RegistrarPolicy& p = config.policy;
   return Cat(
       "{\"udp\":", endpoints(config.udp), ",\"tcp\":", endpoints(config.tcp),
+      ",\"tls\":", endpoints(config.tls), ",\"ws\":", endpoints(config.ws),
+      ",\"wss\":", endpoints(config.wss),
       ",\"shards\":", config.shards, ",\"domains\":[", Join(domains, ","), "]",
       ",\"mode\":\"", config.redirect ? "registrar+redirect" : "registrar", "\"",
       ",\"service_route\":[", Join(service_route, ","), "]",
@@ -398,7 +438,11 @@ std::string ConfigToJson(const Config& config) {
       "\",\"async_flush_interval\":", config.async_flush_interval,
       ",\"snapshot_journal_size\":", config.snapshot_journal_size,
       ",\"journal_fault_file\":\"", JsonEscape(config.journal_fault_file),
-      "\",\"auth\":", config.auth ? "true" : "false", ",\"auth_realm\":\"", JsonEscape(config.AuthRealm()),
+      "\",\"tls_cert\":\"", JsonEscape(config.tls_cert), "\",\"tls_key\":\"", JsonEscape(config.tls_key),
+      "\",\"tls_ca\":\"", JsonEscape(config.tls_ca), "\",\"tls_verify_client\":\"",
+      config.tls_verify_client, "\",\"tls_handshake_timeout\":", config.tls_handshake_timeout,
+      ",\"max_tls_handshakes\":", config.max_tls_handshakes,
+      ",\"auth\":", config.auth ? "true" : "false", ",\"auth_realm\":\"", JsonEscape(config.AuthRealm()),
       "\",\"users_file\":\"", JsonEscape(config.users_file), "\",\"auth_algorithms\":\"",
       Join(config.auth_algorithms, ","), "\",\"nonce_lifetime\":", config.nonce_lifetime,
       ",\"auth_secret\":\"", config.auth_secret.empty() ? "<data_dir>/auth.secret" : "<hidden>", "\"",

@@ -22,6 +22,9 @@ namespace locus::engine {
 struct Config {
   std::vector<Endpoint> udp;         // UDP listen addresses
   std::vector<Endpoint> tcp;         // TCP listen addresses
+  std::vector<Endpoint> tls;         // TLS listen addresses (5061 by convention)
+  std::vector<Endpoint> ws;          // WebSocket listen addresses (RFC 7118)
+  std::vector<Endpoint> wss;         // WebSocket over TLS listen addresses
   int shards = 0;                    // 0: one per CPU the process may run on
   std::vector<std::string> domains;  // served domains, lower case; empty: any
   // Roles: the registrar always; the redirect server (RFC 3261 section 8.3:
@@ -60,6 +63,16 @@ struct Config {
   uint32_t async_flush_interval = 100;         // ms between group writes in async mode
   uint64_t snapshot_journal_size = 64ull << 20;  // journal bytes that start a snapshot
   std::string journal_fault_file;  // testing: journal writes fail while this file exists
+
+  // TLS (docs/tls.md): the server's certificate chain and key (PEM), the
+  // CAs client certificates must chain to, and whether clients must present
+  // one ("none", "optional", "required"). Needed with tls or wss listeners.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  std::string tls_verify_client = "none";
+  uint32_t tls_handshake_timeout = 10;  // seconds a TLS handshake may take
+  uint32_t max_tls_handshakes = 256;    // per shard, under way at once
 
   // Digest authentication (docs/authentication.md); off by default.
   bool auth = false;

@@ -39,6 +39,12 @@ struct alignas(64) ShardCounters {
   Counter send_errors;        // responses that could not be sent
   Counter udp_packets_in, udp_bytes_in, udp_packets_out, udp_bytes_out;
   Counter tcp_bytes_in, tcp_bytes_out, tcp_accepted, tcp_closed, tcp_refused;
+  // TLS and WebSocket (the tcp_* counters above count every stream): TLS
+  // handshakes completed, failed (a bad client certificate, a protocol
+  // error), timed out, refused at accept (too many under way); WebSocket
+  // Upgrades accepted and refused.
+  Counter tls_handshakes, tls_handshake_failures, tls_handshake_timeouts, tls_refused,
+      ws_upgrades, ws_upgrade_failures;
   Counter status[kCountedStatusCount];
   Counter status_other;
   // Requests by method (section 7.1), counted by the shard that received them.
@@ -61,7 +67,7 @@ struct alignas(64) ShardCounters {
   Counter journal_commits, journal_bytes, journal_failures, journal_undone, snapshots,
       snapshot_failures;
   // Gauges, published by the shard once per loop turn.
-  Counter aors, bindings, tcp_open, heartbeat_ms, cpu;
+  Counter aors, bindings, tcp_open, tls_open, ws_open, wss_open, heartbeat_ms, cpu;
   // Receive to send, for every response this shard sent.
   LatencyHistogram latency;
 

@@ -13,6 +13,7 @@
 #include "engine/log.h"
 #include "engine/text.h"
 #include "engine/transport/listen_socket.h"
+#include "engine/transport/tls_context.h"
 
 namespace locus::engine {
 
@@ -53,8 +54,19 @@ absl::Status Engine::Start() {
   for (const Endpoint& at : config_.udp) {
     if (absl::Status s = CheckAddressFree(at, SOCK_DGRAM); !s.ok()) return s;
   }
-  for (const Endpoint& at : config_.tcp) {
-    if (absl::Status s = CheckAddressFree(at, SOCK_STREAM); !s.ok()) return s;
+  for (const std::vector<Endpoint>* addresses : {&config_.tcp, &config_.tls, &config_.ws, &config_.wss}) {
+    for (const Endpoint& at : *addresses) {
+      if (absl::Status s = CheckAddressFree(at, SOCK_STREAM); !s.ok()) return s;
+    }
+  }
+  // TLS: the certificate and key must load before anything listens.
+  std::shared_ptr<const TlsContext> tls;
+  if (!config_.tls.empty() || !config_.wss.empty()) {
+    absl::StatusOr<std::shared_ptr<const TlsContext>> loaded =
+        TlsContext::Load(TlsSettingsOf(config_));
+    if (!loaded.ok()) return absl::InvalidArgumentError(std::string(loaded.status().message()));
+    tls = *loaded;
+    Log(LogLevel::kInfo, "TLS certificate %s", tls->subject());
   }
   // The server secret (nonces, temp-gruus) and the users, before any shard
   // runs.
@@ -104,7 +116,10 @@ absl::Status Engine::Start() {
     shards_[static_cast<size_t>(i)]->handoff().Connect(peers, inboxes, outboxes);
     views[static_cast<size_t>(i)].counters = &shards_[static_cast<size_t>(i)]->counters();
   }
-  for (auto& s : shards_) s->SetServerSecret(*secret);
+  for (auto& s : shards_) {
+    s->SetServerSecret(*secret);
+    if (tls != nullptr) s->SetTlsContext(tls);
+  }
   if (config_.auth) {
     for (auto& s : shards_) s->EnableAuth(nonces_.get(), failures_.get(), users);
   }

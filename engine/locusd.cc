@@ -16,6 +16,7 @@
 #include "engine/config.h"
 #include "engine/engine.h"
 #include "engine/log.h"
+#include "engine/transport/tls_context.h"
 
 using std::optional;
 using std::string;
@@ -26,6 +27,22 @@ ABSL_FLAG(optional<string>, udp, std::nullopt,
           "(default 127.0.0.1:5060)");
 ABSL_FLAG(optional<string>, tcp, std::nullopt,
           "TCP listen addresses, as --udp (default 127.0.0.1:5060)");
+ABSL_FLAG(optional<string>, tls, std::nullopt,
+          "TLS listen addresses, as --udp, e.g. 127.0.0.1:5061 (default none; needs --tls_cert, "
+          "--tls_key)");
+ABSL_FLAG(optional<string>, ws, std::nullopt, "WebSocket listen addresses, as --udp (default none)");
+ABSL_FLAG(optional<string>, wss, std::nullopt,
+          "WebSocket-over-TLS listen addresses, as --udp (default none; needs --tls_cert, --tls_key)");
+ABSL_FLAG(optional<string>, tls_cert, std::nullopt, "server certificate chain, PEM (default none)");
+ABSL_FLAG(optional<string>, tls_key, std::nullopt, "server private key, PEM (default none)");
+ABSL_FLAG(optional<string>, tls_ca, std::nullopt,
+          "CA certificates client certificates must chain to, PEM (default none)");
+ABSL_FLAG(optional<string>, tls_verify_client, std::nullopt,
+          "client certificates: none, optional or required (default none)");
+ABSL_FLAG(optional<string>, tls_handshake_timeout, std::nullopt,
+          "seconds a TLS handshake may take (default 10)");
+ABSL_FLAG(optional<string>, max_tls_handshakes, std::nullopt,
+          "TLS handshakes under way at once, per shard (default 256)");
 ABSL_FLAG(optional<string>, shards, std::nullopt, "number of shards; 0: one per CPU (default 0)");
 ABSL_FLAG(optional<string>, domains, std::nullopt,
           "domains served, comma-separated; empty: any (default empty)");
@@ -103,6 +120,15 @@ const absl::Flag<optional<string>>* FlagFor(std::string_view name) {
   static const std::vector<std::pair<std::string_view, const absl::Flag<optional<string>>*>> flags =
       {{"udp", &FLAGS_udp},
        {"tcp", &FLAGS_tcp},
+       {"tls", &FLAGS_tls},
+       {"ws", &FLAGS_ws},
+       {"wss", &FLAGS_wss},
+       {"tls_cert", &FLAGS_tls_cert},
+       {"tls_key", &FLAGS_tls_key},
+       {"tls_ca", &FLAGS_tls_ca},
+       {"tls_verify_client", &FLAGS_tls_verify_client},
+       {"tls_handshake_timeout", &FLAGS_tls_handshake_timeout},
+       {"max_tls_handshakes", &FLAGS_max_tls_handshakes},
        {"shards", &FLAGS_shards},
        {"domains", &FLAGS_domains},
        {"mode", &FLAGS_mode},
@@ -215,6 +241,9 @@ std::string Listening(const Config& config) {
   std::vector<std::string> parts;
   for (const Endpoint& e : config.udp) parts.push_back(Cat("udp ", e.ToString()));
   for (const Endpoint& e : config.tcp) parts.push_back(Cat("tcp ", e.ToString()));
+  for (const Endpoint& e : config.tls) parts.push_back(Cat("tls ", e.ToString()));
+  for (const Endpoint& e : config.ws) parts.push_back(Cat("ws ", e.ToString()));
+  for (const Endpoint& e : config.wss) parts.push_back(Cat("wss ", e.ToString()));
   return Join(parts, ", ");
 }
 
@@ -247,6 +276,14 @@ int Main(int argc, char** argv) {
       config.server, Listening(config), engine.shard_count(), engine.shard_count() == 1 ? "" : "s",
       first.multishot() ? "multishot recvmsg" : "plain recvmsg",
       first.uses_msg_ring() ? "MSG_RING" : "eventfd");
+  if (!config.tls.empty() || !config.wss.empty()) {
+    Log(LogLevel::kInfo,
+        "TLS 1.2-1.3 through OpenSSL memory BIOs over io_uring (kernel TLS %s); client "
+        "certificates: %s",
+        TlsContext::KernelTlsAvailable() ? "available in this kernel, not used by this data path"
+                                         : "not in this kernel",
+        config.tls_verify_client);
+  }
   if (config.domains.empty()) {
     Log(LogLevel::kWarning, "serving any domain: set --domains to accept only your own");
   }

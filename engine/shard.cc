@@ -30,10 +30,12 @@ Shard::Shard(int index, int count, const Config& config, uint64_t tag_seed)
       table_(WallSeconds()),
       handler_(config, index, count, tag_seed, table_, counters_),
       udp_(counters_),
-      streams_({config.max_message_size, config.tcp_idle_timeout, config.max_tcp_connections},
+      streams_({config.max_message_size, config.tcp_idle_timeout, config.max_tcp_connections,
+                config.tls_handshake_timeout, config.max_tls_handshakes},
                counters_, index, MonotonicMs() / 1000),
       handoff_(index),
       admin_(table_, counters_) {
+  admin_.SetStreams(&streams_);
   response_.reserve(8192);
   table_.Reserve(config.expected_aors / static_cast<uint64_t>(count > 0 ? count : 1));
 }
@@ -83,7 +85,11 @@ absl::Status Shard::Open() {
   if (absl::Status s = udp_.Open(&ring_, config_.udp, config_.plain_udp_receive, index_); !s.ok()) {
     return s;
   }
-  if (absl::Status s = streams_.ListenTcp(&ring_, config_.tcp); !s.ok()) return s;
+  for (const auto& [addresses, kind] :
+       {std::pair{&config_.tcp, StreamKind::kTcp}, std::pair{&config_.tls, StreamKind::kTls},
+        std::pair{&config_.ws, StreamKind::kWs}, std::pair{&config_.wss, StreamKind::kWss}}) {
+    if (absl::Status s = streams_.Listen(&ring_, *addresses, kind); !s.ok()) return s;
+  }
   UpdateClocks();
   return absl::OkStatus();
 }
@@ -382,7 +388,10 @@ void Shard::DeliverDecided() {
 void Shard::PublishGauges() {
   counters_.aors.Set(table_.aor_count());
   counters_.bindings.Set(table_.binding_count());
-  counters_.tcp_open.Set(streams_.open_count());
+  counters_.tcp_open.Set(streams_.open_count(StreamKind::kTcp));
+  counters_.tls_open.Set(streams_.open_count(StreamKind::kTls));
+  counters_.ws_open.Set(streams_.open_count(StreamKind::kWs));
+  counters_.wss_open.Set(streams_.open_count(StreamKind::kWss));
   counters_.heartbeat_ms.Set(now_ms_);
   if (now_s_ != cpu_published_s_) {
     timespec cpu;

@@ -57,6 +57,11 @@ class Shard {
   // Turns on Digest authentication with these users (before Run()).
   void EnableAuth(const NonceService* nonces, FailureTable* failures,
                   std::shared_ptr<const UserDb> users);
+  // The TLS configuration for new TLS and WSS connections (before Run(); a
+  // reload comes through the admin channel).
+  void SetTlsContext(std::shared_ptr<const TlsContext> context) {
+    streams_.SetTlsContext(std::move(context));
+  }
   // The server secret (raw bytes), which keys temp-gruus (before Run()).
   void SetServerSecret(std::string_view secret) { handler_.SetServerSecret(secret); }
   // How this shard starts its durable state, set before Open().

@@ -19,6 +19,7 @@
 #include "engine/counters.h"
 #include "engine/log.h"
 #include "engine/text.h"
+#include "engine/transport/tls_context.h"
 #include "engine/auth/user_db.h"
 #include "parser/aor.h"
 #include "parser/uri.h"
@@ -54,6 +55,12 @@ Values CounterValues(const ShardCounters& c) {
       {"tcp_accepted", c.tcp_accepted.Get()},
       {"tcp_closed", c.tcp_closed.Get()},
       {"tcp_refused", c.tcp_refused.Get()},
+      {"tls_handshakes", c.tls_handshakes.Get()},
+      {"tls_handshake_failures", c.tls_handshake_failures.Get()},
+      {"tls_handshake_timeouts", c.tls_handshake_timeouts.Get()},
+      {"tls_refused", c.tls_refused.Get()},
+      {"ws_upgrades", c.ws_upgrades.Get()},
+      {"ws_upgrade_failures", c.ws_upgrade_failures.Get()},
       {"requests_register", c.method_register.Get()},
       {"requests_options", c.method_options.Get()},
       {"requests_cancel", c.method_cancel.Get()},
@@ -95,7 +102,12 @@ Values CounterValues(const ShardCounters& c) {
 }
 
 Values GaugeValues(const ShardCounters& c) {
-  return {{"aors", c.aors.Get()}, {"bindings", c.bindings.Get()}, {"tcp_connections", c.tcp_open.Get()}};
+  return {{"aors", c.aors.Get()},
+          {"bindings", c.bindings.Get()},
+          {"tcp_connections", c.tcp_open.Get()},
+          {"tls_connections", c.tls_open.Get()},
+          {"ws_connections", c.ws_open.Get()},
+          {"wss_connections", c.wss_open.Get()}};
 }
 
 void AppendObject(const Values& values, std::string* out) {
@@ -407,6 +419,7 @@ void AdminServer::OnShardReply(const AdminHeader& header, std::string_view paylo
       break;
     case AdminHeader::kDumpCancel:
     case AdminHeader::kSetUsers:
+    case AdminHeader::kSetTls:
     case AdminHeader::kSnapshot:
       break;  // never answered
   }
@@ -495,6 +508,8 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
     }
   } else if (cmd == "reload_users") {
     ReloadUsers(c);
+  } else if (cmd == "reload_tls") {
+    ReloadTls(c);
   } else if (cmd == "snapshot") {
     StartSnapshots(c);
   } else if (cmd == "dump") {
@@ -513,7 +528,7 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
   } else {
     ++malformed_requests_;
     ReplyError(c, Cat("unknown command '", cmd,
-                      "' (version, health, config, stats, shards, lookup, remove, dump, reload_users, "
+                      "' (version, health, config, stats, shards, lookup, remove, dump, reload_users, reload_tls, "
                       "snapshot)"));
   }
 }
@@ -572,6 +587,39 @@ void AdminServer::ReloadUsers(Client* c) {
   }
   json.append("]}");
   Log(LogLevel::kInfo, "users file reloaded: %d users", (*users)->size());
+  Reply(c, json);
+}
+
+void AdminServer::ReloadTls(Client* c) {
+  // Certificates renewed on disk take effect without a restart: loaded and
+  // checked here; each shard's new connections use the new context, open
+  // ones keep theirs. A bad file changes nothing.
+  if (config_.tls.empty() && config_.wss.empty()) {
+    ReplyError(c, "no TLS listener (--tls, --wss)");
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<const TlsContext>> tls = TlsContext::Load(TlsSettingsOf(config_));
+  if (!tls.ok()) {
+    Log(LogLevel::kWarning, "TLS files refused, the previous ones stay: %s",
+        std::string(tls.status().message()));
+    ReplyError(c, Cat("TLS files refused, the previous ones stay: ", std::string(tls.status().message())));
+    return;
+  }
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    auto* handle = new std::shared_ptr<const TlsContext>(*tls);
+    const AdminHeader header{next_id_++, AdminHeader::kSetTls, false, 0};
+    if (!to_shards_[i]->TryPush(HeaderBytes(header),
+                                {reinterpret_cast<const char*>(&handle), sizeof(handle)})) {
+      delete handle;
+      ReplyError(c, Cat("shard ", i, " queue full: TLS not reloaded there; try again"));
+      return;
+    }
+    WakeShard(i);
+  }
+  Log(LogLevel::kInfo, "TLS certificate reloaded: %s", (*tls)->subject());
+  std::string json = "{\"ok\":true,\"subject\":";
+  AppendJsonString((*tls)->subject(), &json);
+  json.push_back('}');
   Reply(c, json);
 }
 

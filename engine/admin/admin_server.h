@@ -78,6 +78,7 @@ class AdminServer {
   void Reply(Client* c, std::string_view json);  // appends a line
   void ReplyError(Client* c, std::string_view message);
   void ReloadUsers(Client* c);
+  void ReloadTls(Client* c);
   void StartSnapshots(Client* c);
 
   std::string StatsJson() const;

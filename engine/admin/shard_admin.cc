@@ -59,6 +59,15 @@ void ShardAdmin::Drain(uint32_t now_s) {
       case AdminHeader::kSnapshot:
         if (journal_ != nullptr) journal_->RequestSnapshot();
         break;
+      case AdminHeader::kSetTls: {
+        std::shared_ptr<const TlsContext>* handle = nullptr;
+        if (payload.size() == sizeof(handle)) {
+          std::memcpy(&handle, payload.data(), sizeof(handle));
+          if (streams_ != nullptr) streams_->SetTlsContext(std::move(*handle));
+          delete handle;
+        }
+        break;
+      }
       case AdminHeader::kSetUsers: {
         std::shared_ptr<const UserDb>* handle = nullptr;
         if (payload.size() == sizeof(handle)) {

@@ -4,6 +4,7 @@
 
 #include "engine/sip/redirect_contacts.h"
 #include "parser/aor.h"
+#include "parser/scan.h"
 #include "store/registrar.h"
 
 namespace locus::engine {
@@ -14,6 +15,7 @@ bool RedirectServer::Resolve(const sip::Uri& request_uri, LookupTarget* target,
   target->instance.clear();
   target->temporary = false;
   target->issued = 0;
+  target->sips = request_uri.scheme == sip::UriScheme::kSips;
   GruuTarget gruu;
   if (gruu_ != nullptr) {
     gruu = gruu_->Resolve(request_uri);
@@ -57,6 +59,18 @@ int RedirectServer::Answer(const sip::Message& request, const ReplyTo& reply,
   size_t n = 0;
   if (target.kind != LookupTarget::Kind::kUnknownGruu) {
     n = store::LookupBindings(table_, target.aor, now, std::span(found_), target.instance);
+  }
+  if (target.sips) {
+    // RFC 5630 section 4.1: a SIPS request is forwarded only to SIPS
+    // contacts (every hop secured).
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const std::string_view contact = found_[i]->contact();
+      if (contact.size() > 5 && sip::EqualsIgnoreCase(contact.substr(0, 5), "sips:")) {
+        found_[kept++] = found_[i];
+      }
+    }
+    n = kept;
   }
   if (n > 0 && target.temporary) {
     // A temp-gruu lasts as long as the registration it was issued in: some

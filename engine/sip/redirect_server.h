@@ -40,6 +40,7 @@ struct LookupTarget {
   std::string instance;  // kGruu: the instance it reaches
   bool temporary = false;  // kGruu: a temp-gruu, valid only since `issued`
   uint32_t issued = 0;
+  bool sips = false;  // a sips: Request-URI: only sips: contacts reach it (RFC 5630)
 };
 
 class RedirectServer {

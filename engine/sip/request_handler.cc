@@ -37,6 +37,23 @@ constexpr std::string_view kAllowRedirect =
 
 Disposition Dropped() { return {}; }
 
+bool SecureTransport(store::Transport transport) {
+  return transport == store::Transport::kTls || transport == store::Transport::kWss;
+}
+
+// The Request-URI, the To URI or a Contact is a sips: URI.
+bool UsesSips(const sip::Uri& request_uri, const sip::CoreHeaders& core,
+              const std::vector<sip::Contact>& contacts) {
+  if (request_uri.scheme == sip::UriScheme::kSips || core.to.uri.scheme == sip::UriScheme::kSips) {
+    return true;
+  }
+  const size_t n = std::min(contacts.size(), static_cast<size_t>(core.contact_count));
+  for (size_t i = 0; i < n; ++i) {
+    if (!contacts[i].star && contacts[i].address.uri.scheme == sip::UriScheme::kSips) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int OwnerShard(std::string_view canonical_aor, int shard_count) {
@@ -522,6 +539,11 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   }
   // Step 2: every extension in Require must be supported (section 8.2.2.3).
   if (FindUnsupported(message)) return RejectUnsupported(message, inbound, reply, response);
+  // RFC 5630 section 5: a SIPS AOR, or a SIPS Contact, is registered over a
+  // secure transport only.
+  if (!SecureTransport(inbound.transport) && UsesSips(request_uri, core_, contacts_)) {
+    return Reject(message, inbound, 403, "Forbidden (SIPS only over TLS)", 0, response);
+  }
   // Steps 3-4: who is asking (section 22.4), and may they touch this AOR.
   if (auth_ != nullptr) {
     const AuthDecision decision = auth_->Check(message, aor, inbound.source, now_s_);

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/log.h"
@@ -14,9 +15,20 @@ namespace locus::engine {
 namespace {
 
 constexpr size_t kInitialBuffer = 4096;
-constexpr size_t kMaxPendingOutput = 1 << 20;  // a client that does not read is closed
+constexpr size_t kTlsReceiveBuffer = 16 << 10;   // a TLS record's payload at most
+constexpr size_t kMaxPendingOutput = 1 << 20;    // a client that does not read is closed
 
 }  // namespace
+
+store::Transport StreamConnection::transport() const {
+  switch (kind) {
+    case StreamKind::kTcp: return store::Transport::kTcp;
+    case StreamKind::kTls: return store::Transport::kTls;
+    case StreamKind::kWs: return store::Transport::kWs;
+    case StreamKind::kWss: return store::Transport::kWss;
+  }
+  return store::Transport::kTcp;
+}
 
 StreamConnections::StreamConnections(Limits limits, ShardCounters& counters, int shard,
                                      uint64_t now_s)
@@ -30,12 +42,14 @@ StreamConnections::~StreamConnections() {
   idle_wheel_.Clear();
 }
 
-absl::Status StreamConnections::ListenTcp(io_uring* ring, const std::vector<Endpoint>& addresses) {
+absl::Status StreamConnections::Listen(io_uring* ring, const std::vector<Endpoint>& addresses,
+                                       StreamKind kind) {
   ring_ = ring;
   for (const Endpoint& at : addresses) {
     absl::StatusOr<int> fd = OpenListenSocket(at, SOCK_STREAM);
     if (!fd.ok()) return fd.status();
     listen_fds_.push_back(*fd);
+    listen_kinds_.push_back(kind);
   }
   return absl::OkStatus();
 }
@@ -58,9 +72,14 @@ void StreamConnections::OnAccept(size_t listener, const io_uring_cqe* cqe, bool 
                                  uint64_t now_s) {
   if (cqe->res >= 0) {
     const int fd = cqe->res;
+    const StreamKind kind = listen_kinds_[listener];
+    const bool tls = kind == StreamKind::kTls || kind == StreamKind::kWss;
     if (open_ >= limits_.max_connections || stopping) {
       close(fd);
       counters_.tcp_refused.Add();
+    } else if (tls && (tls_ == nullptr || handshakes_ >= limits_.max_handshakes)) {
+      close(fd);  // a burst of handshakes must not starve the shard
+      counters_.tls_refused.Add();
     } else {
       uint32_t slot;
       if (!free_slots_.empty()) {
@@ -78,16 +97,26 @@ void StreamConnections::OnAccept(size_t listener, const io_uring_cqe* cqe, bool 
       socklen_t len = sizeof(peer);
       getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
       c.peer = Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), len);
-      c.protocol = StreamProtocol::kTcp;
-      c.in.assign(kInitialBuffer, 0);
+      c.kind = kind;
+      c.in.assign(tls ? kTlsReceiveBuffer : kInitialBuffer, 0);
       c.in_size = 0;
+      c.plain_size = 0;
+      if (tls) c.plain.assign(kInitialBuffer, 0);
+      c.tls = tls ? std::make_unique<TlsSession>(*tls_) : nullptr;
+      c.ws = kind == StreamKind::kWs || kind == StreamKind::kWss
+                 ? std::make_unique<WebSocketSession>(limits_.max_message_size)
+                 : nullptr;
       c.out_pending.clear();
       c.out_flight.clear();
       c.out_sent = 0;
-      c.receiving = c.sending = c.closing = false;
+      c.receiving = c.sending = c.closing = c.close_when_sent = false;
+      c.handshaking = tls;
+      c.accepted_s = now_s;
       c.last_activity_s = now_s;
-      idle_wheel_.Schedule(&c, c.last_activity_s + limits_.idle_timeout_s);
+      if (tls) ++handshakes_;
+      idle_wheel_.Schedule(&c, now_s + (tls ? limits_.handshake_timeout_s : limits_.idle_timeout_s));
       ++open_;
+      ++open_by_kind_[static_cast<size_t>(kind)];
       counters_.tcp_accepted.Add();
       ArmReceive(c);
     }
@@ -111,7 +140,7 @@ StreamConnection* StreamConnections::Find(uint64_t id) {
 }
 
 void StreamConnections::ArmReceive(StreamConnection& c) {
-  if (c.in.size() - c.in_size == 0) return;  // full: OnReceive grows or closes
+  if (c.close_when_sent || c.in.size() - c.in_size == 0) return;  // full: OnReceive grows or closes
   io_uring_sqe* sqe = GetSqe(ring_);
   io_uring_prep_recv(sqe, c.fd, c.in.data() + c.in_size, c.in.size() - c.in_size, 0);
   io_uring_sqe_set_data64(sqe, IoTag(IoOp::kStreamReceive, c.slot, c.generation));
@@ -121,7 +150,10 @@ void StreamConnections::ArmReceive(StreamConnection& c) {
 void StreamConnections::ArmSend(StreamConnection& c) {
   if (c.sending || c.closing) return;
   if (c.out_sent >= c.out_flight.size()) {
-    if (c.out_pending.empty()) return;
+    if (c.out_pending.empty()) {
+      if (c.close_when_sent) Close(c);
+      return;
+    }
     c.out_flight.clear();
     c.out_flight.swap(c.out_pending);
     c.out_sent = 0;
@@ -131,6 +163,20 @@ void StreamConnections::ArmSend(StreamConnection& c) {
                      MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, IoTag(IoOp::kStreamSend, c.slot, c.generation));
   c.sending = true;
+}
+
+bool StreamConnections::MakeRoom(StreamConnection& c, std::vector<char>& buffer, size_t used) {
+  if (used < buffer.size()) return true;
+  // A message larger than the buffer: grow up to the message limit (plus
+  // room for the CRLFs that may precede it, or a WebSocket Upgrade).
+  const size_t limit = std::max(limits_.max_message_size + 1024, WebSocketSession::kMaxUpgradeBytes);
+  if (buffer.size() >= limit) {
+    counters_.parse_errors.Add();
+    Close(c);
+    return false;
+  }
+  buffer.resize(std::min(limit, buffer.size() * 2));
+  return true;
 }
 
 void StreamConnections::OnReceive(size_t slot, uint32_t generation, int result, uint64_t now_s,
@@ -147,46 +193,127 @@ void StreamConnections::OnReceive(size_t slot, uint32_t generation, int result, 
   counters_.tcp_bytes_in.Add(static_cast<uint64_t>(result));
   c.in_size += static_cast<size_t>(result);
   c.last_activity_s = now_s;
-  const size_t consumed = Consume(c, sink);
+  if (c.tls != nullptr) {
+    ReceiveTls(c, now_s, sink);
+  } else {
+    const size_t consumed = Consume(c, {c.in.data(), c.in_size}, sink);
+    if (!c.closing && consumed > 0) {
+      std::memmove(c.in.data(), c.in.data() + consumed, c.in_size - consumed);
+      c.in_size -= consumed;
+    }
+    if (!c.closing) MakeRoom(c, c.in, c.in_size);
+  }
   if (c.closing) {
     MaybeFree(c);
     return;
   }
-  if (consumed > 0) {
-    std::memmove(c.in.data(), c.in.data() + consumed, c.in_size - consumed);
-    c.in_size -= consumed;
-  }
-  if (c.in_size == c.in.size()) {
-    // A message larger than the buffer: grow up to the message limit (plus
-    // room for the CRLFs that may precede it).
-    const size_t limit = limits_.max_message_size + 1024;
-    if (c.in.size() >= limit) {
-      counters_.parse_errors.Add();
-      Close(c);
-      MaybeFree(c);
-      return;
-    }
-    c.in.resize(std::min(limit, c.in.size() * 2));
-  }
   ArmReceive(c);
 }
 
-size_t StreamConnections::Consume(StreamConnection& c, MessageSink sink) {
-  switch (c.protocol) {
-    case StreamProtocol::kTcp:
-      return TcpConsume(*this, c, sink);
+void StreamConnections::ReceiveTls(StreamConnection& c, uint64_t now_s, MessageSink sink) {
+  TlsSession& tls = *c.tls;
+  const bool fed = tls.Receive({c.in.data(), c.in_size});
+  c.in_size = 0;  // all of it is OpenSSL's now
+  FlushTls(c);    // handshake records, alerts
+  if (!fed) {
+    if (c.handshaking) counters_.tls_handshake_failures.Add();
+    Log(LogLevel::kDebug, "shard %d: TLS connection from %s: %s", shard_, c.peer.ToString(),
+        tls.failure());
+    CloseWhenSent(c);
+    return;
   }
-  return 0;
+  if (tls.TakeHandshakeCompleted()) {
+    c.handshaking = false;
+    --handshakes_;
+    counters_.tls_handshakes.Add();
+    idle_wheel_.Schedule(&c, now_s + limits_.idle_timeout_s);
+  }
+  // Decrypt and consume until OpenSSL has nothing more.
+  while (!c.closing && !c.close_when_sent) {
+    if (!MakeRoom(c, c.plain, c.plain_size)) return;
+    const long n = tls.ReadPlain(c.plain.data() + c.plain_size, c.plain.size() - c.plain_size);
+    if (n < 0) {
+      FlushTls(c);
+      CloseWhenSent(c);
+      return;
+    }
+    if (n == 0) break;
+    c.plain_size += static_cast<size_t>(n);
+    const size_t consumed = Consume(c, {c.plain.data(), c.plain_size}, sink);
+    if (c.closing) return;
+    if (consumed > 0) {
+      std::memmove(c.plain.data(), c.plain.data() + consumed, c.plain_size - consumed);
+      c.plain_size -= consumed;
+    }
+  }
+  FlushTls(c);
+}
+
+size_t StreamConnections::Consume(StreamConnection& c, std::string_view data, MessageSink sink) {
+  if (c.ws == nullptr) return ConsumeSipStream(*this, c, data, sink);
+  size_t consumed = 0;
+  std::string out;
+  const WebSocketSession::Outcome outcome =
+      c.ws->Consume(data, &consumed, &out, [&](std::string_view message) {
+        // RFC 7118 section 5: one SIP message per WebSocket message.
+        sip::Message parsed;
+        sip::ParseOptions options;
+        options.max_message_size = limits_.max_message_size;
+        const sip::ParseError error = sip::ParseMessage(message, options, &parsed);
+        if (!error.ok()) {
+          if (error.code != sip::ErrorCode::kEmpty) counters_.parse_errors.Add();
+          return;  // the frame delimited it: the connection goes on
+        }
+        sink(parsed, message, c);
+      });
+  if (!out.empty()) SendBytes(c, out);
+  switch (outcome) {
+    case WebSocketSession::Outcome::kOpen:
+      break;
+    case WebSocketSession::Outcome::kUpgraded:
+      counters_.ws_upgrades.Add();
+      break;
+    case WebSocketSession::Outcome::kRefused:
+      counters_.ws_upgrade_failures.Add();
+      Log(LogLevel::kDebug, "shard %d: WebSocket Upgrade from %s refused: %s", shard_,
+          c.peer.ToString(), c.ws->problem());
+      CloseWhenSent(c);
+      break;
+    case WebSocketSession::Outcome::kClosed:
+      CloseWhenSent(c);
+      break;
+  }
+  return consumed;
 }
 
 void StreamConnections::Send(uint64_t id, std::string_view sip_bytes) {
   StreamConnection* c = Find(id);
-  if (c == nullptr || c->closing) return;  // closed meanwhile: the answer is lost
-  switch (c->protocol) {
-    case StreamProtocol::kTcp:
-      WriteWire(*c, sip_bytes);
-      break;
+  if (c == nullptr || c->closing || c->close_when_sent) return;  // closed meanwhile: lost
+  if (c->ws == nullptr) {
+    SendBytes(*c, sip_bytes);
+    return;
   }
+  scratch_.clear();
+  if (c->ws->Send(sip_bytes, &scratch_)) SendBytes(*c, scratch_);
+}
+
+void StreamConnections::SendBytes(StreamConnection& c, std::string_view bytes) {
+  if (c.closing) return;
+  if (c.tls == nullptr) {
+    WriteWire(c, bytes);
+    return;
+  }
+  if (!c.tls->Write(bytes)) {
+    Close(c);
+    MaybeFree(c);
+    return;
+  }
+  FlushTls(c);
+}
+
+void StreamConnections::FlushTls(StreamConnection& c) {
+  std::string wire;
+  if (c.tls != nullptr && c.tls->TakeOutput(&wire)) WriteWire(c, wire);
 }
 
 void StreamConnections::WriteWire(StreamConnection& c, std::string_view wire_bytes) {
@@ -214,13 +341,24 @@ void StreamConnections::OnSent(size_t slot, uint32_t generation, int result) {
   }
   counters_.tcp_bytes_out.Add(static_cast<uint64_t>(result));
   c.out_sent += static_cast<size_t>(result);
-  ArmSend(c);  // the rest of this send, or the next batch
+  ArmSend(c);  // the rest of this send, the next batch, or a close when all went out
+  if (c.closing) MaybeFree(c);
+}
+
+void StreamConnections::CloseWhenSent(StreamConnection& c) {
+  if (c.closing) return;
+  c.close_when_sent = true;
+  if (!c.sending && c.out_pending.empty()) Close(c);
 }
 
 void StreamConnections::Close(StreamConnection& c) {
   if (c.closing) return;
   c.closing = true;
   idle_wheel_.Cancel(&c);
+  if (c.handshaking) {
+    c.handshaking = false;
+    --handshakes_;
+  }
   // Ends the receive (and a send) in flight; the fd is closed once both are
   // back, so that a reused fd number never gets a stale completion.
   shutdown(c.fd, SHUT_RDWR);
@@ -233,15 +371,25 @@ void StreamConnections::MaybeFree(StreamConnection& c) {
   close(c.fd);
   c.fd = -1;
   c.in = {};
+  c.plain = {};
+  c.tls.reset();
+  c.ws.reset();
   c.out_pending = {};
   c.out_flight = {};
   --open_;
+  --open_by_kind_[static_cast<size_t>(c.kind)];
   free_slots_.push_back(c.slot);
 }
 
 void StreamConnections::ExpireIdle(uint64_t now_s) {
   idle_wheel_.Advance(now_s, [this, now_s](store::TimerNode* node) {
     StreamConnection& c = *static_cast<StreamConnection*>(node);
+    if (c.handshaking) {
+      counters_.tls_handshake_timeouts.Add();
+      Log(LogLevel::kDebug, "shard %d: TLS handshake from %s timed out", shard_, c.peer.ToString());
+      Close(c);
+      return;
+    }
     const uint64_t idle_until = c.last_activity_s + limits_.idle_timeout_s;
     if (idle_until > now_s) {
       idle_wheel_.Schedule(&c, idle_until);

@@ -5,18 +5,18 @@
 
 namespace locus::engine {
 
-size_t TcpConsume(StreamConnections& connections, StreamConnection& c,
-                  StreamConnections::MessageSink sink) {
+size_t ConsumeSipStream(StreamConnections& connections, StreamConnection& c,
+                        std::string_view all, StreamConnections::MessageSink sink) {
   size_t start = 0;
-  while (start < c.in_size && !c.closing) {
-    const std::string_view data(c.in.data() + start, c.in_size - start);
+  while (start < all.size() && !c.closing) {
+    const std::string_view data = all.substr(start);
     sip::Message message;
     const StreamFrame frame = NextStreamFrame(data, connections.max_message_size(), &message);
     switch (frame.kind) {
       case StreamFrame::Kind::kNeedMore:
         return start;
       case StreamFrame::Kind::kPing:
-        connections.WriteWire(c, "\r\n");
+        connections.SendBytes(c, "\r\n");
         start += frame.size;
         break;
       case StreamFrame::Kind::kBlank:
@@ -24,7 +24,7 @@ size_t TcpConsume(StreamConnections& connections, StreamConnection& c,
         break;
       case StreamFrame::Kind::kBroken:
         connections.counters().parse_errors.Add();
-        Log(LogLevel::kDebug, "shard %d: closing TCP connection from %s: %s", connections.shard(),
+        Log(LogLevel::kDebug, "shard %d: closing stream connection from %s: %s", connections.shard(),
             c.peer.ToString(), sip::Describe(frame.error));
         connections.Close(c);
         return start;

@@ -42,7 +42,7 @@ ALLOWED = {
     "sip": {"auth", "group_commit", "base", "parser", "store"},
     "durability": {"group_commit", "base", "parser", "store"},
     "transport": {"base", "parser", "store"},
-    "admin": {"auth", "durability", "group_commit", "base", "parser", "store"},
+    "admin": {"auth", "durability", "group_commit", "transport", "base", "parser", "store"},
     "loop": {"admin", "durability", "group_commit", "sip", "transport", "auth", "base",
              "parser", "store"},
 }
