@@ -167,6 +167,7 @@ void Shard::Run() {
     io_uring_cq_advance(&ring_, seen);
     if (journal_ != nullptr) DeliverDecided();
     udp_.ReturnBuffers();
+    AnnounceClosedWebSockets();
   }
   io_uring_submit(&ring_);
 }
@@ -252,6 +253,8 @@ void Shard::OnStreamMessage(const sip::Message& message, std::string_view bytes,
   inbound.source = connection.peer;
   inbound.transport = connection.transport();
   inbound.received_ns = MonotonicNs();
+  inbound.connection_shard = index_;
+  inbound.connection_id = connection.id();
   Origin origin;
   origin.conn_id = connection.id();
   origin.from_shard = index_;
@@ -263,12 +266,20 @@ void Shard::OnHandOff(const HandOffHeader& header, std::string_view bytes) {
     streams_.Send(header.conn_id, bytes);
     return;
   }
+  if (header.kind == HandOffHeader::kFlowClosed) {
+    handler_.FlowClosed(static_cast<int>(header.from_shard), header.conn_id);
+    return;
+  }
   Inbound inbound;
   inbound.source = header.source;
   inbound.transport = header.transport;
   inbound.received_ns = header.received_ns;
   inbound.too_large = header.too_large;
   inbound.udp_socket = header.udp_socket;
+  if (header.transport != store::Transport::kUdp) {
+    inbound.connection_shard = static_cast<int>(header.from_shard);
+    inbound.connection_id = header.conn_id;
+  }
   Origin origin;
   origin.udp_socket = header.udp_socket;
   origin.conn_id = header.conn_id;
@@ -383,6 +394,20 @@ void Shard::DeliverDecided() {
     Deliver(held.route, bytes);
   });
   admin_.Notify();
+}
+
+void Shard::AnnounceClosedWebSockets() {
+  for (const uint64_t id : streams_.TakeClosedWebSockets()) {
+    // Every shard may own AORs registered over it.
+    handler_.FlowClosed(index_, id);
+    HandOffHeader header;
+    header.kind = HandOffHeader::kFlowClosed;
+    header.from_shard = static_cast<uint32_t>(index_);
+    header.conn_id = id;
+    for (int to = 0; to < count_; ++to) {
+      if (to != index_ && !handoff_.Push(to, header, {})) counters_.overflows.Add();
+    }
+  }
 }
 
 void Shard::PublishGauges() {

@@ -111,6 +111,8 @@ class Shard {
   void Deliver(const ResponseRoute& route, std::string_view bytes);
   // Sends the held responses of journal groups decided since the last call.
   void DeliverDecided();
+  // Tells every shard of the WebSocket connections that closed.
+  void AnnounceClosedWebSockets();
   void PublishGauges();
   void UpdateClocks();
   void RunTimers();

@@ -122,6 +122,34 @@ void RequestHandler::RunInviteTimers(
   invites_.Advance(now_ms_, resend);
 }
 
+void RequestHandler::FlowClosed(int connection_shard, uint64_t connection_id) {
+  const auto it = ws_flows_.find(std::pair{connection_shard, connection_id});
+  if (it == ws_flows_.end()) return;
+  const WebSocketFlow& flow = it->second;
+  for (const std::string& aor : flow.aors) {
+    store::AorRecord* record = table_.FindMutable(aor);
+    if (record == nullptr) continue;
+    if (journal_ != nullptr && !journal_->Accepting()) break;  // they expire instead
+    if (journal_ != nullptr) journal_->BeforeChange(aor);
+    uint64_t removed = 0;
+    const auto& bindings = record->bindings();
+    for (size_t i = bindings.size(); i-- > 0;) {
+      if (bindings[i].transport == flow.transport && bindings[i].source == flow.source) {
+        table_.RemoveBinding(record, i);
+        ++removed;
+      }
+    }
+    if (removed > 0) table_.Rearm(record);
+    if (journal_ != nullptr) {
+      journal_->AfterChange(aor, table_.Find(aor));
+      journal_->CountChanges(0, 0, removed);
+    } else {
+      counters_.bindings_removed.Add(removed);
+    }
+  }
+  ws_flows_.erase(it);
+}
+
 std::optional<uint64_t> RequestHandler::NextTimerMs() const {
   const std::optional<uint64_t> a = transactions_.NextExpiry();
   const std::optional<uint64_t> b = invites_.NextDue();
@@ -645,6 +673,16 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
       });
   // The AOR's new state is the journal record.
   if (changed) journal_->AfterChange(aor, outcome.record);
+  if (outcome.status == 200 && inbound.connection_shard >= 0 &&
+      (inbound.transport == store::Transport::kWs || inbound.transport == store::Transport::kWss)) {
+    WebSocketFlow& flow = ws_flows_[{inbound.connection_shard, inbound.connection_id}];
+    flow.source = inbound.source.ToSource();
+    flow.transport = inbound.transport;
+    if (flow.aors.size() < kMaxAorsPerFlow &&
+        std::find(flow.aors.begin(), flow.aors.end(), aor) == flow.aors.end()) {
+      flow.aors.emplace_back(aor);
+    }
+  }
   const bool hold = outcome.status == 200 && journal_ != nullptr && journal_->MustHold();
 
   ResponseBuilder builder(response);

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
@@ -53,6 +54,9 @@ struct Inbound {
   bool too_large = false;  // parsed with the fallback limit: answer 513
   uint64_t received_ns = 0;  // monotonic receive time, for the latency histogram
   uint16_t udp_socket = 0;   // UDP: the socket it came in by (Timer G resends by it)
+  // Streams: the connection it came on (the shard holding it, its id).
+  int connection_shard = -1;
+  uint64_t connection_id = 0;
 };
 
 struct Disposition {
@@ -105,6 +109,11 @@ class RequestHandler {
   // Timer G (UDP).
   void RunInviteTimers(
       absl::FunctionRef<void(const InviteTransactions::Where&, std::string_view)> resend);
+  // A WebSocket connection closed. Over WebSocket the connection is the flow
+  // (RFC 7118 section 5, RFC 5626): the phone cannot be reached but through
+  // it, so the bindings registered over it are removed, and no 302 offers
+  // them any more.
+  void FlowClosed(int connection_shard, uint64_t connection_id);
   // When Expire or RunInviteTimers next has work (monotonic ms), if ever.
   std::optional<uint64_t> NextTimerMs() const;
 
@@ -186,6 +195,15 @@ class RequestHandler {
   std::unique_ptr<GruuCodec> gruu_;  // null: no server secret given
   RedirectServer redirect_;
   LookupTarget target_;  // of the last lookup
+  // The AORs registered over each open WebSocket connection (by the shard
+  // holding it and its id), with the connection's source and transport.
+  struct WebSocketFlow {
+    store::SourceAddress source;
+    store::Transport transport = store::Transport::kWs;
+    std::vector<std::string> aors;  // at most kMaxAorsPerFlow
+  };
+  static constexpr size_t kMaxAorsPerFlow = 64;
+  absl::flat_hash_map<std::pair<int, uint64_t>, WebSocketFlow> ws_flows_;
   store::RegistrarScratch scratch_;
   uint32_t now_s_ = 0;
   uint64_t now_ms_ = 0;

@@ -27,7 +27,9 @@
 namespace locus::engine {
 
 struct HandOffHeader {
-  enum Kind : uint8_t { kRequest, kStreamResponse };
+  // kFlowClosed: the WebSocket connection conn_id of from_shard closed (no
+  // bytes follow).
+  enum Kind : uint8_t { kRequest, kStreamResponse, kFlowClosed };
   Kind kind = kRequest;
   store::Transport transport = store::Transport::kUdp;
   bool too_large = false;    // parsed with the fallback limit: answer 513

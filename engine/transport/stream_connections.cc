@@ -359,6 +359,7 @@ void StreamConnections::Close(StreamConnection& c) {
     c.handshaking = false;
     --handshakes_;
   }
+  if (c.ws != nullptr && c.ws->upgraded()) closed_ws_.push_back(c.id());
   // Ends the receive (and a send) in flight; the fd is closed once both are
   // back, so that a reused fd number never gets a stale completion.
   shutdown(c.fd, SHUT_RDWR);

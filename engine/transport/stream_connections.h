@@ -39,6 +39,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -129,6 +130,10 @@ class StreamConnections {
   // past theirs.
   void ExpireIdle(uint64_t now_s);
 
+  // WebSocket connections closed since the last call (their ids): the
+  // bindings registered over them end with them.
+  std::vector<uint64_t> TakeClosedWebSockets() { return std::exchange(closed_ws_, {}); }
+
   size_t open_count() const { return open_; }
   size_t open_count(StreamKind kind) const { return open_by_kind_[static_cast<size_t>(kind)]; }
 
@@ -174,6 +179,7 @@ class StreamConnections {
   std::array<size_t, kStreamKinds> open_by_kind_{};
   size_t handshakes_ = 0;
   std::string scratch_;  // a layer's output, reused
+  std::vector<uint64_t> closed_ws_;
   store::TimerWheel idle_wheel_;  // seconds, monotonic
 };
 

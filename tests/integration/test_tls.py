@@ -399,6 +399,29 @@ class WebSocket(TlsCase):
         self.register_over(False)
         self.register_over(True)
 
+    def test_bindings_end_with_their_websocket(self):
+        c = self.ws()
+        self.assertEqual(c.upgrade()[0], 101)
+        users = [h.unique_user("flow") for _ in range(8)]  # AORs of both shards
+        for user in users:
+            c.sock.sendall(ws_frame(register_text(user, "WS", "<sip:%s@x.invalid;transport=ws>" % user)))
+            self.assertEqual(h.Response(c.recv_frame()[1]).status, 200)
+        # The same AORs also have a UDP phone, which stays.
+        with UdpClient(self.daemon.udp_addr) as udp:
+            for user in users:
+                resp = udp.request(udp.register(user=user, contacts=["<sip:%s@127.0.0.1:7100>" % user]))
+                self.assertEqual(len(resp.contacts()), 2)
+            c.sock.close()
+            deadline = time.monotonic() + 3
+            while any(len(self.lookup(u)) != 1 for u in users):
+                self.assertLess(time.monotonic(), deadline, "WebSocket bindings outlived their connection")
+                time.sleep(0.05)
+            for user in users:
+                self.assertEqual(self.lookup(user)[0]["transport"], "UDP")
+                ruri = "sip:%s@example.com" % user
+                resp = udp.request(udp.register(user="caller", method="INVITE", ruri=ruri, to="<%s>" % ruri))
+                self.assertEqual([x.uri for x in resp.contacts()], ["sip:%s@127.0.0.1:7100" % user])
+
     def test_fragments_ping_and_close(self):
         c, user = self.register_over(False)
         message = register_text(user, "WS", "<sip:%s@x.invalid;transport=ws>" % user, cseq=2)
