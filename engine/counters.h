@@ -61,6 +61,8 @@ struct alignas(64) ShardCounters {
   // Digest authentication: 401s sent, and what the credentials were.
   Counter auth_challenges, auth_successes, auth_failures, auth_stale, auth_replays,
       auth_forbidden, auth_malformed, auth_locked_out;
+  // REGISTERs authorized by a client certificate naming their AOR (mutual TLS).
+  Counter auth_certificates;
   // Durability: group writes that became durable and their bytes,
   // group writes that failed, AOR changes undone by a failed group (sync),
   // snapshots written and abandoned.

@@ -11,6 +11,7 @@
 #include "engine/clock.h"
 #include "engine/log.h"
 #include "engine/text.h"
+#include "engine/sip/client_certificate.h"
 #include "engine/uring.h"
 
 namespace locus::engine {
@@ -255,6 +256,9 @@ void Shard::OnStreamMessage(const sip::Message& message, std::string_view bytes,
   inbound.received_ns = MonotonicNs();
   inbound.connection_shard = index_;
   inbound.connection_id = connection.id();
+  if (connection.tls != nullptr) {
+    inbound.certified = CertificateNamesAor(message, connection.tls->peer_uris());
+  }
   Origin origin;
   origin.conn_id = connection.id();
   origin.from_shard = index_;
@@ -275,6 +279,7 @@ void Shard::OnHandOff(const HandOffHeader& header, std::string_view bytes) {
   inbound.transport = header.transport;
   inbound.received_ns = header.received_ns;
   inbound.too_large = header.too_large;
+  inbound.certified = header.certified;
   inbound.udp_socket = header.udp_socket;
   if (header.transport != store::Transport::kUdp) {
     inbound.connection_shard = static_cast<int>(header.from_shard);
@@ -325,6 +330,7 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
     header.kind = HandOffHeader::kRequest;
     header.transport = inbound.transport;
     header.too_large = inbound.too_large;
+    header.certified = inbound.certified;
     header.udp_socket = static_cast<uint16_t>(origin.udp_socket);
     header.from_shard = static_cast<uint32_t>(index_);
     header.conn_id = origin.conn_id;

@@ -84,6 +84,7 @@ Values CounterValues(const ShardCounters& c) {
       {"auth_forbidden", c.auth_forbidden.Get()},
       {"auth_malformed", c.auth_malformed.Get()},
       {"auth_locked_out", c.auth_locked_out.Get()},
+      {"auth_certificates", c.auth_certificates.Get()},
       {"journal_commits", c.journal_commits.Get()},
       {"journal_bytes", c.journal_bytes.Get()},
       {"journal_failures", c.journal_failures.Get()},

@@ -573,7 +573,10 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
     return Reject(message, inbound, 403, "Forbidden (SIPS only over TLS)", 0, response);
   }
   // Steps 3-4: who is asking (section 22.4), and may they touch this AOR.
-  if (auth_ != nullptr) {
+  // A client certificate naming the AOR answers both (docs/tls.md).
+  if (auth_ != nullptr && inbound.certified) {
+    counters_.auth_certificates.Add();
+  } else if (auth_ != nullptr) {
     const AuthDecision decision = auth_->Check(message, aor, inbound.source, now_s_);
     switch (decision.kind) {
       case AuthDecision::Kind::kAllow:

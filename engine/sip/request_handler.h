@@ -57,6 +57,9 @@ struct Inbound {
   // Streams: the connection it came on (the shard holding it, its id).
   int connection_shard = -1;
   uint64_t connection_id = 0;
+  // TLS: a REGISTER whose AOR the client's verified certificate names
+  // (client_certificate.h): authorized without a Digest challenge.
+  bool certified = false;
 };
 
 struct Disposition {

@@ -33,6 +33,7 @@ struct HandOffHeader {
   Kind kind = kRequest;
   store::Transport transport = store::Transport::kUdp;
   bool too_large = false;    // parsed with the fallback limit: answer 513
+  bool certified = false;    // TLS: the client certificate names the AOR
   uint16_t udp_socket = 0;   // UDP: the socket the request came in by
   uint32_t from_shard = 0;   // the shard that received it
   uint64_t conn_id = 0;      // streams: the connection, on from_shard

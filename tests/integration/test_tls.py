@@ -105,6 +105,10 @@ class TlsCase(SharedDaemonCase):
     FLAGS = []
 
     @classmethod
+    def extra_flags(cls):
+        return list(cls.FLAGS)
+
+    @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="locus-tls-")
         cls.pki = make_pki(cls.dir)
@@ -121,7 +125,7 @@ class TlsCase(SharedDaemonCase):
                              "--tls_cert=" + os.path.join(cls.dir, "current.pem"),
                              "--tls_key=" + os.path.join(cls.dir, "current.key"),
                              "--tls_ca=" + cls.pki["ca"] + ".pem",
-                             "--tls_handshake_timeout=%d" % HANDSHAKE_TIMEOUT] + cls.FLAGS,
+                             "--tls_handshake_timeout=%d" % HANDSHAKE_TIMEOUT] + cls.extra_flags(),
                             admin=True)
         cls.daemon.__enter__()
 
@@ -282,13 +286,23 @@ class Tls(TlsCase):
 
 
 class MutualTls(TlsCase):
-    FLAGS = ["--tls_verify_client=required"]
+    @classmethod
+    def extra_flags(cls):
+        users = os.path.join(cls.dir, "users.json")
+        with open(users, "w") as f:
+            json.dump({"users": [{"username": "alice", "realm": "example.com", "password": "a"},
+                                 {"username": "bob", "realm": "example.com", "password": "b"}]}, f)
+        return ["--tls_verify_client=required", "--auth=true", "--users_file=" + users]
 
     def test_verified_client_registers_others_refused(self):
         before = self.stats()
+        # With authentication on, the certificate naming sip:alice@example.com
+        # registers alice without a challenge; bob's AOR is still challenged.
         s = self.tls(cert="alice")
         s.sendall(register_text("alice", "TLS", "<sip:alice@127.0.0.1:5999>"))
         self.assertEqual(read_response(s).status, 200)
+        s.sendall(register_text("bob", "TLS", "<sip:bob@127.0.0.1:5999>"))
+        self.assertEqual(read_response(s).status, 401)
         for cert in ("mallory", None):
             with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
                 bad = self.tls(cert=cert)
@@ -297,6 +311,7 @@ class MutualTls(TlsCase):
         self.assertEqual([b["contact"] for b in self.lookup("alice")], ["sip:alice@127.0.0.1:5999"])
         after = self.stats()
         self.assertGreaterEqual(after["tls_handshake_failures"] - before["tls_handshake_failures"], 2)
+        self.assertEqual(after["auth_certificates"] - before["auth_certificates"], 1)
 
 
 # ---------------------------------------------------------------------------
