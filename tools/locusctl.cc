@@ -9,6 +9,7 @@
 //     metrics                                     Prometheus text exposition
 //     health                                      exit 0 when healthy, 1 when not
 //     reload-users                                re-read the users file (--auth)
+//     reload-tls                                  re-read the TLS certificate, key and CA
 //     snapshot                                    every shard writes a snapshot now
 //     config | version
 //
@@ -127,7 +128,7 @@ Options ParseArgs(int argc, char** argv) {
         std::printf(
             "usage: locusctl [--socket=PATH] [--json] COMMAND\n"
             "  stats [--watch [--interval=S] [--count=N]] | lookup AOR | dump [--domain=D|--prefix=P]\n"
-            "  remove AOR [CONTACT] | shards | metrics | health | reload-users | snapshot |\n"
+            "  remove AOR [CONTACT] | shards | metrics | health | reload-users | reload-tls | snapshot |\n"
             "  config | version\n");
         std::exit(0);
       } else {
@@ -444,6 +445,12 @@ int Run(const Options& o) {
       std::string_view text;
       if (!w.get(text)) std::printf("warning: %.*s\n", static_cast<int>(text.size()), text.data());
     }
+    return 0;
+  }
+  if (cmd == "reload-tls") {
+    element root = ask(R"({"cmd":"reload_tls"})");
+    if (o.json) return 0;
+    std::printf("TLS certificate reloaded: %s\n", S(root, "subject").c_str());
     return 0;
   }
   if (cmd == "snapshot") {

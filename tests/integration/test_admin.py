@@ -44,15 +44,18 @@ POLICY = ["--shards=2", "--min_expires=60", "--default_expires=3600", "--max_exp
 DOC_COUNTERS = """requests_received handed_off handoffs_received responses_sent parse_errors
 responses_ignored retransmissions_absorbed queue_overflows send_errors udp_packets_in
 udp_bytes_in udp_packets_out udp_bytes_out tcp_bytes_in tcp_bytes_out tcp_accepted tcp_closed
-tcp_refused requests_register requests_options requests_cancel requests_ack requests_invite
+tcp_refused tls_handshakes tls_handshake_failures tls_handshake_timeouts tls_refused ws_upgrades
+ws_upgrade_failures requests_register requests_options requests_cancel requests_ack requests_invite
 requests_other lookups invite_retransmissions acks_absorbed stun_requests stun_invalid
 bindings_created bindings_refreshed bindings_removed bindings_expired auth_challenges
 auth_successes auth_failures auth_stale auth_replays auth_forbidden auth_malformed auth_locked_out
+auth_certificates
 journal_commits journal_bytes journal_failures journal_undone snapshots snapshot_failures
 responses_200 responses_302 responses_400 responses_401 responses_403 responses_404 responses_405
 responses_416 responses_420 responses_423 responses_439 responses_480 responses_481 responses_500
 responses_503 responses_513 responses_other""".split()
-DOC_GAUGES = ["aors", "bindings", "tcp_connections"]
+DOC_GAUGES = ["aors", "bindings", "tcp_connections", "tls_connections", "ws_connections",
+              "wss_connections"]
 BINDING_KEYS = {"aor", "contact", "expires", "call_id", "cseq", "source", "transport",
                 "user_agent", "registered_at", "refreshed_at"}
 
