@@ -3,6 +3,7 @@
 // SIGTERM. Exit codes: 0 after a clean stop, 1 when start-up failed (e.g. a
 // port in use), 2 for an invalid configuration.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <optional>
@@ -196,16 +197,21 @@ void CheckFlagNames(int argc, char** argv) {
 }
 
 // abseil reads "--name=" as "no value" for optional flags; for locusd it is
-// an explicit empty value (e.g. --tcp= turns TCP off).
+// an explicit empty value (e.g. --tcp= turns TCP off). As for any flag, the
+// last occurrence counts: "--tcp= --tcp=addr" listens on addr.
 std::vector<std::string_view> EmptyFlags(int argc, char** argv) {
   std::vector<std::string_view> names;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--") break;
-    if (!arg.ends_with("=") || arg.size() < 3 || arg[0] != '-') continue;
+    if (arg.size() < 3 || arg[0] != '-') continue;
     arg.remove_prefix(arg[1] == '-' ? 2 : 1);
-    arg.remove_suffix(1);
-    if (FlagFor(arg) != nullptr) names.push_back(arg);
+    const size_t equals = arg.find('=');
+    if (equals == std::string_view::npos) continue;
+    const std::string_view name = arg.substr(0, equals);
+    if (FlagFor(name) == nullptr) continue;
+    std::erase(names, name);
+    if (equals + 1 == arg.size()) names.push_back(name);
   }
   return names;
 }
@@ -247,6 +253,27 @@ std::string Listening(const Config& config) {
   return Join(parts, ", ");
 }
 
+// Every stream connection holds a descriptor: the soft limit on open files
+// is raised to the hard one, and a hard limit below what the configured
+// connections need is worth a warning.
+void RaiseOpenFileLimit(const Config& config, int shards) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const uint64_t wanted = static_cast<uint64_t>(config.max_tcp_connections) * shards;
+  const bool streams = !config.tcp.empty() || !config.tls.empty() || !config.ws.empty() ||
+                       !config.wss.empty();
+  if (streams && limit.rlim_max != RLIM_INFINITY && limit.rlim_max < wanted) {
+    Log(LogLevel::kWarning,
+        "open files limited to %d: fewer than max_tcp_connections (%d) on each of %d shards; "
+        "raise the limit (LimitNOFILE=, ulimit -n) or lower max_tcp_connections",
+        static_cast<uint64_t>(limit.rlim_max), config.max_tcp_connections, shards);
+  }
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "locusd: SIP registrar. Flags override the JSON file given with --config.");
@@ -271,6 +298,7 @@ int Main(int argc, char** argv) {
     Log(LogLevel::kError, "cannot start: %s", std::string(status.message()));
     return 1;
   }
+  RaiseOpenFileLimit(config, engine.shard_count());
   const Shard& first = engine.shard(0);
   Log(LogLevel::kInfo, "locusd %s listening on %s; %d shard%s (%s receive, %s hand-offs)",
       config.server, Listening(config), engine.shard_count(), engine.shard_count() == 1 ? "" : "s",

@@ -152,6 +152,7 @@ void Shard::Run() {
       sleep_ms = std::clamp<uint64_t>(*next > now_ms_ ? *next - now_ms_ : 1, 1, 100);
     }
     __kernel_timespec timeout{0, static_cast<long long>(sleep_ms) * 1000 * 1000};
+    streams_.FlushTlsWrites();
     io_uring_cqe* cqe = nullptr;
     if (backlog) {
       io_uring_submit(&ring_);

@@ -12,7 +12,7 @@
 //           [--contact-port=P]
 //           [--sockets=N] [--domain=D] [--expires=S] [--t1-ms=500]
 //           [--drain=S] [--report-interval=S] [--json] [--quiet]
-//           [--auth-password=P]
+//           [--auth-password=P] [--transport=udp|tcp|tls]
 //
 // Modes: `register` binds AORs aor-offset .. aor-offset+aors-1 once each, in
 // order (new bindings); `refresh` cycles over them (they must be bound: run
@@ -33,11 +33,20 @@
 // the same request again with a new branch and CSeq + 1. The request counts
 // once, its latency spans both round trips; `challenges` counts the 401s.
 //
+// With --transport=tcp or tls, each of the --sockets is a long-lived
+// connection (TLS: TLS 1.2/1.3, the server's certificate not checked: a
+// load generator); requests are pipelined on them and not retransmitted
+// (section 17.1.2.2: Timer E is for unreliable transports), Timer F still
+// bounds each.
+//
 // Output: one line per report interval (sent, 2xx, other, timeouts,
 // retransmissions, latency percentiles) and a summary; --json makes each of
 // them a JSON object. Exit 0 when every request got a 2xx, 1 otherwise, 2 on
 // usage errors.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -100,6 +109,8 @@ struct Options {
   bool json = false;
   bool quiet = false;
   std::string auth_password;  // answer 401s with this password
+  std::string transport = "udp";  // udp, tcp or tls
+  bool stream() const { return transport != "udp"; }
 };
 
 Options ParseOptions(int argc, char** argv) {
@@ -157,6 +168,9 @@ Options ParseOptions(int argc, char** argv) {
       o.drain = number(0.1, 3600);
     } else if (name == "report-interval") {
       o.report_interval = number(0.1, 3600);
+    } else if (name == "transport") {
+      if (value != "udp" && value != "tcp" && value != "tls") Usage("--transport=udp|tcp|tls");
+      o.transport = value;
     } else if (name == "auth-password") {
       o.auth_password = value;
     } else if (name == "json") {
@@ -238,6 +252,10 @@ class Generator {
 
  private:
   void OpenSocket() {
+    if (o_.stream()) {
+      OpenConnection();
+      return;
+    }
     const int fd = socket(o_.target.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) Usage(std::string("socket: ") + std::strerror(errno));
     const int size = 4 << 20;
@@ -251,6 +269,36 @@ class Generator {
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
     fds_.push_back(fd);
     local_.push_back(Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&local), len));
+  }
+
+  // A long-lived TCP (or TLS) connection, connected and handshaken before
+  // the load starts, then non-blocking.
+  void OpenConnection() {
+    const int fd = socket(o_.target.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) Usage(std::string("socket: ") + std::strerror(errno));
+    if (connect(fd, o_.target.addr(), o_.target.len()) != 0) {
+      Usage(std::string("connect: ") + std::strerror(errno));
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    Connection conn;
+    if (o_.transport == "tls") {
+      if (tls_ == nullptr) {
+        tls_ = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
+        SSL_CTX_set_verify(tls_, SSL_VERIFY_NONE, nullptr);
+      }
+      conn.ssl = SSL_new(tls_);
+      SSL_set_fd(conn.ssl, fd);
+      if (SSL_connect(conn.ssl) != 1) Usage("TLS handshake with the target failed");
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+    fds_.push_back(fd);
+    local_.push_back(Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&local), len));
+    connections_.push_back(std::move(conn));
   }
 
   Kind NextKind() {
@@ -288,7 +336,7 @@ class Generator {
     const int n = std::snprintf(
         out, kMaxMessage,
         "%s sip:+%" PRIu64 "@%s SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP %s%.*s%s:%u;branch=z9hG4bK-rl-%u-%u;rport\r\n"
+        "Via: SIP/2.0/%s %s%.*s%s:%u;branch=z9hG4bK-rl-%u-%u;rport\r\n"
         "Max-Forwards: 70\r\n"
         "From: <sip:caller@%s>;tag=rl%" PRIu64 "\r\n"
         "To: %s\r\n"
@@ -296,10 +344,14 @@ class Generator {
         "CSeq: %u %s\r\n"
         "User-Agent: regload\r\n"
         "Content-Length: 0\r\n\r\n",
-        method, user, o_.domain.c_str(), v6 ? "[" : "", static_cast<int>(ip_text.size()),
+        method, user, o_.domain.c_str(), ViaTransport(), v6 ? "[" : "", static_cast<int>(ip_text.size()),
         ip_text.data(), v6 ? "]" : "", local.port(), slot, t.generation, o_.domain.c_str(), user,
         to, user, t.cseq, method);
     return static_cast<size_t>(std::clamp<int>(n, 0, kMaxMessage - 1));
+  }
+
+  const char* ViaTransport() const {
+    return o_.transport == "tcp" ? "TCP" : o_.transport == "tls" ? "TLS" : "UDP";
   }
 
   // Writes the request of slot `slot` into `out` (kMaxMessage bytes); the same
@@ -318,9 +370,12 @@ class Generator {
       // across runs with --contact-port.
       const unsigned contact_port = o_.contact_port != 0 ? o_.contact_port
                                                          : local_[t.aor % local_.size()].port();
-      std::snprintf(contact, sizeof(contact), "Contact: <sip:+%" PRIu64 "@%s%.*s%s:%u>%s\r\n", user,
+      std::snprintf(contact, sizeof(contact), "Contact: <sip:+%" PRIu64 "@%s%.*s%s:%u%s>%s\r\n", user,
                     v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(), v6 ? "]" : "",
-                    contact_port, t.kind == Kind::kUnregister ? ";expires=0" : "");
+                    contact_port, o_.transport == "tcp"   ? ";transport=tcp"
+                                  : o_.transport == "tls" ? ";transport=tls"
+                                                          : "",
+                    t.kind == Kind::kUnregister ? ";expires=0" : "");
     }
     char authorization[400] = "";
     if (t.authorized) {
@@ -351,7 +406,7 @@ class Generator {
     const int n = std::snprintf(
         out, kMaxMessage,
         "REGISTER sip:%s SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP %s%.*s%s:%u;branch=z9hG4bK-rl-%u-%u;rport\r\n"
+        "Via: SIP/2.0/%s %s%.*s%s:%u;branch=z9hG4bK-rl-%u-%u;rport\r\n"
         "Max-Forwards: 70\r\n"
         "From: <sip:+%" PRIu64 "@%s>;tag=rl%" PRIu64 "\r\n"
         "To: <sip:+%" PRIu64 "@%s>\r\n"
@@ -360,7 +415,7 @@ class Generator {
         "%s%s%s"
         "User-Agent: regload\r\n"
         "Content-Length: 0\r\n\r\n",
-        o_.domain.c_str(), v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(),
+        o_.domain.c_str(), ViaTransport(), v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(),
         v6 ? "]" : "", local.port(), slot, t.generation, user, o_.domain.c_str(), user, user,
         o_.domain.c_str(), user, t.cseq, contact, expires, authorization);
     return static_cast<size_t>(std::clamp<int>(n, 0, kMaxMessage - 1));
@@ -392,8 +447,75 @@ class Generator {
 
   void Queue(uint32_t slot) { pending_[slots_[slot].socket].push_back(slot); }
 
+  // Streams: what is queued goes into the connection's output, then as much
+  // of it as the socket takes now.
+  void FlushStreams() {
+    static thread_local char buffer[kMaxMessage];
+    for (size_t s = 0; s < fds_.size(); ++s) {
+      Connection& conn = connections_[s];
+      for (uint32_t slot : pending_[s]) {
+        conn.out.append(buffer, Build(slots_[slot], slot, buffer));
+      }
+      pending_[s].clear();
+      WriteConnection(s);
+    }
+  }
+
+  void WriteConnection(size_t s) {
+    Connection& conn = connections_[s];
+    while (conn.out_sent < conn.out.size()) {
+      const char* data = conn.out.data() + conn.out_sent;
+      const size_t size = conn.out.size() - conn.out_sent;
+      long n;
+      if (conn.ssl != nullptr) {
+        n = SSL_write(conn.ssl, data, static_cast<int>(std::min<size_t>(size, 1 << 20)));
+        if (n <= 0) break;  // WANT_WRITE: later
+      } else {
+        n = send(fds_[s], data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n <= 0) break;
+      }
+      conn.out_sent += static_cast<size_t>(n);
+    }
+    if (conn.out_sent == conn.out.size()) {
+      conn.out.clear();
+      conn.out_sent = 0;
+    }
+  }
+
+  // Streams: reads what arrived and hands each response (framed by its
+  // empty line and Content-Length) to OnResponse.
+  void ReceiveStreams(const std::vector<pollfd>& polls, uint64_t now) {
+    static thread_local char buffer[1 << 16];
+    for (size_t s = 0; s < fds_.size(); ++s) {
+      Connection& conn = connections_[s];
+      if ((polls[s].revents & POLLIN) == 0 && (conn.ssl == nullptr || SSL_pending(conn.ssl) == 0)) continue;
+      for (;;) {
+        const long n = conn.ssl != nullptr ? SSL_read(conn.ssl, buffer, sizeof(buffer))
+                                           : recv(fds_[s], buffer, sizeof(buffer), MSG_DONTWAIT);
+        if (n <= 0) break;
+        conn.in.append(buffer, static_cast<size_t>(n));
+      }
+      size_t at = 0;
+      for (;;) {
+        const size_t end = conn.in.find("\r\n\r\n", at);
+        if (end == std::string::npos) break;
+        size_t length = 0;
+        const size_t cl = conn.in.find("\r\nContent-Length: ", at);
+        if (cl != std::string::npos && cl < end) length = std::strtoul(conn.in.c_str() + cl + 18, nullptr, 10);
+        if (end + 4 + length > conn.in.size()) break;
+        OnResponse(std::string_view(conn.in).substr(at, end + 4 + length - at), now);
+        at = end + 4 + length;
+      }
+      conn.in.erase(0, at);
+    }
+  }
+
   // Sends what is queued, one sendmmsg per socket and batch.
   void Flush() {
+    if (o_.stream()) {
+      FlushStreams();
+      return;
+    }
     static thread_local char buffers[64][kMaxMessage];
     for (size_t s = 0; s < fds_.size(); ++s) {
       std::vector<uint32_t>& queue = pending_[s];
@@ -419,6 +541,10 @@ class Generator {
 
   // Reads every socket that poll() found readable.
   void Receive(const std::vector<pollfd>& polls, uint64_t now) {
+    if (o_.stream()) {
+      ReceiveStreams(polls, now);
+      return;
+    }
     static thread_local char buffers[64][2048];
     for (size_t s = 0; s < fds_.size(); ++s) {
       if ((polls[s].revents & POLLIN) == 0) continue;
@@ -486,6 +612,10 @@ class Generator {
     const std::string_view to = response.substr(start, response.find("\r\n", start) - start);
     char ack[kMaxMessage];
     const size_t size = BuildLookup(t, slot, to, ack);
+    if (o_.stream()) {
+      connections_[t.socket].out.append(ack, size);
+      return;  // written with the next flush
+    }
     [[maybe_unused]] ssize_t n = send(fds_[t.socket], ack, size, MSG_DONTWAIT);
   }
 
@@ -535,6 +665,10 @@ class Generator {
         ++interval_.timeouts;
         continue;
       }
+      if (o_.stream()) {  // reliable: only Timer F
+        timers_.push({t.first_sent_ns + timer_f, timer.slot, t.generation});
+        continue;
+      }
       ++t.retransmissions;
       ++interval_.retransmissions;
       Queue(timer.slot);
@@ -554,6 +688,15 @@ class Generator {
 
   const Options& o_;
   std::vector<int> fds_;
+  // Streams: a connection's buffers (and its TLS), one per socket.
+  struct Connection {
+    SSL* ssl = nullptr;
+    std::string out;  // requests not yet written: [out_sent, size)
+    size_t out_sent = 0;
+    std::string in;   // bytes of responses not yet complete
+  };
+  std::vector<Connection> connections_;
+  SSL_CTX* tls_ = nullptr;
   std::vector<Endpoint> local_;
   std::vector<std::vector<uint32_t>> pending_;
   std::vector<Transaction> slots_;

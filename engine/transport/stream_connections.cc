@@ -15,7 +15,6 @@ namespace locus::engine {
 namespace {
 
 constexpr size_t kInitialBuffer = 4096;
-constexpr size_t kTlsReceiveBuffer = 16 << 10;   // a TLS record's payload at most
 constexpr size_t kMaxPendingOutput = 1 << 20;    // a client that does not read is closed
 
 }  // namespace
@@ -98,7 +97,7 @@ void StreamConnections::OnAccept(size_t listener, const io_uring_cqe* cqe, bool 
       getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
       c.peer = Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), len);
       c.kind = kind;
-      c.in.assign(tls ? kTlsReceiveBuffer : kInitialBuffer, 0);
+      c.in.assign(kInitialBuffer, 0);
       c.in_size = 0;
       c.plain_size = 0;
       if (tls) c.plain.assign(kInitialBuffer, 0);
@@ -303,17 +302,35 @@ void StreamConnections::SendBytes(StreamConnection& c, std::string_view bytes) {
     WriteWire(c, bytes);
     return;
   }
-  if (!c.tls->Write(bytes)) {
-    Close(c);
+  if (!c.tls->handshake_done()) return;  // nothing to say before it
+  if (c.tls_plain_out.size() + bytes.size() > kMaxPendingOutput) {
+    Close(c);  // a client that does not read its responses
     MaybeFree(c);
     return;
   }
-  FlushTls(c);
+  if (c.tls_plain_out.empty()) tls_writes_.push_back(c.id());
+  c.tls_plain_out.append(bytes);
+}
+
+void StreamConnections::FlushTlsWrites() {
+  for (const uint64_t id : tls_writes_) {
+    StreamConnection* c = Find(id);
+    if (c == nullptr || c->closing || c->tls_plain_out.empty()) continue;
+    const bool written = c->tls->Write(c->tls_plain_out);
+    c->tls_plain_out.clear();
+    if (!written) {
+      Close(*c);
+      MaybeFree(*c);
+      continue;
+    }
+    FlushTls(*c);
+  }
+  tls_writes_.clear();
 }
 
 void StreamConnections::FlushTls(StreamConnection& c) {
-  std::string wire;
-  if (c.tls != nullptr && c.tls->TakeOutput(&wire)) WriteWire(c, wire);
+  wire_.clear();
+  if (c.tls != nullptr && c.tls->TakeOutput(&wire_)) WriteWire(c, wire_);
 }
 
 void StreamConnections::WriteWire(StreamConnection& c, std::string_view wire_bytes) {
@@ -377,6 +394,7 @@ void StreamConnections::MaybeFree(StreamConnection& c) {
   c.ws.reset();
   c.out_pending = {};
   c.out_flight = {};
+  c.tls_plain_out = {};
   --open_;
   --open_by_kind_[static_cast<size_t>(c.kind)];
   free_slots_.push_back(c.slot);

@@ -17,8 +17,9 @@
 // Contract and limits:
 //  - The plaintext buffer starts at 4 KiB and grows to the message limit
 //    (plus 1 KiB of CRLFs); a message that does not fit closes the
-//    connection. TLS receives into a fixed 16 KiB buffer, drained into
-//    OpenSSL at every receive.
+//    connection. TLS receives into a fixed 4 KiB buffer, drained into
+//    OpenSSL at every receive, and decrypts into a plaintext buffer that
+//    grows like the TCP one.
 //  - More than 1 MiB of responses the client has not read closes it.
 //  - No byte for `idle_timeout_s` closes it; so does the peer's close or
 //    any receive or send error. A TLS handshake must end within
@@ -71,6 +72,7 @@ struct StreamConnection : store::TimerNode {
   size_t in_size = 0;
   std::vector<char> plain;  // TLS: decrypted bytes not yet consumed: [0, plain_size)
   size_t plain_size = 0;
+  std::string tls_plain_out;  // TLS: responses of this loop turn, encrypted together
   std::string out_pending;  // bytes waiting for the send in flight
   std::string out_flight;   // bytes of the send in flight, from out_sent on
   size_t out_sent = 0;
@@ -126,6 +128,10 @@ class StreamConnections {
   // connection closed meanwhile loses it (the client retransmits or times
   // out).
   void Send(uint64_t id, std::string_view sip_bytes);
+  // Encrypts what the TLS connections were given since the last call, one
+  // write per connection (so a burst of responses makes few records). The
+  // shard calls it once per loop turn, before submitting.
+  void FlushTlsWrites();
   // Closes connections idle for longer than the limit, and TLS handshakes
   // past theirs.
   void ExpireIdle(uint64_t now_s);
@@ -179,6 +185,8 @@ class StreamConnections {
   std::array<size_t, kStreamKinds> open_by_kind_{};
   size_t handshakes_ = 0;
   std::string scratch_;  // a layer's output, reused
+  std::string wire_;     // TLS output, reused
+  std::vector<uint64_t> tls_writes_;  // connections with tls_plain_out to encrypt
   std::vector<uint64_t> closed_ws_;
   store::TimerWheel idle_wheel_;  // seconds, monotonic
 };

@@ -1214,6 +1214,23 @@ class Config(LocusTestCase):
                 self.assertStatus(resp, 200)
         d.cleanup()
 
+    def test_last_occurrence_of_a_flag_counts(self):
+        # "--tcp= --tcp=addr" listens on addr; "--tcp=addr --tcp=" does not.
+        port = h.free_port()
+        both = "127.0.0.1:%d" % port
+        d = Locusd(["--udp=" + both, "--tcp=", "--tcp=" + both], port=port,
+                   add_listen_flags=False)
+        with d:
+            with TcpClient(d.tcp_addr) as c:
+                self.assertStatus(c.request(c.options()), 200)
+        d.cleanup()
+        d = Locusd(["--udp=" + both, "--tcp=" + both, "--tcp="], port=port, tcp=False,
+                   add_listen_flags=False)
+        with d:
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        d.cleanup()
+
 
 class Expiry(LocusTestCase):
     """Bindings lapse: a daemon with expiries of seconds. Its clock counts whole
