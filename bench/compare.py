@@ -90,6 +90,21 @@ def pss_bytes(pids):
     return total
 
 
+def replace_docs_section(root, begin, end, title, section):
+    """Puts `section` (which starts with `begin` and ends with `end`) into
+    docs/benchmarks.md in place of the one between those markers, or appends it
+    under `title` when there is none yet."""
+    path = os.path.join(root, "docs", "benchmarks.md")
+    with open(path) as f:
+        text = f.read()
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n" + section + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
 class Server:
     """A server under test, started pinned to SERVER_CPU and stopped by PID."""
 

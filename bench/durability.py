@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import SERVER_CPU, CLIENT_CPU, cpu_seconds, free_port, regload  # noqa: E402
+from compare import SERVER_CPU, CLIENT_CPU, cpu_seconds, free_port, regload, replace_docs_section  # noqa: E402
 
 BEGIN = "<!-- durability:begin (bench/durability writes this section) -->"
 END = "<!-- durability:end -->"
@@ -249,15 +249,7 @@ def main():
     section = markdown(results, starts, args)
     print(section)
     if args.write_docs:
-        path = os.path.join(args.root, "docs", "benchmarks.md")
-        with open(path) as f:
-            text = f.read()
-        if BEGIN in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n## Durability\n\n" + section + "\n"
-        with open(path, "w") as f:
-            f.write(text)
+        replace_docs_section(args.root, BEGIN, END, "Durability", section)
     return 0
 
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import SERVER_CPU, cpu_seconds, free_port, regload  # noqa: E402
+from compare import SERVER_CPU, cpu_seconds, free_port, regload, replace_docs_section  # noqa: E402
 from durability import Daemon  # noqa: E402
 
 BEGIN = "<!-- lookup:begin (bench/lookup writes this section) -->"
@@ -116,14 +116,7 @@ def main():
     ])
     print(section)
     if args.write_docs:
-        path = os.path.join(args.root, "docs", "benchmarks.md")
-        text = open(path).read()
-        if BEGIN in text and END in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n## The location service (`bench/lookup`)\n\n" + section + "\n"
-        open(path, "w").write(text)
-
+        replace_docs_section(args.root, BEGIN, END, "The location service (`bench/lookup`)", section)
 
 if __name__ == "__main__":
     main()
