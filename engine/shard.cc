@@ -31,7 +31,8 @@ Shard::Shard(int index, int count, const Config& config, uint64_t tag_seed)
       streams_({config.max_message_size, config.tcp_idle_timeout, config.max_tcp_connections},
                counters_, index, MonotonicMs() / 1000),
       handoff_(index),
-      admin_(table_, counters_) {
+      admin_(table_, counters_),
+      tap_(config, index, counters_) {
   response_.reserve(8192);
   table_.Reserve(config.expected_aors / static_cast<uint64_t>(count > 0 ? count : 1));
 }
@@ -126,6 +127,7 @@ void Shard::Run() {
       handoff_.FlushWakes();
     }
     PublishGauges();
+    tap_.EndTurn();
     if (stopping) {
       if (stop_deadline_ms == 0) {
         stop_deadline_ms = now_ms_ + kStopDrainMs;
@@ -271,6 +273,9 @@ void Shard::Process(std::string_view bytes, const Inbound& given, const Origin& 
 
 void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
                            const Inbound& inbound, const Origin& origin) {
+  if (!origin.handed_off && tap_.on()) {
+    tap_.OnReceived(inbound.transport, origin.udp_socket, inbound.source, bytes);
+  }
   if (message.is_request() && !origin.handed_off) counters_.requests_received.Add();
   if (origin.handed_off) counters_.handoffs_received.Add();
   Disposition d = handler_.Handle(message, inbound, origin.handed_off, &response_);
@@ -309,6 +314,7 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
 }
 
 void Shard::Deliver(const ResponseRoute& route, std::string_view bytes) {
+  if (tap_.on()) tap_.OnSent(route.transport, route.udp_socket, route.destination, bytes);
   counters_.answered.Add();
   if (route.received_ns != 0) counters_.latency.Record(MonotonicNs() - route.received_ns);
   if (route.transport == store::Transport::kUdp) {

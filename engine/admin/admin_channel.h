@@ -22,6 +22,7 @@ struct AdminHeader {
     kSetUsers,    // payload: a heap std::shared_ptr<const UserDb>* the shard
                   // takes over (and deletes). No reply.
     kSnapshot,    // start a snapshot of the shard's table now. No reply.
+    kTraceFilters,  // payload: every trace subscriber's filter (SerializeFilters). No reply.
   };
   uint64_t id = 0;  // chosen by the admin thread; replies carry it back
   Op op = kLookup;

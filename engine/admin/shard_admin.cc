@@ -59,6 +59,9 @@ void ShardAdmin::Drain(uint32_t now_s) {
       case AdminHeader::kSnapshot:
         if (journal_ != nullptr) journal_->RequestSnapshot();
         break;
+      case AdminHeader::kTraceFilters:
+        if (tap_ != nullptr) tap_->SetFilters(payload);
+        break;
       case AdminHeader::kSetUsers: {
         std::shared_ptr<const UserDb>* handle = nullptr;
         if (payload.size() == sizeof(handle)) {

@@ -7,7 +7,8 @@
 //    sync mode answered once durable, through ReplyRemove();
 //  - dump: a BindingTable snapshot walked 1,000 bindings or 256 KiB per
 //    request, the next chunk asked for only when the client read the last;
-//  - snapshot: starts a journal snapshot; set-users: swaps the users file.
+//  - snapshot: starts a journal snapshot; set-users: swaps the users file;
+//  - trace filters: what the shard's MessageTap copies to trace subscribers.
 // At most 64 requests per call to Drain(), so the shard never stalls.
 #ifndef LOCUS_ENGINE_ADMIN_SHARD_ADMIN_H_
 #define LOCUS_ENGINE_ADMIN_SHARD_ADMIN_H_
@@ -23,6 +24,7 @@
 #include "engine/counters.h"
 #include "engine/durability/journal.h"
 #include "engine/spsc_ring.h"
+#include "engine/trace/message_tap.h"
 #include "store/binding_table.h"
 
 namespace locus::engine {
@@ -40,6 +42,7 @@ class ShardAdmin {
   void Connect(SpscRing* in, SpscRing* out, int notify_fd, int wake_fd);
   void SetJournal(Journal* journal) { journal_ = journal; }
   void SetAuthenticator(Authenticator* auth) { auth_ = auth; }
+  void SetTap(MessageTap* tap) { tap_ = tap; }
   int wake_fd() const { return wake_fd_; }
 
   // Answers up to 64 requests, then wakes the admin thread if it replied.
@@ -60,6 +63,7 @@ class ShardAdmin {
   ShardCounters& counters_;
   Journal* journal_ = nullptr;
   Authenticator* auth_ = nullptr;
+  MessageTap* tap_ = nullptr;
   SpscRing* in_ = nullptr;
   SpscRing* out_ = nullptr;
   int notify_fd_ = -1;

@@ -48,6 +48,7 @@ tcp_refused requests_register requests_options requests_cancel requests_ack requ
 bindings_created bindings_refreshed bindings_removed bindings_expired auth_challenges
 auth_successes auth_failures auth_stale auth_replays auth_forbidden auth_malformed auth_locked_out
 journal_commits journal_bytes journal_failures journal_undone snapshots snapshot_failures
+hep_packets hep_errors trace_dropped
 responses_200 responses_400 responses_401 responses_403 responses_404 responses_405 responses_416 responses_420
 responses_423 responses_481 responses_500 responses_503 responses_513 responses_other""".split()
 DOC_GAUGES = ["aors", "bindings", "tcp_connections"]
