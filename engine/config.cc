@@ -60,9 +60,8 @@ bool ValidHostPort(std::string_view text) {
   if (!ParseUint(text.substr(colon + 1), &port) || port == 0 || port > 65535) return false;
   const std::string_view host = text.substr(0, colon);
   for (char c : host) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '.')) {
-      return false;
-    }
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && c != '-' && c != '.') return false;
   }
   return host.size() <= 253;
 }

@@ -189,7 +189,9 @@ Options ParseArgs(int argc, char** argv) {
   if (o.command.empty()) Fail(2, "no command (see --help)");
   // The options each command takes after it.
   const std::map<std::string, std::vector<std::string>> kCommandOptions = {
-      {"stats", {"watch", "interval", "count"}}, {"dump", {"domain", "prefix"}}, {"trace", {"aor", "source"}}};
+      {"stats", {"watch", "interval", "count"}},
+      {"dump", {"domain", "prefix"}},
+      {"trace", {"aor", "source"}}};
   for (const auto& [name, value] : o.flags) {
     const auto it = kCommandOptions.find(o.command);
     if (it == kCommandOptions.end() ||

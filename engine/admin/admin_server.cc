@@ -321,7 +321,10 @@ void AdminServer::OnShardReply(const AdminHeader& header, std::string_view paylo
   const Waiting waiting = it->second;
   pending_.erase(it);
   if (waiting.http_token != 0) {
-    if (http_ != nullptr) http_->Finish(waiting.http_token, {200, "application/json", Cat("{\"ok\":true,", payload.substr(1), "\n")});
+    if (http_ != nullptr) {
+      http_->Finish(waiting.http_token,
+                    {200, "application/json", Cat("{\"ok\":true,", payload.substr(1), "\n")});
+    }
     return;
   }
   Client* c = waiting.client;

@@ -129,9 +129,11 @@ bool HttpEndpoint::Serve(MHD_Connection* connection, std::string_view url, std::
     if (method != "GET" && method != "HEAD") {
       return QueueReply(connection, Error(405, "only GET and HEAD"), true);
     }
-    const char* length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != nullptr ||
-        (length != nullptr && std::string_view(length) != "0")) {
+    const char* length =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char* chunked =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (chunked != nullptr || (length != nullptr && std::string_view(length) != "0")) {
       return QueueReply(connection, Error(413, "a request has no body here"), false);
     }
     return true;  // answered on the next call: the request is complete then

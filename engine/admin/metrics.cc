@@ -52,7 +52,8 @@ void AppendLatency(const Histogram& counts, uint64_t sum_ns, std::string* out) {
 // Nanoseconds as seconds with nine decimals.
 std::string Seconds(uint64_t ns) {
   char buf[32];
-  const int n = std::snprintf(buf, sizeof(buf), "%llu.%09llu", static_cast<unsigned long long>(ns / 1000000000),
+  const int n = std::snprintf(buf, sizeof(buf), "%llu.%09llu",
+                              static_cast<unsigned long long>(ns / 1000000000),
                               static_cast<unsigned long long>(ns % 1000000000));
   return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }

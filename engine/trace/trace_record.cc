@@ -68,7 +68,8 @@ std::string TraceRecordJson(const TraceRecord& r) {
   return Cat("{\"time\":\"", std::string_view(when), "\",\"shard\":", r.shard, ",\"direction\":\"",
              r.direction == TraceRecord::kReceived ? "in" : "out", "\",\"transport\":",
              Quoted(store::TransportName(r.transport)), ",\"local\":", Quoted(r.local),
-             ",\"peer\":", Quoted(r.peer), ",\"aor\":", Quoted(r.aor), ",\"message\":", Quoted(r.message), "}");
+             ",\"peer\":", Quoted(r.peer), ",\"aor\":", Quoted(r.aor),
+             ",\"message\":", Quoted(r.message), "}");
 }
 
 }  // namespace locus::engine
