@@ -51,6 +51,22 @@ bool ValidDomain(std::string_view domain) {
   return true;
 }
 
+// "address:port" or "hostname:port", port 1-65535.
+bool ValidHostPort(std::string_view text) {
+  Endpoint endpoint;
+  if (Endpoint::Parse(text, &endpoint)) return true;
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  uint64_t port = 0;
+  if (!ParseUint(text.substr(colon + 1), &port) || port == 0 || port > 65535) return false;
+  const std::string_view host = text.substr(0, colon);
+  for (char c : host) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && c != '-' && c != '.') return false;
+  }
+  return host.size() <= 253;
+}
+
 template <typename T>
 absl::Status SetUnsigned(std::string_view name, std::string_view value, uint64_t min, uint64_t max,
                          T* field) {
@@ -73,17 +89,193 @@ Config Config::Defaults() {
   return config;
 }
 
-const std::vector<std::string_view>& SettingNames() {
-  static const std::vector<std::string_view> names = {
-      "udp", "tcp", "tls", "ws", "wss", "shards", "domains", "mode", "service_route", "flow_timer", "min_expires", "default_expires", "max_expires",
-      "max_contacts", "too_many_contacts", "max_message_size", "tcp_idle_timeout",
-      "max_tcp_connections", "expected_aors", "transaction_limit", "transaction_memory", "handoff_ring_size",
-      "force_rport", "udp_receive", "wakeup", "log_level", "server", "data_dir", "admin_socket",
-      "durability", "async_flush_interval", "snapshot_journal_size", "journal_fault_file",
-      "tls_cert", "tls_key", "tls_ca", "tls_verify_client", "tls_handshake_timeout",
-      "max_tls_handshakes", "auth", "auth_realm", "users_file",
-      "auth_algorithms", "nonce_lifetime", "auth_secret", "auth_max_failures", "auth_failure_window"};
-  return names;
+namespace {
+
+// The JSON forms of setting values, for the rows below.
+std::string Number(uint64_t n) { return std::to_string(n); }
+std::string Bool(bool b) { return b ? "true" : "false"; }
+std::string Quoted(std::string_view text) { return Cat("\"", JsonEscape(text), "\""); }
+std::string QuotedList(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const std::string& item : items) quoted.push_back(Quoted(item));
+  return Cat("[", Join(quoted, ","), "]");
+}
+std::string EndpointList(const std::vector<Endpoint>& endpoints) {
+  std::vector<std::string> items;
+  for (const Endpoint& e : endpoints) items.push_back(e.ToString());
+  return QuotedList(items);
+}
+
+using G = SettingGroup;
+
+}  // namespace
+
+std::string_view SettingGroupTitle(SettingGroup group) {
+  switch (group) {
+    case G::kListening: return "Listening";
+    case G::kTls: return "TLS and WebSocket";
+    case G::kRegistrar: return "Registrar";
+    case G::kAuthentication: return "Authentication";
+    case G::kDurability: return "Durability";
+    case G::kObservability: return "Admin and observability";
+    case G::kLimits: return "Limits";
+  }
+  return "Other";
+}
+
+const std::vector<SettingInfo>& Settings() {
+  // name, topic, placeholder, help (the default is added from
+  // Config::Defaults()), value as JSON.
+  static const std::vector<SettingInfo> settings = {
+      {"udp", G::kListening, "ADDR:PORT,...",
+       "UDP listen addresses, comma-separated (JSON: an array); IPv6 as [::1]:5060; empty: no UDP",
+       [](const Config& c) { return EndpointList(c.udp); }},
+      {"tcp", G::kListening, "ADDR:PORT,...", "TCP listen addresses, as udp",
+       [](const Config& c) { return EndpointList(c.tcp); }},
+      {"tls", G::kTls, "ADDR:PORT,...",
+       "TLS listen addresses, as udp (5061 by convention); needs tls_cert and tls_key",
+       [](const Config& c) { return EndpointList(c.tls); }},
+      {"ws", G::kTls, "ADDR:PORT,...", "WebSocket listen addresses (RFC 7118), as udp",
+       [](const Config& c) { return EndpointList(c.ws); }},
+      {"wss", G::kTls, "ADDR:PORT,...",
+       "WebSocket-over-TLS listen addresses, as udp; needs tls_cert and tls_key",
+       [](const Config& c) { return EndpointList(c.wss); }},
+      {"tls_cert", G::kTls, "PATH", "the server certificate and its chain, PEM",
+       [](const Config& c) { return Quoted(c.tls_cert); }},
+      {"tls_key", G::kTls, "PATH", "the server's private key, PEM",
+       [](const Config& c) { return Quoted(c.tls_key); }},
+      {"tls_ca", G::kTls, "PATH", "the CAs client certificates must chain to, PEM",
+       [](const Config& c) { return Quoted(c.tls_ca); }},
+      {"tls_verify_client", G::kTls, "none|optional|required",
+       "client certificates: not asked for, verified when given, or required; optional and "
+       "required need tls_ca",
+       [](const Config& c) { return Quoted(c.tls_verify_client); }},
+      {"tls_handshake_timeout", G::kTls, "SECONDS",
+       "seconds a TLS handshake may take before the connection is closed",
+       [](const Config& c) { return Number(c.tls_handshake_timeout); }},
+      {"max_tls_handshakes", G::kTls, "N",
+       "TLS handshakes under way at once per shard; further TLS connections are closed at accept",
+       [](const Config& c) { return Number(c.max_tls_handshakes); }},
+      {"shards", G::kListening, "N",
+       "shards (threads); 0: one per CPU the process may run on (taskset is honoured)",
+       [](const Config& c) { return Number(static_cast<uint64_t>(c.shards)); }},
+      {"domains", G::kRegistrar, "DOMAIN,...",
+       "domains served (Request-URI and To host); empty: any, with a warning at start-up",
+       [](const Config& c) { return QuotedList(c.domains); }},
+      {"mode", G::kRegistrar, "registrar|registrar+redirect",
+       "registrar+redirect: other requests for an AOR or GRUU get a 302 with its contacts, or "
+       "480/404; registrar: they get 405",
+       [](const Config& c) { return Quoted(c.redirect ? "registrar+redirect" : "registrar"); }},
+      {"service_route", G::kRegistrar, "URI,...",
+       "Service-Route URIs (RFC 3608) returned with every 200 to a REGISTER; empty: none",
+       [](const Config& c) { return QuotedList(c.service_route); }},
+      {"flow_timer", G::kRegistrar, "SECONDS",
+       "seconds in the Flow-Timer header (RFC 5626) of a 200 that requires outbound; 0: not sent",
+       [](const Config& c) { return Number(c.flow_timer); }},
+      {"min_expires", G::kRegistrar, "SECONDS",
+       "shortest registration; a shorter non-zero one gets 423 with Min-Expires",
+       [](const Config& c) { return Number(c.policy.min_expires); }},
+      {"default_expires", G::kRegistrar, "SECONDS",
+       "expiry when neither the Contact nor an Expires header gives one",
+       [](const Config& c) { return Number(c.policy.default_expires); }},
+      {"max_expires", G::kRegistrar, "SECONDS", "longer registrations are shortened to this",
+       [](const Config& c) { return Number(c.policy.max_expires); }},
+      {"max_contacts", G::kRegistrar, "N", "bindings per AOR; 0: no limit",
+       [](const Config& c) { return Number(c.policy.max_contacts); }},
+      {"too_many_contacts", G::kRegistrar, "reject|drop_oldest",
+       "beyond max_contacts: reject (403) or drop the least recently refreshed bindings",
+       [](const Config& c) {
+         return Quoted(c.policy.too_many_contacts == store::TooManyContacts::kReject ? "reject"
+                                                                                     : "drop_oldest");
+       }},
+      {"max_message_size", G::kLimits, "BYTES",
+       "largest SIP message (1024-65535); larger: 513 over UDP, connection closed over TCP",
+       [](const Config& c) { return Number(c.max_message_size); }},
+      {"tcp_idle_timeout", G::kLimits, "SECONDS",
+       "seconds without traffic before a TCP connection is closed",
+       [](const Config& c) { return Number(c.tcp_idle_timeout); }},
+      {"max_tcp_connections", G::kLimits, "N",
+       "TCP connections per shard; further ones are accepted and closed at once",
+       [](const Config& c) { return Number(c.max_tcp_connections); }},
+      {"expected_aors", G::kLimits, "N",
+       "AORs the binding tables are sized for at start, all shards together",
+       [](const Config& c) { return Number(c.expected_aors); }},
+      {"transaction_limit", G::kLimits, "N", "cached UDP responses per shard (Timer J)",
+       [](const Config& c) { return Number(c.transaction_limit); }},
+      {"transaction_memory", G::kLimits, "BYTES", "bytes of cached UDP responses per shard",
+       [](const Config& c) { return Number(c.transaction_memory); }},
+      {"handoff_ring_size", G::kLimits, "BYTES", "bytes of each shard-to-shard ring; full: 503",
+       [](const Config& c) { return Number(c.handoff_ring_size); }},
+      {"force_rport", G::kListening, "true|false",
+       "answer UDP to the source port even when the Via has no rport (NAT)",
+       [](const Config& c) { return Bool(c.force_rport); }},
+      {"udp_receive", G::kListening, "multishot|plain",
+       "multishot: recvmsg into a provided-buffer ring (plain when the kernel lacks it); "
+       "plain: recvmsg",
+       [](const Config& c) { return Quoted(c.plain_udp_receive ? "plain" : "multishot"); }},
+      {"wakeup", G::kListening, "msg_ring|eventfd",
+       "cross-shard wake-up: IORING_OP_MSG_RING (eventfd when the kernel lacks it) or eventfd",
+       [](const Config& c) { return Quoted(c.eventfd_wakeup ? "eventfd" : "msg_ring"); }},
+      {"log_level", G::kObservability, "LEVEL",
+       "debug, info, warning or error; nothing is logged per request at info",
+       [](const Config& c) { return Quoted(LogLevelName(c.log_level)); }},
+      {"log_format", G::kObservability, "text|json",
+       "text: one line per event, timed unless journald times it; json: one JSON object per line",
+       [](const Config& c) { return Quoted(LogFormatName(c.log_format)); }},
+      {"server", G::kRegistrar, "TEXT", "Server header value",
+       [](const Config& c) { return Quoted(c.server); }},
+      {"data_dir", G::kDurability, "DIR",
+       "data directory: the bindings' journals and snapshots, the admin socket and the nonce "
+       "secret by default",
+       [](const Config& c) { return Quoted(c.data_dir); }},
+      {"admin_socket", G::kObservability, "PATH", "the admin socket (locusctl); default under data_dir",
+       [](const Config& c) { return Quoted(c.AdminSocketPath()); }},
+      {"http", G::kObservability, "ADDR:PORT",
+       "HTTP endpoint: /metrics, /health, /ready, /v1/aors/{aor}; empty: off",
+       [](const Config& c) { return Quoted(c.http.valid() ? c.http.ToString() : ""); }},
+      {"hep", G::kObservability, "HOST:PORT",
+       "send every SIP message received and sent to this HEPv3 capture server (UDP); empty: off",
+       [](const Config& c) { return Quoted(c.hep); }},
+      {"hep_capture_id", G::kObservability, "N", "capture agent id in the HEP packets",
+       [](const Config& c) { return Number(c.hep_capture_id); }},
+      {"durability", G::kDurability, "sync|async|off",
+       "sync: a 200 leaves once its binding is on disk; async: written every "
+       "async_flush_interval ms; off: nothing kept",
+       [](const Config& c) { return Quoted(DurabilityName(c.durability)); }},
+      {"async_flush_interval", G::kDurability, "MS",
+       "ms between journal writes in async mode (1-10000): the most a crash loses",
+       [](const Config& c) { return Number(c.async_flush_interval); }},
+      {"snapshot_journal_size", G::kDurability, "BYTES",
+       "a shard's journal bytes that start a snapshot",
+       [](const Config& c) { return Number(c.snapshot_journal_size); }},
+      {"journal_fault_file", G::kDurability, "PATH",
+       "testing: while this file exists, journal and snapshot writes fail as on a full disk",
+       [](const Config& c) { return Quoted(c.journal_fault_file); }},
+      {"auth", G::kAuthentication, "true|false", "Digest authentication of REGISTERs",
+       [](const Config& c) { return Bool(c.auth); }},
+      {"auth_realm", G::kAuthentication, "REALM",
+       "realm of the challenges and default realm of users; empty: the first domain, else locus",
+       [](const Config& c) { return Quoted(c.AuthRealm()); }},
+      {"users_file", G::kAuthentication, "PATH", "the JSON users file; required with auth",
+       [](const Config& c) { return Quoted(c.users_file); }},
+      {"auth_algorithms", G::kAuthentication, "ALG,...",
+       "algorithms offered, one challenge each, preferred first (MD5, MD5-sess, SHA-256, "
+       "SHA-256-sess)",
+       [](const Config& c) { return Quoted(Join(c.auth_algorithms, ",")); }},
+      {"nonce_lifetime", G::kAuthentication, "SECONDS", "seconds before a nonce is stale",
+       [](const Config& c) { return Number(c.nonce_lifetime); }},
+      {"auth_secret", G::kAuthentication, "HEX",
+       "nonce secret, 64 hex digits; by default made at first start and kept under data_dir",
+       [](const Config& c) {
+         return Quoted(c.auth_secret.empty() ? "<data_dir>/auth.secret" : "<hidden>");
+       }},
+      {"auth_max_failures", G::kAuthentication, "N",
+       "failed attempts per user and per source address before a lockout; 0: none",
+       [](const Config& c) { return Number(c.auth_max_failures); }},
+      {"auth_failure_window", G::kAuthentication, "SECONDS", "seconds a lockout lasts",
+       [](const Config& c) { return Number(c.auth_failure_window); }},
+  };
+  return settings;
 }
 
 absl::Status ApplySetting(std::string_view name, std::string_view value, Config* config) {
@@ -222,6 +414,25 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
     }
     return absl::OkStatus();
   }
+  if (name == "log_format") {
+    if (!ParseLogFormat(value, &config->log_format)) return Invalid(name, value, "is neither text nor json");
+    return absl::OkStatus();
+  }
+  if (name == "http") {
+    config->http = Endpoint();
+    if (!value.empty() && !Endpoint::Parse(value, &config->http)) {
+      return Invalid(name, value, "is not an address:port (IPv6 as [addr]:port)");
+    }
+    return absl::OkStatus();
+  }
+  if (name == "hep") {
+    if (!value.empty() && !ValidHostPort(value)) {
+      return Invalid(name, value, "is not a host:port (IPv6 as [addr]:port)");
+    }
+    config->hep = std::string(value);
+    return absl::OkStatus();
+  }
+  if (name == "hep_capture_id") return SetUnsigned(name, value, 0, kMaxU32, &config->hep_capture_id);
   if (name == "server") {
     for (char c : value) {
       if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
@@ -325,6 +536,7 @@ absl::Status ApplyJsonFile(const std::string& path, Config* config) {
   simdjson::dom::object object;
   if (root.get(object)) return absl::InvalidArgumentError(Cat(path, ": not a JSON object"));
   for (auto [key, value] : object) {
+    if (key.starts_with('_')) continue;  // a comment
     std::string text;
     switch (value.type()) {
       case simdjson::dom::element_type::STRING:
@@ -398,56 +610,13 @@ std::string_view DurabilityName(DurabilityMode mode) {
 }
 
 std::string ConfigToJson(const Config& config) {
-  auto endpoints = [](const std::vector<Endpoint>& list) {
-    std::vector<std::string> items;
-    for (const Endpoint& e : list) items.push_back(Cat("\"", e.ToString(), "\""));
-    return Cat("[", Join(items, ","), "]");
-  };
-  std::vector<std::string> domains;
-  for (const std::string& d : config.domains) domains.push_back(Cat("\"", d, "\""));
-  std::vector<std::string> service_route;
-  for (const std::string& uri : config.service_route) {
-    service_route.push_back(Cat("\"", JsonEscape(uri), "\""));
+  std::string out = "{";
+  for (const SettingInfo& setting : Settings()) {
+    if (out.size() > 1) out.push_back(',');
+    out.append(Cat("\"", setting.name, "\":", setting.json_value(config)));
   }
-  const store::RegistrarPolicy& p = config.policy;
-  return Cat(
-      "{\"udp\":", endpoints(config.udp), ",\"tcp\":", endpoints(config.tcp),
-      ",\"tls\":", endpoints(config.tls), ",\"ws\":", endpoints(config.ws),
-      ",\"wss\":", endpoints(config.wss),
-      ",\"shards\":", config.shards, ",\"domains\":[", Join(domains, ","), "]",
-      ",\"mode\":\"", config.redirect ? "registrar+redirect" : "registrar", "\"",
-      ",\"service_route\":[", Join(service_route, ","), "]",
-      ",\"flow_timer\":", config.flow_timer,
-      ",\"min_expires\":", p.min_expires, ",\"default_expires\":", p.default_expires,
-      ",\"max_expires\":", p.max_expires, ",\"max_contacts\":", p.max_contacts,
-      ",\"too_many_contacts\":\"",
-      p.too_many_contacts == store::TooManyContacts::kReject ? "reject" : "drop_oldest", "\"",
-      ",\"max_message_size\":", config.max_message_size,
-      ",\"tcp_idle_timeout\":", config.tcp_idle_timeout,
-      ",\"max_tcp_connections\":", config.max_tcp_connections,
-      ",\"expected_aors\":", config.expected_aors,
-      ",\"transaction_limit\":", config.transaction_limit,
-      ",\"transaction_memory\":", config.transaction_memory,
-      ",\"handoff_ring_size\":", config.handoff_ring_size,
-      ",\"force_rport\":", config.force_rport ? "true" : "false",
-      ",\"udp_receive\":\"", config.plain_udp_receive ? "plain" : "multishot",
-      "\",\"wakeup\":\"", config.eventfd_wakeup ? "eventfd" : "msg_ring", "\",\"log_level\":\"",
-      LogLevelName(config.log_level), "\",\"server\":\"", JsonEscape(config.server), "\",\"data_dir\":\"",
-      JsonEscape(config.data_dir), "\",\"admin_socket\":\"", JsonEscape(config.AdminSocketPath()),
-      "\",\"durability\":\"", DurabilityName(config.durability),
-      "\",\"async_flush_interval\":", config.async_flush_interval,
-      ",\"snapshot_journal_size\":", config.snapshot_journal_size,
-      ",\"journal_fault_file\":\"", JsonEscape(config.journal_fault_file),
-      "\",\"tls_cert\":\"", JsonEscape(config.tls_cert), "\",\"tls_key\":\"", JsonEscape(config.tls_key),
-      "\",\"tls_ca\":\"", JsonEscape(config.tls_ca), "\",\"tls_verify_client\":\"",
-      config.tls_verify_client, "\",\"tls_handshake_timeout\":", config.tls_handshake_timeout,
-      ",\"max_tls_handshakes\":", config.max_tls_handshakes,
-      ",\"auth\":", config.auth ? "true" : "false", ",\"auth_realm\":\"", JsonEscape(config.AuthRealm()),
-      "\",\"users_file\":\"", JsonEscape(config.users_file), "\",\"auth_algorithms\":\"",
-      Join(config.auth_algorithms, ","), "\",\"nonce_lifetime\":", config.nonce_lifetime,
-      ",\"auth_secret\":\"", config.auth_secret.empty() ? "<data_dir>/auth.secret" : "<hidden>", "\"",
-      ",\"auth_max_failures\":", config.auth_max_failures,
-      ",\"auth_failure_window\":", config.auth_failure_window, "}");
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace locus::engine

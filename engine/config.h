@@ -53,9 +53,15 @@ struct Config {
   bool plain_udp_receive = false;  // plain recvmsg instead of multishot + buffer ring
   bool eventfd_wakeup = false;     // eventfd instead of IORING_OP_MSG_RING
   LogLevel log_level = LogLevel::kInfo;
-  std::string server = "locus/0.1.0";  // Server header value
+  std::string server = "locus/" LOCUS_VERSION;  // Server header value
   std::string data_dir = "var/locus";
   std::string admin_socket;  // empty: <data_dir>/admin.sock
+
+  // Observability (docs/operations.md).
+  Endpoint http;                // the HTTP endpoint (metrics, health, lookups); not valid(): off
+  std::string hep;              // HEPv3 capture server, host:port; empty: off
+  uint32_t hep_capture_id = 1;  // the capture agent id of every HEP packet
+  LogFormat log_format = LogFormat::kText;
 
   // Durability (docs/durability.md): journal and snapshots under
   // <data_dir>/bindings.
@@ -102,15 +108,42 @@ struct Config {
   static Config Defaults();
 };
 
-// Names of every setting, in the order `--help` and the docs list them.
-const std::vector<std::string_view>& SettingNames();
+// The topics `locusd --help` lists the settings under, in its order.
+enum class SettingGroup : uint8_t {
+  kListening,
+  kTls,
+  kRegistrar,
+  kAuthentication,
+  kDurability,
+  kObservability,
+  kLimits,
+};
+std::string_view SettingGroupTitle(SettingGroup group);  // "Listening", ...
+
+// A setting as operators see it: its name (the flag and the JSON key), the
+// topic it is listed under, a placeholder for its value and one line of help
+// for `locusd --help`, and its value in a configuration as JSON (`config`,
+// ConfigToJson, and the default --help shows, read from Config::Defaults()).
+// A setting is a Config field, one row in Settings() and one parser in
+// ApplySetting; the unit tests check that the three agree.
+struct SettingInfo {
+  std::string_view name;
+  SettingGroup group;
+  std::string_view placeholder;  // e.g. "SECONDS", "ADDR:PORT,..."
+  std::string_view help;
+  std::string (*json_value)(const Config& config);
+};
+
+// Every setting, in the order `config` and docs/configuration.md list them.
+const std::vector<SettingInfo>& Settings();
 
 // Sets one setting from its text form: numbers in decimal, booleans as
 // true/false, lists comma-separated. Errors name the setting and the problem.
 absl::Status ApplySetting(std::string_view name, std::string_view value, Config* config);
 
-// Applies a JSON object of settings (keys as in SettingNames(); lists may be
-// JSON arrays of strings). Unknown keys are errors.
+// Applies a JSON object of settings (keys as in Settings(); lists may be
+// JSON arrays of strings). Unknown keys are errors; keys that start with '_'
+// are comments and are skipped (e.g. "_comment": "...").
 absl::Status ApplyJsonFile(const std::string& path, Config* config);
 
 // Cross-setting checks: min <= default <= max expires, at least one listen
@@ -119,7 +152,8 @@ absl::Status ValidateConfig(const Config& config);
 
 std::string_view DurabilityName(DurabilityMode mode);  // "sync", "async", "off"
 
-// The effective configuration as one JSON object (for logs and `config`).
+// The effective configuration as one JSON object, keys in Settings() order
+// (for logs and `config`).
 std::string ConfigToJson(const Config& config);
 
 }  // namespace locus::engine

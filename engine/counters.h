@@ -68,6 +68,10 @@ struct alignas(64) ShardCounters {
   // snapshots written and abandoned.
   Counter journal_commits, journal_bytes, journal_failures, journal_undone, snapshots,
       snapshot_failures;
+  // Message capture: HEP packets sent to the capture server and those
+  // refused or too large; trace copies dropped by the rate bound or a full
+  // ring (engine/trace/).
+  Counter hep_packets, hep_errors, trace_dropped;
   // Gauges, published by the shard once per loop turn.
   Counter aors, bindings, tcp_open, tls_open, ws_open, wss_open, heartbeat_ms, cpu;
   // Receive to send, for every response this shard sent.

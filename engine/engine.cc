@@ -68,25 +68,6 @@ absl::Status Engine::Start() {
     tls = *loaded;
     Log(LogLevel::kInfo, "TLS certificate %s", tls->subject());
   }
-  // The server secret (nonces, temp-gruus) and the users, before any shard
-  // runs.
-  absl::StatusOr<std::string> secret = LoadOrCreateServerSecret(config_);
-  if (!secret.ok()) return secret.status();
-  std::shared_ptr<const UserDb> users;
-  if (config_.auth) {
-    nonces_ = std::make_unique<NonceService>(*secret, config_.nonce_lifetime);
-    failures_ = std::make_unique<FailureTable>(config_.auth_failure_window);
-    std::vector<std::string> warnings;
-    absl::StatusOr<std::shared_ptr<const UserDb>> loaded =
-        UserDb::Load(config_.users_file, config_.AuthRealm(), &warnings);
-    if (!loaded.ok()) return absl::InvalidArgumentError(std::string(loaded.status().message()));
-    for (const std::string& w : warnings) Log(LogLevel::kWarning, "%s", w);
-    users = *loaded;
-    Log(LogLevel::kInfo, "authentication on: realm \"%s\", %d users, algorithms %s, nonces valid %d s",
-        config_.AuthRealm(), users->size(), Join(config_.auth_algorithms, ", "), config_.nonce_lifetime);
-  } else {
-    Log(LogLevel::kWarning, "authentication off: any client may register any AOR (--auth, --users_file)");
-  }
   const std::vector<int> cpus = AllowedCpus();
   const int n = config_.shards > 0 ? config_.shards : static_cast<int>(cpus.size());
   std::random_device random;
@@ -116,18 +97,62 @@ absl::Status Engine::Start() {
     shards_[static_cast<size_t>(i)]->handoff().Connect(peers, inboxes, outboxes);
     views[static_cast<size_t>(i)].counters = &shards_[static_cast<size_t>(i)]->counters();
   }
-  for (auto& s : shards_) {
-    s->SetServerSecret(*secret);
-    if (tls != nullptr) s->SetTlsContext(tls);
-  }
-  if (config_.auth) {
-    for (auto& s : shards_) s->EnableAuth(nonces_.get(), failures_.get(), users);
-  }
-  if (absl::Status s = PrepareDurability(); !s.ok()) return s;
   admin_ = std::make_unique<AdminServer>(config_, std::move(views));
   for (size_t i = 0; i < shards_.size(); ++i) {
     shards_[i]->admin().Connect(admin_->to_shard(i), admin_->from_shard(i), admin_->notify_fd(),
                                 admin_->wake_fd(i));
+  }
+  // Message copies: HEP export (fixed now) and trace subscribers (later).
+  admin_->trace_switch().SetHep(!config_.hep.empty());
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    MessageTap& tap = shards_[i]->tap();
+    tap.Connect(&admin_->trace_switch(), admin_->trace_ring(i), admin_->notify_fd());
+    if (absl::Status s = tap.Open(); !s.ok()) return s;
+    shards_[i]->admin().SetTap(&tap);
+  }
+  // The admin thread runs from here on, so that the HTTP endpoint answers
+  // /ready (503) while the bindings are restored; the admin socket opens
+  // once the shards run.
+  if (config_.http.valid()) {
+    if (absl::Status s = admin_->OpenHttp(config_.http); !s.ok()) return s;
+  }
+  admin_thread_ = std::thread([this] { admin_->Run(); });
+
+  // The server secret (nonces, temp-gruus), the TLS context and the users,
+  // before any shard runs.
+  absl::StatusOr<std::string> secret = LoadOrCreateServerSecret(config_);
+  if (!secret.ok()) {
+    Stop();
+    return secret.status();
+  }
+  for (auto& s : shards_) {
+    s->SetServerSecret(*secret);
+    if (tls != nullptr) s->SetTlsContext(tls);
+  }
+  std::shared_ptr<const UserDb> users;
+  if (config_.auth) {
+    nonces_ = std::make_unique<NonceService>(*secret, config_.nonce_lifetime);
+    failures_ = std::make_unique<FailureTable>(config_.auth_failure_window);
+    std::vector<std::string> warnings;
+    absl::StatusOr<std::shared_ptr<const UserDb>> loaded =
+        UserDb::Load(config_.users_file, config_.AuthRealm(), &warnings);
+    if (!loaded.ok()) {
+      Stop();
+      return absl::InvalidArgumentError(std::string(loaded.status().message()));
+    }
+    for (const std::string& w : warnings) Log(LogLevel::kWarning, "%s", w);
+    users = *loaded;
+    Log(LogLevel::kInfo, "authentication on: realm \"%s\", %d users, algorithms %s, nonces valid %d s",
+        config_.AuthRealm(), users->size(), Join(config_.auth_algorithms, ", "), config_.nonce_lifetime);
+  } else {
+    Log(LogLevel::kWarning, "authentication off: any client may register any AOR (--auth, --users_file)");
+  }
+  if (config_.auth) {
+    for (auto& s : shards_) s->EnableAuth(nonces_.get(), failures_.get(), users);
+  }
+  if (absl::Status s = PrepareDurability(); !s.ok()) {
+    Stop();
+    return s;
   }
 
   // Each shard opens its ring on its own thread (SINGLE_ISSUER), then waits
@@ -181,18 +206,21 @@ absl::Status Engine::Start() {
     Stop();
     return s;
   }
-  admin_thread_ = std::thread([this] { admin_->Run(); });
+  admin_->SetReady();
   return absl::OkStatus();
 }
 
 void Engine::Stop() {
-  if (admin_ != nullptr) admin_->RequestStop();
-  if (admin_thread_.joinable()) admin_thread_.join();
+  // Draining shows on /ready while the shards finish; the admin thread
+  // stops after them.
+  if (admin_ != nullptr) admin_->SetStopping();
   for (auto& s : shards_) s->RequestStop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  if (admin_ != nullptr) admin_->RequestStop();
+  if (admin_thread_.joinable()) admin_thread_.join();
 }
 
 }  // namespace locus::engine

@@ -35,7 +35,8 @@ Shard::Shard(int index, int count, const Config& config, uint64_t tag_seed)
                 config.tls_handshake_timeout, config.max_tls_handshakes},
                counters_, index, MonotonicMs() / 1000),
       handoff_(index),
-      admin_(table_, counters_) {
+      admin_(table_, counters_),
+      tap_(config, index, counters_) {
   admin_.SetStreams(&streams_);
   response_.reserve(8192);
   table_.Reserve(config.expected_aors / static_cast<uint64_t>(count > 0 ? count : 1));
@@ -92,6 +93,9 @@ absl::Status Shard::Open() {
     if (absl::Status s = streams_.Listen(&ring_, *addresses, kind); !s.ok()) return s;
   }
   UpdateClocks();
+  // Alive from here: health and the watchdog need not wait for the first
+  // loop turn.
+  counters_.heartbeat_ms.Set(now_ms_);
   return absl::OkStatus();
 }
 
@@ -134,6 +138,7 @@ void Shard::Run() {
       handoff_.FlushWakes();
     }
     PublishGauges();
+    tap_.EndTurn();
     if (stopping) {
       if (stop_deadline_ms == 0) {
         stop_deadline_ms = now_ms_ + kStopDrainMs;
@@ -310,6 +315,9 @@ void Shard::Process(std::string_view bytes, const Inbound& given, const Origin& 
   if (!error.ok()) {
     if (error.code == sip::ErrorCode::kEmpty) return;
     counters_.parse_errors.Add();
+    if (!origin.handed_off && tap_.on()) {
+      tap_.OnReceived(inbound.transport, origin.udp_socket, inbound.source, bytes);
+    }
     // ARCHITECTURE section 5: answered with 400 when its Via, From, To,
     // Call-ID and CSeq can be read; otherwise dropped.
     sip::HeaderId broken;
@@ -323,6 +331,9 @@ void Shard::Process(std::string_view bytes, const Inbound& given, const Origin& 
 
 void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
                            const Inbound& inbound, const Origin& origin) {
+  if (!origin.handed_off && tap_.on()) {
+    tap_.OnReceived(inbound.transport, origin.udp_socket, inbound.source, bytes);
+  }
   if (message.is_request() && !origin.handed_off) counters_.requests_received.Add();
   if (origin.handed_off) counters_.handoffs_received.Add();
   Disposition d = handler_.Handle(message, inbound, origin.handed_off, &response_);
@@ -367,6 +378,7 @@ ResponseRoute Shard::RouteOf(const Disposition& d, const Inbound& inbound, const
 }
 
 void Shard::Deliver(const ResponseRoute& route, std::string_view bytes) {
+  if (tap_.on()) tap_.OnSent(route.transport, route.udp_socket, route.destination, bytes);
   counters_.answered.Add();
   if (route.received_ns != 0) counters_.latency.Record(MonotonicNs() - route.received_ns);
   if (route.transport == store::Transport::kUdp) {

@@ -34,6 +34,7 @@
 #include "engine/endpoint.h"
 #include "engine/sip/request_handler.h"
 #include "engine/spsc_ring.h"
+#include "engine/trace/message_tap.h"
 #include "engine/transport/handoff.h"
 #include "engine/transport/stream_connections.h"
 #include "engine/transport/stun.h"
@@ -54,6 +55,9 @@ class Shard {
   HandOff& handoff() { return handoff_; }
   // Wires the admin channel (ShardAdmin::Connect), before Run().
   ShardAdmin& admin() { return admin_; }
+  // What the shard copies out of its traffic (MessageTap::Connect, Open),
+  // before Run().
+  MessageTap& tap() { return tap_; }
   // Turns on Digest authentication with these users (before Run()).
   void EnableAuth(const NonceService* nonces, FailureTable* failures,
                   std::shared_ptr<const UserDb> users);
@@ -138,6 +142,7 @@ class Shard {
   StreamConnections streams_;
   HandOff handoff_;
   ShardAdmin admin_;
+  MessageTap tap_;
   uint64_t admin_wake_value_ = 0;
 
   // Clocks.

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
 
 #include "tools/message_summary.h"
 
@@ -22,9 +23,32 @@ void PrintFileKey(const std::string& path) {
 
 }  // namespace
 
+constexpr char kUsage[] =
+    "Usage: locus-parse FILE...\n"
+    "Parses each file as one SIP message (its bytes exactly as in the file, datagram\n"
+    "framing) and prints one JSON object per line with what locus makes of it:\n"
+    "valid, the error if any (error, error_code, error_header), and the key fields:\n"
+    "method or status, Request-URI, To URI, canonical AOR, Call-ID, CSeq, top Via\n"
+    "branch, each Contact with its URI, expires and q.\n"
+    "\n"
+    "Options:\n"
+    "  --help       print this help and exit\n"
+    "  --version    print the version and exit\n"
+    "\n"
+    "Exit status: 0 when every message is valid, 1 otherwise, 2 when a file cannot\n"
+    "be read or on usage errors.\n";
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::printf("locus-parse %s\n", LOCUS_VERSION);
+    return 0;
+  }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: locus-parse FILE...\n");
+    std::fprintf(stderr, "usage: locus-parse FILE... (see locus-parse --help)\n");
     return 2;
   }
   int status = 0;

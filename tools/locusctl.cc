@@ -1,17 +1,6 @@
 // locusctl: the operator's client of locusd's admin socket (docs/admin.md).
-//
-//   locusctl [--socket=PATH] [--json] COMMAND [ARGS]
-//     stats [--watch [--interval=S] [--count=N]]   totals and per shard; --watch: rates
-//     lookup AOR                                  one AOR's bindings
-//     dump [--domain=D | --prefix=P]              every binding, streamed
-//     remove AOR [CONTACT]                        an AOR, or one contact of it
-//     shards                                      per-shard load, bindings, queues
-//     metrics                                     Prometheus text exposition
-//     health                                      exit 0 when healthy, 1 when not
-//     reload-users                                re-read the users file (--auth)
-//     reload-tls                                  re-read the TLS certificate, key and CA
-//     snapshot                                    every shard writes a snapshot now
-//     config | version
+// Its usage (kUsage below, also its --help and man page) lists every command
+// and option.
 //
 // Exit codes: 0 success, 1 the daemon answered with an error (or is
 // unhealthy), 2 usage error or no daemon at the socket.
@@ -19,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -103,8 +93,59 @@ class AdminConnection {
   std::string buffer_;
 };
 
+constexpr char kUsage[] =
+    "Usage: locusctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+    "Asks a running locusd through its admin socket and prints the answer: human\n"
+    "tables by default, the daemon's JSON lines with --json.\n"
+    "\n"
+    "An option's value follows '=' or comes as the next argument.\n"
+    "\n"
+    "Options:\n"
+    "  --socket=PATH      the admin socket (default: var/locus/admin.sock under the\n"
+    "                     current directory when it exists, else /run/locus/admin.sock,\n"
+    "                     where the packaged service keeps it)\n"
+    "  --json             print the daemon's JSON answers as they come\n"
+    "  --help             print this help and exit\n"
+    "  --version          print locusctl's version and exit\n"
+    "\n"
+    "Commands:\n"
+    "  stats              counters, gauges and latency, totals of every shard\n"
+    "  stats --watch [--interval S] [--count N]\n"
+    "                     one line of rates per interval (default 1 s), N lines\n"
+    "  lookup AOR         the bindings of one address-of-record\n"
+    "  dump [--domain D | --prefix P]\n"
+    "                     every binding (of one domain, or of AORs starting with P)\n"
+    "  remove AOR [CONTACT]\n"
+    "                     remove an AOR's bindings, or one contact of it\n"
+    "  shards             per-shard CPU, load, bindings, queue depths, heartbeat\n"
+    "  metrics            Prometheus text exposition, names locus_* (as HTTP /metrics)\n"
+    "  health             exit 0 when every shard's loop turns, 1 when not\n"
+    "  trace [--aor AOR] [--source IP]\n"
+    "                     stream the SIP requests locusd receives and its answers,\n"
+    "                     of one AOR and/or one source address, until Ctrl-C\n"
+    "  reload-users       re-read the users file (authentication on)\n"
+    "  reload-tls         re-read the TLS certificate, key and CA files\n"
+    "  snapshot           every shard writes a snapshot of its bindings now\n"
+    "  config             the effective configuration, as JSON\n"
+    "  version            locusd's version\n"
+    "\n"
+    "Exit status: 0 success, 1 locusd answered an error (or is unhealthy), 2 usage\n"
+    "error or no locusd at the socket.\n"
+    "\n"
+    "See also locusd(8) and docs/admin.md.\n";
+
+// The admin socket when --socket is not given: the one under the current
+// directory (tools/run starts locusd from the repository root), else the
+// packaged service's.
+std::string DefaultSocket() {
+  constexpr const char* kLocal = "var/locus/admin.sock";
+  constexpr const char* kService = "/run/locus/admin.sock";
+  if (access(kLocal, F_OK) != 0 && access(kService, F_OK) == 0) return kService;
+  return kLocal;
+}
+
 struct Options {
-  std::string socket = "var/locus/admin.sock";
+  std::string socket;  // empty: DefaultSocket()
   bool json = false;
   std::string command;
   std::vector<std::string> args;
@@ -118,18 +159,24 @@ Options ParseArgs(int argc, char** argv) {
     if (a.starts_with("--")) {
       const size_t eq = a.find('=');
       const std::string name(a.substr(2, eq == std::string_view::npos ? std::string_view::npos : eq - 2));
-      const std::string value(eq == std::string_view::npos ? "" : a.substr(eq + 1));
+      std::string value(eq == std::string_view::npos ? "" : a.substr(eq + 1));
+      // Options with a value take it after '=' or as the next argument.
+      static const std::vector<std::string> kValued = {"socket", "interval", "count", "domain",
+                                                       "prefix", "aor", "source"};
+      if (eq == std::string_view::npos && std::find(kValued.begin(), kValued.end(), name) != kValued.end()) {
+        if (i + 1 >= argc) Fail(2, "--" + name + " needs a value (see --help)");
+        value = argv[++i];
+      }
       if (name == "socket") {
         if (value.empty()) Fail(2, "--socket=PATH");
         o.socket = value;
       } else if (name == "json") {
         o.json = true;
       } else if (name == "help") {
-        std::printf(
-            "usage: locusctl [--socket=PATH] [--json] COMMAND\n"
-            "  stats [--watch [--interval=S] [--count=N]] | lookup AOR | dump [--domain=D|--prefix=P]\n"
-            "  remove AOR [CONTACT] | shards | metrics | health | reload-users | reload-tls | snapshot |\n"
-            "  config | version\n");
+        std::fputs(kUsage, stdout);
+        std::exit(0);
+      } else if (name == "version" && o.command.empty()) {
+        std::printf("locusctl %s\n", LOCUS_VERSION);
         std::exit(0);
       } else {
         o.flags[name] = value;
@@ -141,6 +188,19 @@ Options ParseArgs(int argc, char** argv) {
     }
   }
   if (o.command.empty()) Fail(2, "no command (see --help)");
+  // The options each command takes after it.
+  const std::map<std::string, std::vector<std::string>> kCommandOptions = {
+      {"stats", {"watch", "interval", "count"}},
+      {"dump", {"domain", "prefix"}},
+      {"trace", {"aor", "source"}}};
+  for (const auto& [name, value] : o.flags) {
+    const auto it = kCommandOptions.find(o.command);
+    if (it == kCommandOptions.end() ||
+        std::find(it->second.begin(), it->second.end(), name) == it->second.end()) {
+      Fail(2, "unknown option --" + name + " for " + o.command + " (see --help)");
+    }
+  }
+  if (o.socket.empty()) o.socket = DefaultSocket();
   return o;
 }
 
@@ -274,58 +334,66 @@ int Stats(AdminConnection& admin, const Options& o) {
   return 0;
 }
 
-// Prometheus text exposition format 0.0.4: per-shard series with a shard
-// label; counters end in _total.
+// Prometheus text exposition format 0.0.4, as locusd writes it for its
+// HTTP endpoint's /metrics too (engine/admin/metrics.h).
 int Metrics(AdminConnection& admin) {
   simdjson::dom::parser parser;
-  admin.Send(R"({"cmd":"stats"})");
+  admin.Send(R"({"cmd":"metrics"})");
   element root = Parse(parser, admin.ReadLine());
-  std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> counters, gauges;
-  std::vector<std::pair<uint64_t, element>> latencies;
-  for (element shard : root["shards"].get_array()) {
-    const uint64_t index = U(shard, "shard");
-    for (auto [key, value] : object(shard["counters"])) {
-      uint64_t v = 0;
-      if (value.get(v)) {}  // absent: keeps the default
-      counters[std::string(key)].emplace_back(index, v);
-    }
-    for (auto [key, value] : object(shard["gauges"])) {
-      uint64_t v = 0;
-      if (value.get(v)) {}  // absent: keeps the default
-      gauges[std::string(key)].emplace_back(index, v);
-    }
-    latencies.emplace_back(index, shard["latency"]);
-  }
-  for (const auto& [name, series] : counters) {
-    std::printf("# TYPE locus_%s_total counter\n", name.c_str());
-    for (const auto& [shard, v] : series) {
-      std::printf("locus_%s_total{shard=\"%llu\"} %llu\n", name.c_str(),
-                  static_cast<unsigned long long>(shard), static_cast<unsigned long long>(v));
-    }
-  }
-  for (const auto& [name, series] : gauges) {
-    std::printf("# TYPE locus_%s gauge\n", name.c_str());
-    for (const auto& [shard, v] : series) {
-      std::printf("locus_%s{shard=\"%llu\"} %llu\n", name.c_str(),
-                  static_cast<unsigned long long>(shard), static_cast<unsigned long long>(v));
-    }
-  }
-  std::printf("# TYPE locus_request_latency_seconds summary\n");
-  for (const auto& [shard, lat] : latencies) {
-    const std::pair<const char*, const char*> quantiles[] = {
-        {"0.5", "p50_us"}, {"0.9", "p90_us"}, {"0.99", "p99_us"}, {"0.999", "p999_us"}};
-    for (const auto& [q, key] : quantiles) {
-      std::printf("locus_request_latency_seconds{shard=\"%llu\",quantile=\"%s\"} %.7f\n",
-                  static_cast<unsigned long long>(shard), q, D(lat, key) / 1e6);
-    }
-    std::printf("locus_request_latency_seconds_sum{shard=\"%llu\"} %.6f\n",
-                static_cast<unsigned long long>(shard), D(lat, "sum_us") / 1e6);
-    std::printf("locus_request_latency_seconds_count{shard=\"%llu\"} %llu\n",
-                static_cast<unsigned long long>(shard), static_cast<unsigned long long>(U(lat, "count")));
-  }
-  std::printf("# TYPE locus_uptime_seconds gauge\nlocus_uptime_seconds %llu\n",
-              static_cast<unsigned long long>(U(root, "uptime_s")));
+  std::string_view text;
+  if (root["text"].get(text)) Fail(2, "locusd sent no metrics text");
+  std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
+}
+
+// Prints the SIP messages locusd traces until it hangs up: a line naming
+// when, which shard, in or out, the addresses and the AOR, then the message
+// as it went (line ends as LF); with --json the daemon's lines as they come.
+int Trace(AdminConnection& admin, const Options& o) {
+  std::string request = R"({"cmd":"trace")";
+  if (o.flags.contains("aor")) request += ",\"aor\":" + JsonString(o.flags.at("aor"));
+  if (o.flags.contains("source")) request += ",\"source\":" + JsonString(o.flags.at("source"));
+  admin.Send(request + "}");
+  simdjson::dom::parser parser;
+  const std::string first = admin.ReadLine();
+  element root = Parse(parser, first);
+  if (o.json) {
+    std::printf("%s\n", first.c_str());
+  } else {
+    std::fprintf(stderr, "tracing (at most %llu messages a second per shard); Ctrl-C stops\n",
+                 static_cast<unsigned long long>(U(root, "rate_per_shard")));
+  }
+  std::fflush(stdout);
+  for (;;) {
+    const std::string line = admin.ReadLine();
+    if (o.json) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+      continue;
+    }
+    element e = Parse(parser, line, false);
+    uint64_t dropped = 0;
+    if (!e["dropped"].get(dropped)) {
+      std::printf("-- %llu message(s) not shown: rate bound, or read too slowly\n\n",
+                  static_cast<unsigned long long>(dropped));
+      std::fflush(stdout);
+      continue;
+    }
+    const bool in = S(e, "direction") == "in";
+    const std::string local = S(e, "local"), peer = S(e, "peer"), aor = S(e, "aor");
+    std::printf("%s shard %llu %s %s %s -> %s%s%s\n", S(e, "time").c_str(),
+                static_cast<unsigned long long>(U(e, "shard")), in ? "received" : "sent",
+                S(e, "transport").c_str(), (in ? peer : local).c_str(), (in ? local : peer).c_str(),
+                aor.empty() ? "" : "  ", aor.c_str());
+    std::string message = S(e, "message");
+    std::string text;
+    for (size_t i = 0; i < message.size(); ++i) {
+      if (message[i] == '\r' && i + 1 < message.size() && message[i + 1] == '\n') continue;
+      text.push_back(message[i]);
+    }
+    std::printf("%s%s", text.c_str(), text.ends_with("\n\n") ? "" : "\n\n");
+    std::fflush(stdout);
+  }
 }
 
 int Run(const Options& o) {
@@ -337,6 +405,10 @@ int Run(const Options& o) {
   };
   if (cmd == "stats") return Stats(admin, o);
   if (cmd == "metrics") return Metrics(admin);
+  if (cmd == "trace") {
+    need_args(0, 0, "trace [--aor=AOR] [--source=IP]");
+    return Trace(admin, o);
+  }
   if (cmd == "lookup") {
     need_args(1, 1, "lookup AOR");
     admin.Send("{\"cmd\":\"lookup\",\"aor\":" + JsonString(o.args[0]) + "}");

@@ -41,8 +41,8 @@
 //
 // Output: one line per report interval (sent, 2xx, other, timeouts,
 // retransmissions, latency percentiles) and a summary; --json makes each of
-// them a JSON object. Exit 0 when every request got a 2xx, 1 otherwise, 2 on
-// usage errors.
+// them a JSON object. Exit 0 when every request got a 2xx (lookup: a 302),
+// 1 otherwise, 2 on usage errors.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -82,8 +82,58 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+constexpr char kUsage[] =
+    "Usage: regload --target=IP:PORT [OPTION]...\n"
+    "A REGISTER load generator for registrars: many UDP sockets, batched\n"
+    "sendmmsg/recvmmsg, millions of distinct AORs, RFC 3261 Timer E retransmissions\n"
+    "and Timer F timeouts, open loop at a rate or closed loop with a window. It always\n"
+    "stops by itself: at --count requests or after --duration seconds, then waits for\n"
+    "the last answers.\n"
+    "\n"
+    "Target and load:\n"
+    "  --target=IP:PORT        the registrar (required)\n"
+    "  --mode=MODE             register: bind each AOR once, in order (default);\n"
+    "                          refresh: cycle over AORs already bound; mixed: draw\n"
+    "                          each request from --mix over random AORs; lookup: an\n"
+    "                          INVITE to each bound AOR in turn, its 302 the success,\n"
+    "                          then the ACK (a proxy asking a redirect server)\n"
+    "  --mix=R:F:U:Q           mixed mode weights of REGISTER, REFRESH, UNREGISTER and\n"
+    "                          QUERY (default 10:80:5:5)\n"
+    "  --rate=N                open loop: requests per second\n"
+    "  --window=N              closed loop: requests outstanding (default 100)\n"
+    "  --count=N               stop after N requests (register mode: default --aors)\n"
+    "  --duration=S            stop after S seconds\n"
+    "  --drain=S               seconds to wait for answers after the last send\n"
+    "                          (default: Timer F, 64*T1)\n"
+    "\n"
+    "AORs and requests:\n"
+    "  --aors=N                distinct AORs (default 100000)\n"
+    "  --aor-offset=K          first AOR index (default 0)\n"
+    "  --first-cseq=N          CSeq of each AOR's first request (default 1; a later run\n"
+    "                          over the same AORs must start above the last)\n"
+    "  --contact-port=P        the Contact's port (default: the port of the AOR's socket)\n"
+    "  --transport=T           udp (default), tcp or tls: over tcp and tls each socket is\n"
+    "                          a long-lived connection, requests pipelined on it and\n"
+    "                          not retransmitted (TLS: the certificate not checked)\n"
+    "  --sockets=N             UDP sockets or connections (default 16)\n"
+    "  --domain=D              the AORs' domain (default example.com)\n"
+    "  --expires=S             Expires of each REGISTER (default 3600)\n"
+    "  --t1-ms=MS              RFC 3261 T1 for retransmissions (default 500)\n"
+    "  --auth-password=P       answer 401 challenges as a phone does, with this\n"
+    "                          password and the AOR's user part as username\n"
+    "\n"
+    "Output:\n"
+    "  --report-interval=S     seconds between report lines (default 1)\n"
+    "  --json                  reports and summary as JSON objects\n"
+    "  --quiet                 only the summary\n"
+    "  --help                  print this help and exit\n"
+    "  --version               print the version and exit\n"
+    "\n"
+    "Exit status: 0 when every request got a 2xx (a 302 in lookup mode), 1 otherwise,\n"
+    "2 on usage errors.\n";
+
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "regload: %s (see the comment at the top of tools/regload.cc)\n", why.c_str());
+  std::fprintf(stderr, "regload: %s (see regload --help)\n", why.c_str());
   std::exit(2);
 }
 
@@ -128,7 +178,13 @@ Options ParseOptions(int argc, char** argv) {
       if (value.empty() || *end != '\0' || v < min || v > max) Usage("bad --" + name + "=" + value);
       return v;
     };
-    if (name == "target") {
+    if (name == "help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (name == "version") {
+      std::printf("regload %s\n", LOCUS_VERSION);
+      std::exit(0);
+    } else if (name == "target") {
       if (!Endpoint::Parse(value, &o.target)) Usage("--target=IP:PORT");
       have_target = true;
     } else if (name == "mode") {

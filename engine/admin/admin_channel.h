@@ -24,6 +24,7 @@ struct AdminHeader {
     kSnapshot,    // start a snapshot of the shard's table now. No reply.
     kSetTls,      // payload: a heap std::shared_ptr<const TlsContext>* the shard
                   // takes over (and deletes): new TLS connections use it. No reply.
+    kTraceFilters,  // payload: every trace subscriber's filter (SerializeFilters). No reply.
   };
   uint64_t id = 0;  // chosen by the admin thread; replies carry it back
   Op op = kLookup;

@@ -8,13 +8,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "engine/admin/admin_channel.h"
 #include "engine/admin/binding_json.h"
+#include "engine/admin/health.h"
+#include "engine/admin/metrics.h"
+#include "engine/trace/message_tap.h"
+#include "engine/trace/trace_record.h"
 #include "engine/clock.h"
 #include "engine/counters.h"
 #include "engine/log.h"
@@ -30,118 +33,7 @@ namespace locus::engine {
 namespace {
 
 constexpr size_t kAdminRingBytes = 4 << 20;  // answers are chunked below 2 MiB
-constexpr std::string_view kVersion = "0.1.0";
-
-// Counters (monotonic totals) and gauges (current values) of a shard, by name.
-using Values = std::vector<std::pair<std::string_view, uint64_t>>;
-
-Values CounterValues(const ShardCounters& c) {
-  Values v = {
-      {"requests_received", c.requests_received.Get()},
-      {"handed_off", c.handed_off.Get()},
-      {"handoffs_received", c.handoffs_received.Get()},
-      {"responses_sent", c.answered.Get()},
-      {"parse_errors", c.parse_errors.Get()},
-      {"responses_ignored", c.responses_ignored.Get()},
-      {"retransmissions_absorbed", c.retransmissions.Get()},
-      {"queue_overflows", c.overflows.Get()},
-      {"send_errors", c.send_errors.Get()},
-      {"udp_packets_in", c.udp_packets_in.Get()},
-      {"udp_bytes_in", c.udp_bytes_in.Get()},
-      {"udp_packets_out", c.udp_packets_out.Get()},
-      {"udp_bytes_out", c.udp_bytes_out.Get()},
-      {"tcp_bytes_in", c.tcp_bytes_in.Get()},
-      {"tcp_bytes_out", c.tcp_bytes_out.Get()},
-      {"tcp_accepted", c.tcp_accepted.Get()},
-      {"tcp_closed", c.tcp_closed.Get()},
-      {"tcp_refused", c.tcp_refused.Get()},
-      {"tls_handshakes", c.tls_handshakes.Get()},
-      {"tls_handshake_failures", c.tls_handshake_failures.Get()},
-      {"tls_handshake_timeouts", c.tls_handshake_timeouts.Get()},
-      {"tls_refused", c.tls_refused.Get()},
-      {"ws_upgrades", c.ws_upgrades.Get()},
-      {"ws_upgrade_failures", c.ws_upgrade_failures.Get()},
-      {"requests_register", c.method_register.Get()},
-      {"requests_options", c.method_options.Get()},
-      {"requests_cancel", c.method_cancel.Get()},
-      {"requests_ack", c.method_ack.Get()},
-      {"requests_invite", c.method_invite.Get()},
-      {"requests_other", c.method_other.Get()},
-      {"lookups", c.lookups.Get()},
-      {"invite_retransmissions", c.invite_retransmissions.Get()},
-      {"acks_absorbed", c.acks_absorbed.Get()},
-      {"stun_requests", c.stun_requests.Get()},
-      {"stun_invalid", c.stun_invalid.Get()},
-      {"bindings_created", c.bindings_created.Get()},
-      {"bindings_refreshed", c.bindings_refreshed.Get()},
-      {"bindings_removed", c.bindings_removed.Get()},
-      {"bindings_expired", c.bindings_expired.Get()},
-      {"auth_challenges", c.auth_challenges.Get()},
-      {"auth_successes", c.auth_successes.Get()},
-      {"auth_failures", c.auth_failures.Get()},
-      {"auth_stale", c.auth_stale.Get()},
-      {"auth_replays", c.auth_replays.Get()},
-      {"auth_forbidden", c.auth_forbidden.Get()},
-      {"auth_malformed", c.auth_malformed.Get()},
-      {"auth_locked_out", c.auth_locked_out.Get()},
-      {"auth_certificates", c.auth_certificates.Get()},
-      {"journal_commits", c.journal_commits.Get()},
-      {"journal_bytes", c.journal_bytes.Get()},
-      {"journal_failures", c.journal_failures.Get()},
-      {"journal_undone", c.journal_undone.Get()},
-      {"snapshots", c.snapshots.Get()},
-      {"snapshot_failures", c.snapshot_failures.Get()},
-  };
-  static const std::array<std::string, kCountedStatusCount> kStatusNames = [] {
-    std::array<std::string, kCountedStatusCount> names;
-    for (int i = 0; i < kCountedStatusCount; ++i) names[i] = Cat("responses_", kCountedStatuses[i]);
-    return names;
-  }();
-  for (int i = 0; i < kCountedStatusCount; ++i) v.emplace_back(kStatusNames[i], c.status[i].Get());
-  v.emplace_back("responses_other", c.status_other.Get());
-  return v;
-}
-
-Values GaugeValues(const ShardCounters& c) {
-  return {{"aors", c.aors.Get()},
-          {"bindings", c.bindings.Get()},
-          {"tcp_connections", c.tcp_open.Get()},
-          {"tls_connections", c.tls_open.Get()},
-          {"ws_connections", c.ws_open.Get()},
-          {"wss_connections", c.wss_open.Get()}};
-}
-
-void AppendObject(const Values& values, std::string* out) {
-  out->push_back('{');
-  bool first = true;
-  for (const auto& [name, value] : values) {
-    if (!first) out->push_back(',');
-    first = false;
-    out->append(Cat("\"", name, "\":", value));
-  }
-  out->push_back('}');
-}
-
-void AddInto(Values& total, const Values& v) {
-  if (total.empty()) {
-    total = v;
-    return;
-  }
-  for (size_t i = 0; i < v.size(); ++i) total[i].second += v[i].second;
-}
-
-void AppendLatency(const std::array<uint64_t, LatencyHistogram::kBuckets>& counts, uint64_t sum_ns,
-                   std::string* out) {
-  uint64_t total = 0;
-  for (uint64_t c : counts) total += c;
-  auto us = [&](double q) {
-    const uint64_t ns = LatencyHistogram::Quantile(counts, q);
-    return Cat(ns / 1000, ".", static_cast<char>('0' + ns / 100 % 10));
-  };
-  out->append(Cat("{\"count\":", total, ",\"sum_us\":", sum_ns / 1000, ",\"p50_us\":", us(0.5), ",\"p90_us\":", us(0.9),
-                  ",\"p99_us\":", us(0.99), ",\"p999_us\":", us(0.999), "}"));
-}
-
+constexpr size_t kTraceRingBytes = 1 << 20;  // a shard's trace copies (rate-bounded)
 }  // namespace
 
 struct AdminServer::Client {
@@ -157,9 +49,12 @@ struct AdminServer::Client {
   uint64_t dump_id = 0;  // the request id naming the snapshot open on dump_shard; 0: none yet
   std::string dump_filter;
   uint64_t dump_count = 0;
+  bool tracing = false;  // a trace subscriber: gets trace lines until it goes
+  TraceFilter trace_filter;
+  uint64_t trace_skipped = 0;  // lines not sent (it read too slowly), not yet announced
   bool closed = false;
 
-  bool busy() const { return waiting_id != 0 || dumping; }
+  bool busy() const { return waiting_id != 0 || dumping || tracing; }
 };
 
 AdminServer::AdminServer(const Config& config, std::vector<ShardView> shards)
@@ -168,12 +63,15 @@ AdminServer::AdminServer(const Config& config, std::vector<ShardView> shards)
     to_shards_.push_back(std::make_unique<SpscRing>(kAdminRingBytes));
     from_shards_.push_back(std::make_unique<SpscRing>(kAdminRingBytes));
     wake_fds_.push_back(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    trace_rings_.push_back(std::make_unique<SpscRing>(kTraceRingBytes));
   }
+  filters_pending_.assign(shards_.size(), false);
   notify_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   started_ms_ = MonotonicMs();
 }
 
 AdminServer::~AdminServer() {
+  http_.reset();
   for (auto& c : clients_) {
     if (c->fd >= 0) close(c->fd);
   }
@@ -216,41 +114,67 @@ absl::Status AdminServer::Open(const std::string& path) {
   chmod(path.c_str(), 0660);
   if (listen(listen_fd_, 64) != 0) return absl::InternalError(Cat("listen: ", std::strerror(errno)));
   path_ = path;
+  // The admin thread may be running already (serving HTTP): it takes the
+  // socket once it sees listening_.
+  listening_.store(true, std::memory_order_release);
+  WakeSelf();
   return absl::OkStatus();
 }
 
-void AdminServer::RequestStop() {
-  stop_.store(true, std::memory_order_release);
+absl::Status AdminServer::OpenHttp(const Endpoint& at) {
+  http_ = std::make_unique<HttpEndpoint>(static_cast<HttpEndpoint::Backend&>(*this));
+  return http_->Open(at);
+}
+
+void AdminServer::SetReady() {
+  phase_.store(kReady, std::memory_order_release);
+}
+
+void AdminServer::SetStopping() { phase_.store(kStopping, std::memory_order_release); }
+
+void AdminServer::WakeSelf() {
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(notify_fd_, &one, sizeof(one));
 }
 
+void AdminServer::RequestStop() {
+  stop_.store(true, std::memory_order_release);
+  WakeSelf();
+}
+
 void AdminServer::Run() {
+  // Slots 0-2: the admin socket (-1, ignored by poll, until it is open),
+  // the wake-up eventfd, the HTTP endpoint (-1 without one); then clients.
+  constexpr size_t kFixed = 3;
   std::vector<pollfd> fds;
   while (!stop_.load(std::memory_order_acquire)) {
     fds.clear();
-    fds.push_back({listen_fd_, POLLIN, 0});
+    fds.push_back({listening_.load(std::memory_order_acquire) ? listen_fd_ : -1, POLLIN, 0});
     fds.push_back({notify_fd_, POLLIN, 0});
+    fds.push_back({http_ != nullptr ? http_->poll_fd() : -1, POLLIN, 0});
     for (auto& c : clients_) {
       short events = POLLIN;
       if (!c->out.empty()) events |= POLLOUT;
       fds.push_back({c->fd, events, 0});
     }
-    poll(fds.data(), fds.size(), 100);
+    poll(fds.data(), fds.size(), http_ != nullptr ? http_->PollTimeoutMs(100) : 100);
     if (fds[1].revents & POLLIN) {
       uint64_t value;
       [[maybe_unused]] ssize_t n = read(notify_fd_, &value, sizeof(value));
     }
     DrainShards();
+    DrainTraces();
+    PushTraceFilters();
     // Clients by their poll slot (clients_ only grows during this pass).
-    const size_t polled = fds.size() - 2;
+    const size_t polled = fds.size() - kFixed;
     for (size_t i = 0; i < polled && i < clients_.size(); ++i) {
       Client* c = clients_[i].get();
-      const short revents = fds[i + 2].revents;
+      const short revents = fds[i + kFixed].revents;
       if (!c->closed && (revents & (POLLIN | POLLHUP | POLLERR))) ReadFrom(c);
       if (!c->closed && (revents & POLLOUT)) WriteTo(c);
     }
     if (fds[0].revents & POLLIN) Accept();
+    if (http_ != nullptr) http_->Run();
     ContinueDumps();
     CheckTimeouts();
     for (size_t i = 0; i < clients_.size();) {
@@ -262,6 +186,7 @@ void AdminServer::Run() {
       }
     }
   }
+  if (http_ != nullptr) http_->Close();
 }
 
 void AdminServer::Accept() {
@@ -289,6 +214,7 @@ void AdminServer::ReadFrom(Client* c) {
       return;
     }
     if (n < 0) break;
+    if (c->tracing) continue;  // a trace subscriber only listens
     c->in.append(buf, static_cast<size_t>(n));
     if (c->in.size() > kMaxRequestBytes + 1 && c->in.find('\n') == std::string::npos) {
       ++malformed_requests_;
@@ -358,6 +284,11 @@ void AdminServer::Close(Client* c) {
   close(c->fd);
   c->fd = -1;
   c->closed = true;
+  if (c->tracing) {
+    c->tracing = false;
+    trace_switch_.RemoveTracer();
+    filters_pending_.assign(shards_.size(), true);
+  }
 }
 
 void AdminServer::AskShard(Client* c, size_t shard, AdminHeader::Op op, std::string_view payload) {
@@ -371,7 +302,7 @@ void AdminServer::AskShard(Client* c, size_t shard, AdminHeader::Op op, std::str
   c->waiting_since_ms = MonotonicMs();
   c->waiting_shard = shard;
   c->waiting_op = op;
-  pending_[header.id] = c;
+  pending_[header.id] = {c, 0, c->waiting_since_ms, shard};
   WakeShard(shard);
 }
 
@@ -388,8 +319,16 @@ void AdminServer::DrainShards() {
 void AdminServer::OnShardReply(const AdminHeader& header, std::string_view payload) {
   auto it = pending_.find(header.id);
   if (it == pending_.end()) return;  // its client is gone, or it timed out
-  Client* c = it->second;
+  const Waiting waiting = it->second;
   pending_.erase(it);
+  if (waiting.http_token != 0) {
+    if (http_ != nullptr) {
+      http_->Finish(waiting.http_token,
+                    {200, "application/json", Cat("{\"ok\":true,", payload.substr(1), "\n")});
+    }
+    return;
+  }
+  Client* c = waiting.client;
   c->waiting_id = 0;
   switch (header.op) {
     case AdminHeader::kLookup:
@@ -422,6 +361,7 @@ void AdminServer::OnShardReply(const AdminHeader& header, std::string_view paylo
     case AdminHeader::kSetUsers:
     case AdminHeader::kSetTls:
     case AdminHeader::kSnapshot:
+    case AdminHeader::kTraceFilters:
       break;  // never answered
   }
   if (!c->closed) WriteTo(c);
@@ -442,13 +382,26 @@ void AdminServer::ContinueDumps() {
     c->waiting_since_ms = MonotonicMs();
     c->waiting_shard = c->dump_shard;
     c->waiting_op = AdminHeader::kDump;
-    pending_[header.id] = c;
+    pending_[header.id] = {c, 0, c->waiting_since_ms, c->dump_shard};
     WakeShard(c->dump_shard);
   }
 }
 
 void AdminServer::CheckTimeouts() {
   const uint64_t now = MonotonicMs();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const Waiting& w = it->second;
+    if (w.http_token == 0 || now - w.since_ms < kShardTimeoutMs) {
+      ++it;
+      continue;
+    }
+    if (http_ != nullptr) {
+      http_->Finish(w.http_token, {504, "application/json",
+                                   Cat("{\"ok\":false,\"error\":\"shard ", w.shard, " did not answer within ",
+                                       kShardTimeoutMs, " ms\"}\n")});
+    }
+    pending_.erase(it++);
+  }
   for (auto& owned : clients_) {
     Client* c = owned.get();
     if (c->closed || c->waiting_id == 0 || now - c->waiting_since_ms < kShardTimeoutMs) continue;
@@ -476,7 +429,7 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
     return !root[name].get(*out);
   };
   if (cmd == "version") {
-    Reply(c, Cat("{\"ok\":true,\"version\":\"", kVersion, "\",\"server\":\"", JsonEscape(config_.server), "\"}"));
+    Reply(c, Cat("{\"ok\":true,\"version\":\"", LOCUS_VERSION, "\",\"server\":\"", JsonEscape(config_.server), "\"}"));
   } else if (cmd == "health") {
     bool healthy = false;
     Reply(c, HealthJson(&healthy));
@@ -484,6 +437,11 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
     Reply(c, Cat("{\"ok\":true,\"config\":", ConfigToJson(config_), "}"));
   } else if (cmd == "stats") {
     Reply(c, StatsJson());
+  } else if (cmd == "metrics") {
+    std::string json = "{\"ok\":true,\"text\":";
+    AppendJsonString(PrometheusText(Counters(), UptimeSeconds()), &json);
+    json.push_back('}');
+    Reply(c, json);
   } else if (cmd == "shards") {
     Reply(c, ShardsJson());
   } else if (cmd == "lookup" || cmd == "remove") {
@@ -507,6 +465,11 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
       string_field("contact", &contact);
       AskShard(c, owner, AdminHeader::kRemove, Cat(aor.view(), "\n", contact));
     }
+  } else if (cmd == "trace") {
+    std::string_view aor, source;
+    string_field("aor", &aor);
+    string_field("source", &source);
+    StartTrace(c, aor, source);
   } else if (cmd == "reload_users") {
     ReloadUsers(c);
   } else if (cmd == "reload_tls") {
@@ -529,8 +492,93 @@ void AdminServer::HandleLine(Client* c, std::string_view line) {
   } else {
     ++malformed_requests_;
     ReplyError(c, Cat("unknown command '", cmd,
-                      "' (version, health, config, stats, shards, lookup, remove, dump, reload_users, reload_tls, "
-                      "snapshot)"));
+                      "' (version, health, config, stats, metrics, shards, lookup, remove, dump, "
+                      "trace, reload_users, reload_tls, snapshot)"));
+  }
+}
+
+void AdminServer::StartTrace(Client* c, std::string_view aor, std::string_view source) {
+  // The shards match any tracer's filter; each line is matched again here
+  // for its tracer.
+  absl::StatusOr<TraceFilter> filter = TraceFilter::Make(aor, source);
+  if (!filter.ok()) {
+    ReplyError(c, std::string(filter.status().message()));
+    return;
+  }
+  if (Tracers() < kMaxTracers) {
+    c->tracing = true;
+    c->trace_filter = std::move(*filter);
+    trace_switch_.AddTracer();
+    filters_pending_.assign(shards_.size(), true);
+    PushTraceFilters();
+    Reply(c, Cat("{\"ok\":true,\"tracing\":true,\"rate_per_shard\":", MessageTap::kTraceRatePerSecond, "}"));
+    return;
+  }
+  ReplyError(c, Cat("too many traces at once (", kMaxTracers, ")"));
+}
+
+size_t AdminServer::Tracers() const {
+  size_t n = 0;
+  for (const auto& c : clients_) n += c->tracing && !c->closed ? 1 : 0;
+  return n;
+}
+
+void AdminServer::PushTraceFilters() {
+  std::string text;
+  bool built = false;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (!filters_pending_[i]) continue;
+    if (!built) {
+      std::vector<TraceFilter> filters;
+      for (const auto& c : clients_) {
+        if (c->tracing && !c->closed) filters.push_back(c->trace_filter);
+      }
+      text = SerializeFilters(filters);
+      built = true;
+    }
+    const AdminHeader header{next_id_++, AdminHeader::kTraceFilters, false, 0};
+    if (to_shards_[i]->TryPush(HeaderBytes(header), text)) {  // else: again next turn
+      filters_pending_[i] = false;
+      WakeShard(i);
+    }
+  }
+}
+
+void AdminServer::DrainTraces() {
+  for (auto& ring : trace_rings_) {
+    std::string_view bytes;
+    while (ring->Peek(&bytes)) {
+      TraceRecord record;
+      if (DecodeTraceRecord(bytes, &record)) SendTrace(record);
+      ring->Pop();
+    }
+  }
+}
+
+void AdminServer::SendTrace(const TraceRecord& record) {
+  Endpoint peer;
+  char ip_buf[64];
+  const std::string_view ip = Endpoint::Parse(record.peer, &peer) ? peer.IpText(ip_buf) : std::string_view();
+  std::string line;
+  for (auto& owned : clients_) {
+    Client* c = owned.get();
+    if (!c->tracing || c->closed) continue;
+    c->trace_skipped += record.dropped_before;
+    if (!c->trace_filter.Matches(record.aor, ip)) continue;
+    // A slow reader misses lines (counted, then announced) rather than
+    // growing its buffer or being cut off.
+    if (c->out.size() > kTracePauseOutput) {
+      ++c->trace_skipped;
+      continue;
+    }
+    if (c->trace_skipped > 0) {
+      c->out.append(Cat("{\"dropped\":", c->trace_skipped, "}\n"));
+      c->trace_skipped = 0;
+    }
+    if (line.empty()) line = TraceRecordJson(record);
+    c->out.append(line);
+    c->out.push_back('\n');
+    WriteTo(c);
   }
 }
 
@@ -635,44 +683,16 @@ size_t AdminServer::HandOffBacklog(size_t shard) const {
   return bytes;
 }
 
+std::vector<const ShardCounters*> AdminServer::Counters() const {
+  std::vector<const ShardCounters*> counters;
+  for (const ShardView& view : shards_) counters.push_back(view.counters);
+  return counters;
+}
+
+uint64_t AdminServer::UptimeSeconds() const { return (MonotonicMs() - started_ms_) / 1000; }
+
 std::string AdminServer::StatsJson() const {
-  std::string out = Cat("{\"ok\":true,\"uptime_s\":", (MonotonicMs() - started_ms_) / 1000,
-                        ",\"shard_count\":", shards_.size(),
-                        ",\"admin_malformed_requests\":", malformed_requests_);
-  Values total_counters, total_gauges;
-  std::array<uint64_t, LatencyHistogram::kBuckets> all{};
-  uint64_t all_sum_ns = 0;
-  std::string per_shard = "[";
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    const ShardCounters& c = *shards_[i].counters;
-    const Values counters = CounterValues(c);
-    const Values gauges = GaugeValues(c);
-    AddInto(total_counters, counters);
-    AddInto(total_gauges, gauges);
-    std::array<uint64_t, LatencyHistogram::kBuckets> mine{};
-    c.latency.AddTo(mine);
-    c.latency.AddTo(all);
-    if (i > 0) per_shard.push_back(',');
-    per_shard.append(Cat("{\"shard\":", i, ",\"counters\":"));
-    AppendObject(counters, &per_shard);
-    per_shard.append(",\"gauges\":");
-    AppendObject(gauges, &per_shard);
-    per_shard.append(",\"latency\":");
-    AppendLatency(mine, c.latency.sum_ns(), &per_shard);
-    all_sum_ns += c.latency.sum_ns();
-    per_shard.push_back('}');
-  }
-  per_shard.push_back(']');
-  out.append(",\"totals\":{\"counters\":");
-  AppendObject(total_counters, &out);
-  out.append(",\"gauges\":");
-  AppendObject(total_gauges, &out);
-  out.append(",\"latency\":");
-  AppendLatency(all, all_sum_ns, &out);
-  out.append("},\"shards\":");
-  out.append(per_shard);
-  out.push_back('}');
-  return out;
+  return engine::StatsJson(Counters(), UptimeSeconds(), malformed_requests_);
 }
 
 std::string AdminServer::ShardsJson() const {
@@ -697,20 +717,72 @@ std::string AdminServer::ShardsJson() const {
 }
 
 std::string AdminServer::HealthJson(bool* healthy) const {
-  // A shard whose loop has not turned for 2 s is stuck (it turns at least
-  // every 100 ms when idle).
-  const uint64_t now = MonotonicMs();
-  std::vector<size_t> stalled;
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    const uint64_t beat = shards_[i].counters->heartbeat_ms.Get();
-    if (beat == 0 || now > beat + 2000) stalled.push_back(i);
-  }
+  const std::vector<size_t> stalled = StalledShards(Counters(), MonotonicMs());
   *healthy = stalled.empty();
   if (*healthy) return Cat("{\"ok\":true,\"status\":\"ok\",\"shards\":", shards_.size(), "}");
   std::vector<std::string> names;
   for (size_t i : stalled) names.push_back(std::to_string(i));
   return Cat("{\"ok\":false,\"status\":\"stalled\",\"error\":\"shards not turning: ", Join(names, ", "),
              "\",\"stalled\":[", Join(names, ","), "]}");
+}
+
+HttpEndpoint::Reply AdminServer::Metrics() {
+  return {200, std::string(kPrometheusContentType), PrometheusText(Counters(), UptimeSeconds())};
+}
+
+HttpEndpoint::Reply AdminServer::Health() {
+  // As the admin `health`; before the shards run, and while they drain, the
+  // reason is that instead.
+  const int phase = phase_.load(std::memory_order_acquire);
+  if (phase != kReady) {
+    return {503, "application/json",
+            Cat("{\"ok\":false,\"status\":\"", phase == kStarting ? "starting" : "stopping",
+                "\",\"error\":\"", phase == kStarting ? "restoring bindings, not listening yet" : "draining",
+                "\"}\n")};
+  }
+  bool healthy = false;
+  std::string json = HealthJson(&healthy);
+  json.push_back('\n');
+  return {healthy ? 200 : 503, "application/json", std::move(json)};
+}
+
+HttpEndpoint::Reply AdminServer::Ready() {
+  switch (phase_.load(std::memory_order_acquire)) {
+    case kReady:
+      return {200, "application/json", "{\"ready\":true}\n"};
+    case kStarting:
+      return {503, "application/json",
+              "{\"ready\":false,\"reason\":\"restoring bindings, not listening yet\"}\n"};
+    default:
+      return {503, "application/json", "{\"ready\":false,\"reason\":\"draining\"}\n"};
+  }
+}
+
+std::optional<HttpEndpoint::Reply> AdminServer::StartLookup(std::string_view aor_text, uint64_t token) {
+  auto error = [](int status, std::string_view message) {
+    std::string json = "{\"ok\":false,\"error\":";
+    AppendJsonString(message, &json);
+    json.append("}\n");
+    return HttpEndpoint::Reply{status, "application/json", std::move(json)};
+  };
+  if (phase_.load(std::memory_order_acquire) != kReady) return error(503, "not ready");
+  // sip: may be left out of the path (user@host: no scheme before the @).
+  std::string text(aor_text);
+  if (text.substr(0, text.find('@')).find(':') == std::string::npos) text.insert(0, "sip:");
+  sip::Uri uri;
+  sip::CanonicalAor aor;
+  if (!sip::ParseUri(text, sip::HeaderId::kTo, &uri).ok() || !sip::CanonicalizeAor(uri, &aor).ok()) {
+    return error(400, Cat("not a sip or sips URI: ", aor_text));
+  }
+  const size_t owner =
+      static_cast<size_t>(store::OwnerShardOf(aor.view(), static_cast<int>(shards_.size())));
+  const AdminHeader header{next_id_++, AdminHeader::kLookup, false, 0};
+  if (!to_shards_[owner]->TryPush(HeaderBytes(header), aor.view())) {
+    return error(503, "shard queue full, try again");
+  }
+  pending_[header.id] = {nullptr, token, MonotonicMs(), owner};
+  WakeShard(owner);
+  return std::nullopt;
 }
 
 }  // namespace locus::engine

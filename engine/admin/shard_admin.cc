@@ -68,6 +68,9 @@ void ShardAdmin::Drain(uint32_t now_s) {
         }
         break;
       }
+      case AdminHeader::kTraceFilters:
+        if (tap_ != nullptr) tap_->SetFilters(payload);
+        break;
       case AdminHeader::kSetUsers: {
         std::shared_ptr<const UserDb>* handle = nullptr;
         if (payload.size() == sizeof(handle)) {

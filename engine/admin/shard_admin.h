@@ -9,6 +9,7 @@
 //    request, the next chunk asked for only when the client read the last;
 //  - snapshot: starts a journal snapshot; set-users: swaps the users file;
 //    set-tls: swaps the TLS context new connections use.
+//  - trace filters: what the shard's MessageTap copies to trace subscribers.
 // At most 64 requests per call to Drain(), so the shard never stalls.
 #ifndef LOCUS_ENGINE_ADMIN_SHARD_ADMIN_H_
 #define LOCUS_ENGINE_ADMIN_SHARD_ADMIN_H_
@@ -25,6 +26,7 @@
 #include "engine/durability/journal.h"
 #include "engine/spsc_ring.h"
 #include "engine/transport/stream_connections.h"
+#include "engine/trace/message_tap.h"
 #include "store/binding_table.h"
 
 namespace locus::engine {
@@ -43,6 +45,7 @@ class ShardAdmin {
   void SetJournal(Journal* journal) { journal_ = journal; }
   void SetAuthenticator(Authenticator* auth) { auth_ = auth; }
   void SetStreams(StreamConnections* streams) { streams_ = streams; }
+  void SetTap(MessageTap* tap) { tap_ = tap; }
   int wake_fd() const { return wake_fd_; }
 
   // Answers up to 64 requests, then wakes the admin thread if it replied.
@@ -64,6 +67,7 @@ class ShardAdmin {
   Journal* journal_ = nullptr;
   Authenticator* auth_ = nullptr;
   StreamConnections* streams_ = nullptr;
+  MessageTap* tap_ = nullptr;
   SpscRing* in_ = nullptr;
   SpscRing* out_ = nullptr;
   int notify_fd_ = -1;

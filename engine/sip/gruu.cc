@@ -28,6 +28,16 @@ void AppendBase64Url(const unsigned char* data, size_t size, std::string* out) {
   }
 }
 
+// The 6-bit value of a base64 character (standard alphabet), -1 if none.
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
 // Decodes base64url without padding into `out` (capacity `capacity`);
 // returns the size, or -1 when it is not base64url or too long.
 int DecodeBase64Url(std::string_view text, unsigned char* out, size_t capacity) {
@@ -50,6 +60,12 @@ int DecodeBase64Url(std::string_view text, unsigned char* out, size_t capacity) 
     padded[n++] = '=';
     ++pads;
   }
+  // Canonical form only (RFC 4648 section 3.5): the bits of the last
+  // character that fall beyond the data are zero, so a token has one
+  // spelling and no altered character decodes to the same bytes.
+  const int last = Base64Value(padded[text.size() - 1]);
+  const int unused_mask = pads == 2 ? 0x0F : pads == 1 ? 0x03 : 0;
+  if ((last & unused_mask) != 0) return -1;
   const int size = EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(padded),
                                    static_cast<int>(n));
   if (size < 0) return -1;

@@ -11,6 +11,7 @@ import argparse
 import atexit
 import ctypes
 import hashlib
+import http.client
 import json
 import os
 import random
@@ -149,8 +150,11 @@ class Locusd:
     """
 
     def __init__(self, flags=(), binary=None, host=LOOPBACK4, udp=True, tcp=True,
-                 port=None, cwd=None, ready_timeout=10.0, add_listen_flags=True, admin=False):
+                 port=None, cwd=None, ready_timeout=10.0, add_listen_flags=True, admin=False,
+                 env=None):
         self.binary = binary or LOCUSD
+        # Variables added to the daemon's environment (e.g. NOTIFY_SOCKET).
+        self.env = dict(env or {})
         if not self.binary:
             raise HarnessError("no locusd binary: pass --locusd PATH or set LOCUSD")
         self.host = host
@@ -212,6 +216,7 @@ class Locusd:
         self.proc = subprocess.Popen(
             [self.binary] + self.flags, cwd=self.cwd, stdin=subprocess.DEVNULL,
             stdout=self._stderr_file, stderr=self._stderr_file,
+            env=dict(os.environ, **self.env) if self.env else None,
             preexec_fn=_die_with_parent)
         _live_daemons.append(self)
         return self
@@ -1335,6 +1340,66 @@ def run_locusctl(args, socket_path=None, timeout=10.0, cwd=None, binary=None):
     except subprocess.TimeoutExpired as e:
         raise AssertionError("locusctl %s did not exit within %.0f s (stdout so far: %r)"
                              % (" ".join(args), timeout, e.stdout))
+
+
+# ---------------------------------------------------------------------------
+# HTTP endpoint and Prometheus text
+
+def http_request(addr, path, method="GET", headers=None, body=None, timeout=5.0):
+    """One HTTP/1.1 request on a connection of its own to addr (host, port);
+    returns (status, {header lower case: value}, body bytes)."""
+    conn = http.client.HTTPConnection(addr[0], addr[1], timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def http_json(addr, path, timeout=5.0):
+    """GET path; returns (status, the JSON body)."""
+    status, headers, body = http_request(addr, path, timeout=timeout)
+    if not headers.get("content-type", "").startswith("application/json"):
+        raise AssertionError("%s: content type %r, body %r" % (path, headers.get("content-type"), body))
+    return status, json.loads(body)
+
+
+PROM_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+                         r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*,?)?\})? '
+                         r'([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|NaN|[-+]?Inf))( -?[0-9]+)?$')
+PROM_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prometheus(text):
+    """Prometheus text exposition (format 0.0.4) -> (types {family: type},
+    samples {(name, sorted label pairs): value}). Fails on a malformed line,
+    a series given twice, or a sample without its TYPE line before it."""
+    types, samples = {}, {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            m = re.match(r"^# (TYPE|HELP) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$", line)
+            if m is None:
+                raise AssertionError("bad comment line: %r" % line)
+            if m.group(1) == "TYPE":
+                if m.group(2) in types:
+                    raise AssertionError("TYPE given twice: %r" % line)
+                types[m.group(2)] = m.group(3)
+            continue
+        m = PROM_SAMPLE.match(line)
+        if m is None:
+            raise AssertionError("not a Prometheus sample line: %r" % line)
+        key = (m.group(1), tuple(sorted(PROM_LABEL.findall(m.group(2) or ""))))
+        if key in samples:
+            raise AssertionError("series twice: %r" % line)
+        family = m.group(1) if m.group(1) in types else re.sub(r"_(count|sum)$", "", m.group(1))
+        if family not in types:
+            raise AssertionError("sample without a TYPE line before it: %r" % line)
+        samples[key] = float(m.group(3))
+    return types, samples
 
 
 # ---------------------------------------------------------------------------

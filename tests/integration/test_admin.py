@@ -51,6 +51,7 @@ bindings_created bindings_refreshed bindings_removed bindings_expired auth_chall
 auth_successes auth_failures auth_stale auth_replays auth_forbidden auth_malformed auth_locked_out
 auth_certificates
 journal_commits journal_bytes journal_failures journal_undone snapshots snapshot_failures
+hep_packets hep_errors trace_dropped
 responses_200 responses_302 responses_400 responses_401 responses_403 responses_404 responses_405
 responses_416 responses_420 responses_423 responses_439 responses_480 responses_481 responses_500
 responses_503 responses_513 responses_other""".split()

@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "simdjson.h"
 
 namespace locus::engine {
 namespace {
@@ -66,6 +68,98 @@ TEST(Config, JsonFileSetsEverySettingKind) {
   EXPECT_FALSE(ApplyJsonFile(path, &config).ok());
   EXPECT_FALSE(ApplyJsonFile(path + ".missing", &config).ok());
   std::remove(path.c_str());
+}
+
+
+TEST(Config, JsonKeysStartingWithUnderscoreAreComments) {
+  const std::string path = ::testing::TempDir() + "/locus_config_comment_test.json";
+  std::ofstream(path) << R"({"_comment": "listen where phones reach us", "udp": ["127.0.0.1:5098"],
+      "_": ["lines", "of", "text"], "_max_contacts": 99})";
+  Config config = Config::Defaults();
+  ASSERT_TRUE(ApplyJsonFile(path, &config).ok());
+  EXPECT_EQ(config.udp[0].port(), 5098);
+  EXPECT_EQ(config.policy.max_contacts, 16u);  // a commented-out setting stays off
+  std::ofstream(path) << R"({"comment": "no underscore: an unknown setting"})";
+  EXPECT_FALSE(ApplyJsonFile(path, &config).ok());
+  std::remove(path.c_str());
+}
+
+TEST(Config, ObservabilitySettings) {
+  Config config = Config::Defaults();
+  EXPECT_FALSE(config.http.valid());  // off by default
+  EXPECT_TRUE(config.hep.empty());
+  ASSERT_TRUE(ApplySetting("http", "127.0.0.1:9060", &config).ok());
+  EXPECT_EQ(config.http.ToString(), "127.0.0.1:9060");
+  ASSERT_TRUE(ApplySetting("http", "", &config).ok());
+  EXPECT_FALSE(config.http.valid());
+  for (const char* hep : {"127.0.0.1:9060", "[::1]:9060", "homer.example.net:9060"}) {
+    EXPECT_TRUE(ApplySetting("hep", hep, &config).ok()) << hep;
+    EXPECT_EQ(config.hep, hep);
+  }
+  ASSERT_TRUE(ApplySetting("log_format", "json", &config).ok());
+  EXPECT_EQ(config.log_format, LogFormat::kJson);
+  ASSERT_TRUE(ApplySetting("hep_capture_id", "2001", &config).ok());
+  EXPECT_EQ(config.hep_capture_id, 2001u);
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"http", "localhost:9060"}, {"http", "127.0.0.1"}, {"hep", "homer"}, {"hep", "homer:0"},
+           {"hep", "ho mer:9060"}, {"hep", ":9060"}, {"log_format", "xml"}, {"hep_capture_id", "-1"}}) {
+    const absl::Status status = ApplySetting(name, value, &config);
+    EXPECT_FALSE(status.ok()) << name << "=" << value;
+    EXPECT_NE(std::string(status.message()).find(name), std::string::npos) << status.message();
+  }
+}
+
+// The settings table, the parsers and the JSON of `config` agree: one row
+// per setting, named once; every row's value is valid JSON and a key of
+// ConfigToJson in table order; and each default, written back through its
+// parser, gives the same configuration (so --help's defaults are real ones).
+TEST(Config, TableParsersAndJsonAgree) {
+  const Config defaults = Config::Defaults();
+  const std::string json = ConfigToJson(defaults);
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  ASSERT_FALSE(parser.parse(json).get(object)) << json;
+  std::vector<std::string> keys;
+  for (auto [key, value] : object) keys.emplace_back(key);
+  std::vector<std::string> names;
+  std::set<std::string> unique;
+  for (const SettingInfo& s : Settings()) {
+    names.emplace_back(s.name);
+    EXPECT_TRUE(unique.insert(std::string(s.name)).second) << s.name << " twice";
+    EXPECT_FALSE(s.help.empty()) << s.name;
+    EXPECT_FALSE(s.placeholder.empty()) << s.name;
+    EXPECT_NE(SettingGroupTitle(s.group), "Other") << s.name;
+  }
+  EXPECT_EQ(keys, names);
+  for (const SettingInfo& s : Settings()) {
+    if (s.name == "auth_secret") continue;  // shown as where it is kept, never the value
+    simdjson::dom::element value;
+    ASSERT_FALSE(object[s.name].get(value));
+    std::string text;
+    if (value.is_string()) {
+      text = std::string(std::string_view(value));
+    } else if (value.is_array()) {
+      for (simdjson::dom::element item : value.get_array()) {
+        if (!text.empty()) text += ",";
+        text += std::string(std::string_view(item));
+      }
+    } else {
+      text = simdjson::to_string(value);
+    }
+    Config written = defaults;
+    const absl::Status status = ApplySetting(s.name, text, &written);
+    EXPECT_TRUE(status.ok()) << s.name << "=" << text << ": " << status.message();
+    EXPECT_EQ(ConfigToJson(written), json) << s.name << "=" << text;
+  }
+  // Every row has a parser, and a value its parser refuses names the row.
+  for (const SettingInfo& s : Settings()) {
+    Config config = defaults;
+    const absl::Status status = ApplySetting(s.name, "\x01 not a value \x01", &config);
+    if (!status.ok()) {
+      EXPECT_NE(std::string(status.message()).find(s.name), std::string::npos) << status.message();
+      EXPECT_EQ(std::string(status.message()).find("unknown setting"), std::string::npos) << s.name;
+    }
+  }
 }
 
 }  // namespace

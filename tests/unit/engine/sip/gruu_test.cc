@@ -57,6 +57,25 @@ TEST(Gruu, AlteredOrForeignTempGruusAreUnknown) {
   EXPECT_EQ(ResolveText(codec, "sip:someone@example.com").kind, GruuTarget::Kind::kNone);
 }
 
+TEST(Gruu, EveryOneCharacterChangeOfManyTempGruusIsUnknown) {
+  // Each token has a fresh nonce, so its last character varies: a change in
+  // the bits beyond the data must not decode to the same token.
+  GruuCodec codec(std::string(32, 'a'));
+  const std::string_view alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int n = 0; n < 50; ++n) {
+    std::string temp;
+    ASSERT_TRUE(codec.AppendTempGruu("sip:alice@example.com", kInstance, 1800000000, &temp));
+    const size_t end = temp.find('@');
+    std::string altered = temp;
+    for (char c : alphabet) {
+      if (c == temp[end - 1]) continue;
+      altered[end - 1] = c;
+      EXPECT_EQ(ResolveText(codec, altered).kind, GruuTarget::Kind::kInvalid) << altered;
+    }
+  }
+}
+
 TEST(Gruu, PubGruuEscapesTheInstanceAndResolvesBack) {
   std::string pub;
   GruuCodec::AppendPubGruu("sip:alice@example.com", "<urn:x:a b;c>", &pub);
