@@ -48,11 +48,26 @@ def make_certificate(work, name, key_args):
     return cert, key
 
 
+def free_stream_port():
+    """A port free for UDP and for a TCP listener: thousands of connections
+    just closed leave ports of the ephemeral range taken for a while."""
+    while True:
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+
+
 class StreamDaemon(Daemon):
     """locusd with TCP, TLS and WSS listeners beside its UDP one."""
 
     def __init__(self, build, work, cert, key, flags):
-        self.tcp_port, self.tls_port, self.wss_port = free_port(), free_port(), free_port()
+        self.tcp_port, self.tls_port, self.wss_port = (free_stream_port(), free_stream_port(),
+                                                        free_stream_port())
         super().__init__(build, work, [
             f"--tcp=127.0.0.1:{self.tcp_port}", f"--tls=127.0.0.1:{self.tls_port}",
             f"--wss=127.0.0.1:{self.wss_port}", f"--tls_cert={cert}", f"--tls_key={key}",
