@@ -1372,6 +1372,20 @@ PROM_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_
 PROM_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
+def quiet_stats(admin, timeout=3.0):
+    """Stats once nothing moves any more: every request answered (the harness's
+    readiness OPTIONS included) and two reads 150 ms apart equal."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        stats = admin.stats()
+        key = json.dumps([stats["totals"], stats["shards"]], sort_keys=True)
+        if key == last or time.monotonic() > deadline:
+            return stats
+        last = key
+        time.sleep(0.15)
+
+
 def parse_prometheus(text):
     """Prometheus text exposition (format 0.0.4) -> (types {family: type},
     samples {(name, sorted label pairs): value}). Fails on a malformed line,
@@ -1385,8 +1399,12 @@ def parse_prometheus(text):
             if m is None:
                 raise AssertionError("bad comment line: %r" % line)
             if m.group(1) == "TYPE":
+                if m.group(3) not in ("counter", "gauge", "summary", "histogram", "untyped"):
+                    raise AssertionError("unknown type: %r" % line)
                 if m.group(2) in types:
                     raise AssertionError("TYPE given twice: %r" % line)
+                if any(k[0] == m.group(2) for k in samples):
+                    raise AssertionError("TYPE after its samples: %r" % line)
                 types[m.group(2)] = m.group(3)
             continue
         m = PROM_SAMPLE.match(line)

@@ -88,20 +88,6 @@ def gauge_delta(after, before, name, shard=None):
     return gauges(after, shard)[name] - gauges(before, shard)[name]
 
 
-def quiet_stats(admin, timeout=3.0):
-    """Stats once nothing moves any more: every request answered (the harness's
-    readiness OPTIONS included) and two reads 150 ms apart equal."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        stats = admin.stats()
-        key = json.dumps([stats["totals"], stats["shards"]], sort_keys=True)
-        if key == last or time.monotonic() > deadline:
-            return stats
-        last = key
-        time.sleep(0.15)
-
-
 def contact_uri(tag, i):
     return "sip:%s%d@127.0.0.1:%d" % (tag, i, 20000 + i % 40000)
 
@@ -197,7 +183,7 @@ class Counters(AdminCase):
                 self.assertEqual([c.uri for c in resp.contacts()],
                                  [contact_uri("cnt", i)] if listed else [], resp.dump())
 
-        base = quiet_stats(self.admin)
+        base = h.quiet_stats(self.admin)
         self.assertLatencyCountsResponses(base)
 
         # N new AORs, each sent exactly once.
@@ -260,7 +246,7 @@ class Counters(AdminCase):
     def test_options_counted(self):
         m = 12
         clients = [self.udp() for _ in range(4)]
-        base = quiet_stats(self.admin)
+        base = h.quiet_stats(self.admin)
         reqs = [(clients[i % 4], clients[i % 4].options()) for i in range(m)]
         for resp in h.udp_exchange(reqs):
             self.assertEqual(resp.status, 200, resp.dump())
@@ -276,7 +262,7 @@ class Counters(AdminCase):
         rnd = h.random.Random(5)
         garbage = [bytes(rnd.randrange(1, 256) for _ in range(200)) for _ in range(3)]
         garbage += [b"hello world\r\n\r\n", b"this is not SIP", b"@@@@ @@@ @@\r\nX: y\r\n\r\n"]
-        base = quiet_stats(self.admin)
+        base = h.quiet_stats(self.admin)
         for j, g in enumerate(garbage):
             clients[j % 3].send(g)
         # An OPTIONS from each socket after its garbage: answered, the garbage
@@ -302,7 +288,7 @@ class Counters(AdminCase):
     def test_retransmission_absorbed(self):
         r = 4
         c = self.udp()
-        base = quiet_stats(self.admin)
+        base = h.quiet_stats(self.admin)
         for i in range(r):
             user = h.unique_user("rtx")
             req = c.register(user=user, domain="count.test",
@@ -323,7 +309,7 @@ class Counters(AdminCase):
 
     def test_tcp_connections(self):
         conns = 3
-        base = quiet_stats(self.admin)
+        base = h.quiet_stats(self.admin)
         clients = []
         sent = received = 0
         try:
@@ -358,7 +344,7 @@ class Counters(AdminCase):
         self.assertLatencyCountsResponses(end)
 
     def test_shards_agree_with_stats(self):
-        stats = quiet_stats(self.admin)
+        stats = h.quiet_stats(self.admin)
         shards = self.admin.ok({"cmd": "shards"})["shards"]
         self.assertEqual([s["shard"] for s in shards], [0, 1])
         for s in shards:
@@ -564,7 +550,7 @@ class Bindings(AdminCase):
                                         contacts=["<%s>" % c for c in (c1, c2, c3)], expires=600),
                            retransmit=False)
         self.assertEqual(resp.status, 200, resp.dump())
-        base = quiet_stats(self.admin)
+        base = h.quiet_stats(self.admin)
 
         def listed():
             r = udp.request(udp.register(user=user, domain="rm.test"), retransmit=False)
@@ -839,12 +825,6 @@ class Robustness(AdminCase):
 # 4. locusctl
 
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
-                    r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*,?)?\})? '
-                    r'([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|NaN|[-+]?Inf))( -?[0-9]+)?$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
 class Locusctl(AdminCase):
 
     @classmethod
@@ -862,7 +842,7 @@ class Locusctl(AdminCase):
         return p
 
     def test_stats_human_and_json(self):
-        stats = quiet_stats(self.admin)
+        stats = h.quiet_stats(self.admin)
         human = self.ctl("stats").stdout
         self.assertEqual(self.admin.stats()["totals"], stats["totals"], "stats moved without traffic")
         self.assertEqual(self.ctl("stats").stdout.splitlines()[1:], human.splitlines()[1:],
@@ -939,7 +919,7 @@ class Locusctl(AdminCase):
         self.assertRegex(out[0], r"SHARD\s+CPU")
         rows = [r.split() for r in out[1:] if r.strip()]
         self.assertEqual([r[0] for r in rows], ["0", "1"], out)
-        stats = quiet_stats(self.admin)
+        stats = h.quiet_stats(self.admin)
         self.assertEqual([int(r[2]) for r in rows],
                          [counters(stats, i)["requests_received"] for i in range(2)], out)
         self.assertEqual(sum(int(r[5]) for r in rows), 40)  # BINDINGS column
@@ -1037,38 +1017,16 @@ class Locusctl(AdminCase):
 
     def test_metrics(self):
         for _ in range(3):
-            before = quiet_stats(self.admin)
+            before = h.quiet_stats(self.admin)
             text = self.ctl("metrics").stdout
             after = self.admin.stats()
             if before["shards"] == after["shards"]:
                 break
         else:
             self.fail("stats kept moving without traffic")
-        types, samples = {}, {}
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            if line.startswith("#"):
-                m = re.match(r"^# (TYPE|HELP) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$", line)
-                self.assertIsNotNone(m, "bad comment line: %r" % line)
-                if m.group(1) == "TYPE":
-                    self.assertIn(m.group(3), ("counter", "gauge", "summary", "histogram", "untyped"))
-                    self.assertNotIn(m.group(2), types, "TYPE given twice: %r" % line)
-                    self.assertFalse(any(k[0] == m.group(2) for k in samples),
-                                     "TYPE after its samples: %r" % line)
-                    types[m.group(2)] = m.group(3)
-                continue
-            m = SAMPLE.match(line)
-            self.assertIsNotNone(m, "not a Prometheus sample line: %r" % line)
-            name = m.group(1)
-            labels = tuple(sorted(LABEL.findall(m.group(2) or "")))
-            self.assertTrue(name.startswith("locus_"), line)
-            self.assertNotIn((name, labels), samples, "series twice: %r" % line)
-            samples[(name, labels)] = float(m.group(3))
-            family = name if name in types else re.sub(r"_(count|sum)$", "", name)
-            self.assertIn(family, types, "sample without a TYPE line: %r" % line)
-            if types[family] == "counter":
-                self.assertTrue(name.endswith("_total"), "counter not ending in _total: %r" % line)
+        types, samples = h.parse_prometheus(text)
+        for (name, _), _ in samples.items():
+            self.assertTrue(name.startswith("locus_"), name)
         for name, kind in types.items():
             if kind == "counter":
                 self.assertTrue(name.endswith("_total"), name)

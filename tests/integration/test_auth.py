@@ -125,20 +125,6 @@ def auth_daemon(users=None, flags=(), shards=2, algorithms="SHA-256,MD5", start=
 
 
 
-def quiet_stats(admin, timeout=3.0):
-    """Stats once two reads 150 ms apart are equal (every answer counted)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        stats = admin.stats()
-        key = json.dumps([stats["totals"]["counters"], [s["counters"] for s in stats["shards"]]],
-                         sort_keys=True)
-        if key == last or time.monotonic() > deadline:
-            return stats
-        last = key
-        time.sleep(0.15)
-
-
 class Ua:
     """One registering UA: a client (UDP or TCP), the AOR it registers (To), its
     own Call-ID and CSeq, one Contact."""
@@ -224,11 +210,11 @@ class AuthCase(SharedDaemonCase):
         return Ua(client or self.udp(), aor_user, **kw)
 
     def stats(self):
-        return quiet_stats(self.admin)
+        return h.quiet_stats(self.admin)
 
     def assertDeltas(self, before, expected, names=AUTH_COUNTERS):
         """The auth counters moved exactly as expected ({name: delta}, others 0)."""
-        after = quiet_stats(self.admin)
+        after = h.quiet_stats(self.admin)
         got = {n: counters(after)[n] - counters(before)[n] for n in names}
         want = {n: expected.get(n, 0) for n in names}
         self.assertEqual(got, want, "counter deltas (got vs expected)")
@@ -589,7 +575,7 @@ class Credentials(AuthCase):
             before = self.stats()
             for _, value in cases:
                 self.assertStatus(ua.send(value), 400)
-            after = quiet_stats(self.admin)
+            after = h.quiet_stats(self.admin)
             got = {n: counters(after)[n] - counters(before)[n] for n in AUTH_COUNTERS}
             self.assertEqual(got, dict({n: 0 for n in AUTH_COUNTERS}, auth_malformed=len(cases)),
                              "%s Authorization headers (%s): auth_* counter deltas"

@@ -68,19 +68,6 @@ def register(addr, user, contacts, domain="example.com"):
             raise AssertionError("REGISTER answered %d:\n%s" % (resp.status, resp.dump()))
 
 
-def idle_stats(admin, timeout=3.0):
-    """Stats once two reads 150 ms apart are equal (nothing in flight)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        stats = admin.stats()
-        key = json.dumps([stats["totals"], stats["shards"]], sort_keys=True)
-        if key == last or time.monotonic() > deadline:
-            return stats
-        last = key
-        time.sleep(0.15)
-
-
 class Routes(SharedDaemonCase):
     """One daemon (two shards, HTTP on a free loopback port) for every route."""
 
@@ -96,7 +83,7 @@ class Routes(SharedDaemonCase):
         for i, user in enumerate(users):
             register(self.daemon.udp_addr, user, ["<sip:%s@127.0.0.1:%d>" % (user, 7000 + i)])
         for _ in range(3):
-            before = idle_stats(self.admin)
+            before = h.quiet_stats(self.admin)
             status, headers, body = h.http_request(self.http, "/metrics")
             after = self.admin.stats()
             if before["shards"] == after["shards"]:

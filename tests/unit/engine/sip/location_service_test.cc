@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/sip/request_handler.h"
+#include "tests/unit/engine/sip/two_shards.h"
 #include "gtest/gtest.h"
 #include "parser/message.h"
 
@@ -434,15 +435,7 @@ TEST_F(LocationServiceTest, MalformedButAnswerableGets400NamingTheHeader) {
 }
 
 TEST(LocationServiceShards, AnInviteAndItsAckGoToTheShardThatOwnsTheAor) {
-  Config config = Config::Defaults();
-  store::BindingTable table0(kNow), table1(kNow);
-  ShardCounters c0, c1;
-  RequestHandler shard0(config, 0, 2, 42, table0, c0);
-  RequestHandler shard1(config, 1, 2, 42, table1, c1);
-  shard0.SetTime(kNow, 1);
-  shard1.SetTime(kNow, 1);
-  Inbound inbound;
-  Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  TwoShards shards(kNow);
   int owned_elsewhere = 0;
   for (int i = 0; i < 20; ++i) {
     Request invite = Invite("sip:user" + std::to_string(i) + "@example.com",
@@ -451,22 +444,18 @@ TEST(LocationServiceShards, AnInviteAndItsAckGoToTheShardThatOwnsTheAor) {
     const std::string text = invite.Text();
     ASSERT_TRUE(sip::ParseMessage(text, {}, &message).ok());
     std::string response;
-    Disposition d = shard0.Handle(message, inbound, false, &response);
-    RequestHandler* owner = &shard0;
-    if (d.kind == Disposition::Kind::kHandOff) {
-      ++owned_elsewhere;
-      ASSERT_EQ(d.owner, 1);
-      owner = &shard1;
-      d = shard1.Handle(message, inbound, true, &response);
-    }
+    RequestHandler* owner = nullptr;
+    bool handed_off = false;
+    const Disposition d = shards.HandleAtOwner(message, &response, &owner, &handed_off);
+    owned_elsewhere += handed_off ? 1 : 0;
     ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
     EXPECT_TRUE(response.starts_with("SIP/2.0 404")) << response;
     Request ack = invite;
     ack.method = "ACK";
     const std::string ack_text = ack.Text();
     ASSERT_TRUE(sip::ParseMessage(ack_text, {}, &message).ok());
-    const Disposition a = shard0.Handle(message, inbound, false, &response);
-    EXPECT_EQ(a.kind, owner == &shard1 ? Disposition::Kind::kHandOff : Disposition::Kind::kDrop);
+    const Disposition a = shards.shard0.Handle(message, shards.inbound, false, &response);
+    EXPECT_EQ(a.kind, handed_off ? Disposition::Kind::kHandOff : Disposition::Kind::kDrop);
   }
   EXPECT_GT(owned_elsewhere, 2);
   EXPECT_LT(owned_elsewhere, 18);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/durability/journal.h"
+#include "tests/unit/engine/sip/two_shards.h"
 #include "gtest/gtest.h"
 #include "parser/message.h"
 
@@ -199,15 +200,7 @@ TEST_F(RequestHandlerTest, CancelMatchingARegisterGets200OtherwiseItGets481) {
 }
 
 TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
-  Config config = Config::Defaults();
-  store::BindingTable table0(kNow), table1(kNow);
-  ShardCounters c0, c1;
-  RequestHandler shard0(config, 0, 2, 42, table0, c0);
-  RequestHandler shard1(config, 1, 2, 42, table1, c1);
-  shard0.SetTime(kNow, 1);
-  shard1.SetTime(kNow, 1);
-  Inbound inbound;
-  Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  TwoShards shards(kNow);
   int handed = 0;
   for (int i = 0; i < 40; ++i) {
     const std::string user = "user" + std::to_string(i);
@@ -216,19 +209,17 @@ TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
     sip::Message message;
     ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
     std::string response;
-    Disposition d = shard0.Handle(message, inbound, false, &response);
-    if (d.kind == Disposition::Kind::kHandOff) {
-      ASSERT_EQ(d.owner, 1);
-      ++handed;
-      d = shard1.Handle(message, inbound, true, &response);
-    }
+    RequestHandler* owner = nullptr;
+    bool handed_off = false;
+    const Disposition d = shards.HandleAtOwner(message, &response, &owner, &handed_off);
+    handed += handed_off ? 1 : 0;
     ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
     ASSERT_TRUE(response.starts_with("SIP/2.0 200 OK")) << response;
   }
   EXPECT_GT(handed, 5);
   EXPECT_LT(handed, 35);
-  EXPECT_EQ(table0.binding_count() + table1.binding_count(), 40u);
-  EXPECT_EQ(table1.binding_count(), static_cast<size_t>(handed));
+  EXPECT_EQ(shards.table0.binding_count() + shards.table1.binding_count(), 40u);
+  EXPECT_EQ(shards.table1.binding_count(), static_cast<size_t>(handed));
 }
 
 TEST(RequestHandlerDomains, DomainNotServedIs404) {
