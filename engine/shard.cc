@@ -137,6 +137,9 @@ void Shard::Run() {
       DeliverDecided();
       handoff_.FlushWakes();
     }
+    // Every response of this turn is queued by now: one TLS write per
+    // connection for all of them.
+    streams_.FlushTlsWrites();
     PublishGauges();
     tap_.EndTurn();
     if (stopping) {
@@ -157,7 +160,6 @@ void Shard::Run() {
       sleep_ms = std::clamp<uint64_t>(*next > now_ms_ ? *next - now_ms_ : 1, 1, 100);
     }
     __kernel_timespec timeout{0, static_cast<long long>(sleep_ms) * 1000 * 1000};
-    streams_.FlushTlsWrites();
     io_uring_cqe* cqe = nullptr;
     if (backlog) {
       io_uring_submit(&ring_);
@@ -456,6 +458,7 @@ void Shard::RunTimers() {
   handler_.Expire();
   handler_.RunInviteTimers([this](const InviteTransactions::Where& where, std::string_view bytes) {
     counters_.invite_retransmissions.Add();  // Timer G
+    if (tap_.on()) tap_.OnSent(store::Transport::kUdp, where.udp_socket, where.destination, bytes);
     udp_.Send(where.udp_socket, where.destination, bytes);
   });
   streams_.ExpireIdle(now_ms_ / 1000);

@@ -307,19 +307,18 @@ class Generator {
   int Run();
 
  private:
-  void OpenSocket() {
-    if (o_.stream()) {
-      OpenConnection();
-      return;
-    }
-    const int fd = socket(o_.target.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // A socket of `type` connected to the target (UDP: only the peer is set).
+  int ConnectedSocket(int type) {
+    const int fd = socket(o_.target.family(), type | SOCK_CLOEXEC, 0);
     if (fd < 0) Usage(std::string("socket: ") + std::strerror(errno));
-    const int size = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
     if (connect(fd, o_.target.addr(), o_.target.len()) != 0) {
       Usage(std::string("connect: ") + std::strerror(errno));
     }
+    return fd;
+  }
+
+  // Keeps `fd` as the next socket, with its local address (the Contacts').
+  void AddSocket(int fd) {
     sockaddr_storage local{};
     socklen_t len = sizeof(local);
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
@@ -327,14 +326,22 @@ class Generator {
     local_.push_back(Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&local), len));
   }
 
+  void OpenSocket() {
+    if (o_.stream()) {
+      OpenConnection();
+      return;
+    }
+    const int fd = ConnectedSocket(SOCK_DGRAM | SOCK_NONBLOCK);
+    const int size = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+    AddSocket(fd);
+  }
+
   // A long-lived TCP (or TLS) connection, connected and handshaken before
   // the load starts, then non-blocking.
   void OpenConnection() {
-    const int fd = socket(o_.target.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) Usage(std::string("socket: ") + std::strerror(errno));
-    if (connect(fd, o_.target.addr(), o_.target.len()) != 0) {
-      Usage(std::string("connect: ") + std::strerror(errno));
-    }
+    const int fd = ConnectedSocket(SOCK_STREAM);
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     Connection conn;
@@ -349,11 +356,7 @@ class Generator {
       if (SSL_connect(conn.ssl) != 1) Usage("TLS handshake with the target failed");
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    sockaddr_storage local{};
-    socklen_t len = sizeof(local);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
-    fds_.push_back(fd);
-    local_.push_back(Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&local), len));
+    AddSocket(fd);
     connections_.push_back(std::move(conn));
   }
 

@@ -7,7 +7,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
+
+#include "engine/spsc_ring.h"
 
 namespace locus::engine {
 
@@ -19,11 +22,11 @@ struct AdminHeader {
     kDump,        // payload: filter (see DumpFilter). Reply: the next chunk of
                   // binding lines (one JSON object per line), `done` on the last
     kDumpCancel,  // the client went away: close the dump's snapshot. No reply.
-    kSetUsers,    // payload: a heap std::shared_ptr<const UserDb>* the shard
-                  // takes over (and deletes). No reply.
+    kSetUsers,    // payload: a UserDb (PushShared); the shard
+                  // takes it over. No reply.
     kSnapshot,    // start a snapshot of the shard's table now. No reply.
-    kSetTls,      // payload: a heap std::shared_ptr<const TlsContext>* the shard
-                  // takes over (and deletes): new TLS connections use it. No reply.
+    kSetTls,      // payload: a TlsContext (PushShared); the shard
+                  // takes it over: new TLS connections use it. No reply.
     kTraceFilters,  // payload: every trace subscriber's filter (SerializeFilters). No reply.
   };
   uint64_t id = 0;  // chosen by the admin thread; replies carry it back
@@ -56,6 +59,31 @@ inline AdminHeader ReadAdminHeader(std::string_view record) {
   AdminHeader header;
   std::memcpy(&header, record.data(), sizeof(header));
   return header;
+}
+
+// An object shared with a shard (a users file, a TLS context): the record's
+// payload is a heap copy of the shared_ptr, which the shard takes over.
+// False when the ring is full (nothing was sent).
+template <typename T>
+bool PushShared(SpscRing& ring, const AdminHeader& header, const std::shared_ptr<const T>& value) {
+  auto* handle = new std::shared_ptr<const T>(value);
+  if (ring.TryPush(HeaderBytes(header), {reinterpret_cast<const char*>(&handle), sizeof(handle)})) {
+    return true;
+  }
+  delete handle;
+  return false;
+}
+
+// The shard's side of PushShared: the object, or null for a payload that
+// is not one.
+template <typename T>
+std::shared_ptr<const T> TakeShared(std::string_view payload) {
+  std::shared_ptr<const T>* handle = nullptr;
+  if (payload.size() != sizeof(handle)) return nullptr;
+  std::memcpy(&handle, payload.data(), sizeof(handle));
+  std::shared_ptr<const T> value = std::move(*handle);
+  delete handle;
+  return value;
 }
 
 }  // namespace locus::engine

@@ -617,12 +617,8 @@ void AdminServer::ReloadUsers(Client* c) {
     return;
   }
   for (size_t i = 0; i < shards_.size(); ++i) {
-    // The record carries a heap copy of the shared pointer; the shard takes it.
-    auto* handle = new std::shared_ptr<const UserDb>(*users);
     const AdminHeader header{next_id_++, AdminHeader::kSetUsers, false, 0};
-    if (!to_shards_[i]->TryPush(HeaderBytes(header),
-                                {reinterpret_cast<const char*>(&handle), sizeof(handle)})) {
-      delete handle;
+    if (!PushShared(*to_shards_[i], header, *users)) {
       ReplyError(c, Cat("shard ", i, " queue full: users not reloaded there; try again"));
       return;
     }
@@ -655,11 +651,8 @@ void AdminServer::ReloadTls(Client* c) {
     return;
   }
   for (size_t i = 0; i < shards_.size(); ++i) {
-    auto* handle = new std::shared_ptr<const TlsContext>(*tls);
     const AdminHeader header{next_id_++, AdminHeader::kSetTls, false, 0};
-    if (!to_shards_[i]->TryPush(HeaderBytes(header),
-                                {reinterpret_cast<const char*>(&handle), sizeof(handle)})) {
-      delete handle;
+    if (!PushShared(*to_shards_[i], header, *tls)) {
       ReplyError(c, Cat("shard ", i, " queue full: TLS not reloaded there; try again"));
       return;
     }

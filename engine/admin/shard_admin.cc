@@ -59,27 +59,19 @@ void ShardAdmin::Drain(uint32_t now_s) {
       case AdminHeader::kSnapshot:
         if (journal_ != nullptr) journal_->RequestSnapshot();
         break;
-      case AdminHeader::kSetTls: {
-        std::shared_ptr<const TlsContext>* handle = nullptr;
-        if (payload.size() == sizeof(handle)) {
-          std::memcpy(&handle, payload.data(), sizeof(handle));
-          if (streams_ != nullptr) streams_->SetTlsContext(std::move(*handle));
-          delete handle;
+      case AdminHeader::kSetTls:
+        if (auto tls = TakeShared<TlsContext>(payload); tls != nullptr && streams_ != nullptr) {
+          streams_->SetTlsContext(std::move(tls));
         }
         break;
-      }
       case AdminHeader::kTraceFilters:
         if (tap_ != nullptr) tap_->SetFilters(payload);
         break;
-      case AdminHeader::kSetUsers: {
-        std::shared_ptr<const UserDb>* handle = nullptr;
-        if (payload.size() == sizeof(handle)) {
-          std::memcpy(&handle, payload.data(), sizeof(handle));
-          if (auth_ != nullptr) auth_->SetUsers(std::move(*handle));
-          delete handle;
+      case AdminHeader::kSetUsers:
+        if (auto users = TakeShared<UserDb>(payload); users != nullptr && auth_ != nullptr) {
+          auth_->SetUsers(std::move(users));
         }
         break;
-      }
     }
     in_->Pop();
   }

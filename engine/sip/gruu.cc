@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "engine/auth/digest.h"
+#include "engine/sip/uri_escape.h"
 #include "parser/scan.h"
 
 namespace locus::engine {
@@ -70,41 +71,6 @@ int DecodeBase64Url(std::string_view text, unsigned char* out, size_t capacity) 
                                    static_cast<int>(n));
   if (size < 0) return -1;
   return size - static_cast<int>(pads);
-}
-
-// A URI parameter value (section 25.1 paramchar): unreserved and
-// param-unreserved characters as they are, everything else %-escaped.
-void AppendParamEscaped(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (char c : text) {
-    const bool plain = sip::IsAlnum(c) || std::strchr("-_.!~*'()[]/:&+$", c) != nullptr;
-    if (plain && c != '\0') {
-      out->push_back(c);
-    } else {
-      const unsigned char u = static_cast<unsigned char>(c);
-      out->push_back('%');
-      out->push_back(kHex[u >> 4]);
-      out->push_back(kHex[u & 0xF]);
-    }
-  }
-}
-
-// %-escapes decoded; false on a malformed escape.
-bool Unescape(std::string_view text, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out->push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return false;
-    const int high = sip::HexValue(text[i + 1]);
-    const int low = sip::HexValue(text[i + 2]);
-    if (high < 0 || low < 0) return false;
-    out->push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return true;
 }
 
 // The scheme ("sip" or "sips") and host part (host[:port]) of a canonical
@@ -179,7 +145,7 @@ void GruuCodec::AppendPubGruu(std::string_view canonical_aor, std::string_view i
   if (instance.size() >= 2 && instance.front() == '<' && instance.back() == '>') {
     instance = instance.substr(1, instance.size() - 2);
   }
-  AppendParamEscaped(instance, out);
+  AppendPercentEscaped(instance, kParamMarks, out);
 }
 
 bool GruuCodec::Decode(std::string_view token_text, GruuTarget* out) {
@@ -220,7 +186,7 @@ GruuTarget GruuCodec::Resolve(const sip::Uri& uri) {
   if (!sip::FindUriParam(uri.params, "gr", &gr)) return target;
   if (!gr.empty()) {
     std::string instance;
-    if (!Unescape(gr, &instance) || instance.empty()) {
+    if (!PercentUnescape(gr, &instance) || instance.empty()) {
       target.kind = GruuTarget::Kind::kInvalid;
       return target;
     }

@@ -1,8 +1,6 @@
 #include "engine/sip/redirect_contacts.h"
 
-#include <cstring>
-
-#include "parser/scan.h"
+#include "engine/sip/uri_escape.h"
 
 namespace locus::engine {
 
@@ -19,22 +17,6 @@ void AppendQValue(uint16_t q, std::string* out) {
   out->append(digits, static_cast<size_t>(n));
 }
 
-void AppendHeaderValueEscaped(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (char c : text) {
-    // unreserved = alphanum / mark; hnv-unreserved = [ ] / ? : + $
-    const bool plain = c != '\0' && (sip::IsAlnum(c) || std::strchr("-_.!~*'()[]/?:+$", c) != nullptr);
-    if (plain) {
-      out->push_back(c);
-      continue;
-    }
-    const unsigned char u = static_cast<unsigned char>(c);
-    out->push_back('%');
-    out->push_back(kHex[u >> 4]);
-    out->push_back(kHex[u & 0xF]);
-  }
-}
-
 void AppendRedirectContacts(std::span<const store::Binding* const> bindings, uint32_t now,
                             std::string* out) {
   for (const store::Binding* b : bindings) {
@@ -45,7 +27,7 @@ void AppendRedirectContacts(std::span<const store::Binding* const> bindings, uin
       // Section 19.1.1: headers follow '?', joined by '&'.
       out->push_back(uri.find('?') == std::string_view::npos ? '?' : '&');
       out->append("Route=");
-      AppendHeaderValueEscaped(b->path(), out);
+      AppendPercentEscaped(b->path(), kHeaderValueMarks, out);
     }
     out->append(">;q=");
     AppendQValue(b->has_q ? b->q : 1000, out);

@@ -22,10 +22,6 @@ namespace locus::engine {
 void AppendRedirectContacts(std::span<const store::Binding* const> bindings, uint32_t now,
                             std::string* out);
 
-// Appends `text` escaped as a URI header value (section 25.1 hvalue:
-// unreserved and hnv-unreserved characters as they are, the rest %XX).
-void AppendHeaderValueEscaped(std::string_view text, std::string* out);
-
 // Writes q in thousandths as a qvalue: 1000 -> "1", 500 -> "0.5", 5 -> "0.005".
 void AppendQValue(uint16_t q, std::string* out);
 

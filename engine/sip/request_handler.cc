@@ -7,6 +7,7 @@
 
 #include "absl/hash/hash.h"
 #include "engine/sip/outbound.h"
+#include "engine/text.h"
 #include "engine/sip/redirect_contacts.h"
 #include "parser/scan.h"
 #include "parser/aor.h"
@@ -36,6 +37,22 @@ constexpr std::string_view kAllowRedirect =
     "UPDATE, PRACK, PUBLISH";
 
 Disposition Dropped() { return {}; }
+
+Disposition HandedOffTo(int owner) {
+  Disposition d;
+  d.kind = Disposition::Kind::kHandOff;
+  d.owner = owner;
+  return d;
+}
+
+// ARCHITECTURE section 5: a 400's reason phrase names the header and the
+// problem, e.g. "CSeq: sequence number above 2^31-1".
+std::string ProblemReason(sip::HeaderId header, std::string_view what) {
+  std::string reason(sip::HeaderName(header));
+  if (!reason.empty()) reason.append(": ");
+  reason.append(what);
+  return reason;
+}
 
 bool SecureTransport(store::Transport transport) {
   return transport == store::Transport::kTls || transport == store::Transport::kWss;
@@ -77,6 +94,10 @@ RequestHandler::RequestHandler(const Config& config, int shard, int shard_count,
   key_.reserve(1024);
   path_.reserve(1024);
   unsupported_.reserve(256);
+  for (const std::string& uri : config.service_route) {
+    if (!service_route_.empty()) service_route_.append(", ");
+    service_route_.append(Cat("<", uri, ">"));
+  }
 }
 
 void RequestHandler::SetTime(uint32_t now_s, uint64_t now_ms) {
@@ -158,6 +179,14 @@ std::optional<uint64_t> RequestHandler::NextTimerMs() const {
   return std::min(*a, *b);
 }
 
+ReplyTo RequestHandler::ReplyToOf(const Inbound& inbound) const {
+  ReplyTo reply;
+  reply.source = inbound.source;
+  reply.tag_seed = tag_seed_;
+  reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  return reply;
+}
+
 Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply, int status,
                                     bool hold) {
   Disposition d;
@@ -171,20 +200,10 @@ Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply
   return d;
 }
 
-void RequestHandler::StartResponse(int status, std::string_view reason,
-                                   const sip::Message& message, const ReplyTo& reply,
-                                   std::string* response) {
-  ResponseBuilder builder(response);
-  builder.Start(status, reason, message, reply);
-}
-
 Disposition RequestHandler::Reject(const sip::Message& message, const Inbound& inbound,
                                    int status, std::string_view reason, uint32_t retry_after,
                                    std::string* response) {
-  ReplyTo reply;
-  reply.source = inbound.source;
-  reply.tag_seed = tag_seed_;
-  reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  ReplyTo reply = ReplyToOf(inbound);
   if (message.is_response() || message.method() == sip::Method::kAck ||
       !FindTopVia(message, &reply)) {
     return Dropped();
@@ -204,10 +223,7 @@ Disposition RequestHandler::Reject(const sip::Message& message, const Inbound& i
 Disposition RequestHandler::HandleMalformed(const sip::Message& salvaged, sip::HeaderId broken,
                                             const sip::ParseError& error, const Inbound& inbound,
                                             std::string* response) {
-  ReplyTo reply;
-  reply.source = inbound.source;
-  reply.tag_seed = tag_seed_;
-  reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  ReplyTo reply = ReplyToOf(inbound);
   if (!salvaged.is_request() || salvaged.method() == sip::Method::kAck ||
       !FindTopVia(salvaged, &reply)) {
     return Dropped();
@@ -229,13 +245,9 @@ Disposition RequestHandler::HandleMalformed(const sip::Message& salvaged, sip::H
     return Dropped();
   }
   reply.has_to_tag = !sip::TagOf(to).empty();
-  // ARCHITECTURE section 5: a reason that names the problem.
   const sip::HeaderId header = broken != sip::HeaderId::kNone ? broken : error.header;
-  std::string reason(sip::HeaderName(header));
-  if (!reason.empty()) reason.append(": ");
-  reason.append(error.what);
   ResponseBuilder builder(response);
-  builder.Start(400, reason, salvaged, reply);
+  builder.Start(400, ProblemReason(header, error.what), salvaged, reply);
   builder.Finish(config_.server);
   return Respond(inbound, reply, 400);
 }
@@ -247,10 +259,7 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
     return Dropped();
   }
   if (!handed_off) CountMethod(message.method());
-  ReplyTo reply;
-  reply.source = inbound.source;
-  reply.tag_seed = tag_seed_;
-  reply.force_rport = config_.force_rport && inbound.transport == store::Transport::kUdp;
+  ReplyTo reply = ReplyToOf(inbound);
   cached_ = false;
   if (!FindTopVia(message, &reply)) {
     counters_.parse_errors.Add();  // no usable Via: nowhere to answer
@@ -264,11 +273,7 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
   const sip::ParseError error = sip::ValidateMessage(message, &core_, contacts_);
   if (!error.ok()) {
     if (error.header == sip::HeaderId::kAuthorization) counters_.auth_malformed.Add();
-    // ARCHITECTURE section 5: 400 with a reason that names the problem.
-    std::string reason(sip::HeaderName(error.header));
-    if (!reason.empty()) reason.append(": ");
-    reason.append(error.what);
-    return Reject(message, inbound, 400, reason, 0, response);
+    return Reject(message, inbound, 400, ProblemReason(error.header, error.what), 0, response);
   }
   reply.has_to_tag = !sip::TagOf(core_.to).empty();
 
@@ -320,12 +325,7 @@ Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound
     return Reject(message, inbound, 400, aor_error.what, 0, response);
   }
   const int owner = OwnerShard(aor.view(), shard_count_);
-  if (owner != shard_ && !handed_off) {
-    Disposition d;
-    d.kind = Disposition::Kind::kHandOff;
-    d.owner = owner;
-    return d;
-  }
+  if (owner != shard_ && !handed_off) return HandedOffTo(owner);
   if (message.method() == sip::Method::kCancel) {
     return HandleCancel(message, inbound, reply, response);
   }
@@ -342,9 +342,7 @@ Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound
       return Dropped();
     }
     if (auto hit = transactions_.Find(key_, now_ms_)) {
-      counters_.retransmissions.Add();
-      response->assign(*hit);
-      return Respond(inbound, reply, 0);
+      return Retransmitted(*hit, inbound, reply, response);
     }
   }
   Disposition d = HandleRegister(message, inbound, reply, aor.view(), response);
@@ -401,23 +399,13 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
   if (const int status = ResolveTarget(message, &owner, &reason); status != 0) {
     return Reject(message, inbound, status, reason, 0, response);
   }
-  if (owner != shard_ && !handed_off) {
-    Disposition d;
-    d.kind = Disposition::Kind::kHandOff;
-    d.owner = owner;
-    return d;
-  }
+  if (owner != shard_ && !handed_off) return HandedOffTo(owner);
   if (cancel) {
     // Section 9.2: a CANCEL matching a completed INVITE transaction gets
     // 200; its final response was sent and stands.
     BuildTransactionKey(message, reply, "INVITE");
     std::string_view ignored;
-    const bool matched = invites_.Find(key_, &ignored);
-    const int status = matched ? 200 : 481;
-    ResponseBuilder builder(response);
-    builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);
-    builder.Finish(config_.server);
-    return Respond(inbound, reply, status);
+    return AnswerCancel(invites_.Find(key_, &ignored), message, inbound, reply, response);
   }
   // Section 17.2.1 (INVITE) and 17.2.2 (the rest): a retransmission gets the
   // same final response, byte for byte.
@@ -427,15 +415,11 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
   if (invite) {
     std::string_view sent;
     if (invites_.Find(key_, &sent)) {
-      counters_.retransmissions.Add();
-      response->assign(sent);
-      return Respond(inbound, reply, 0);
+      return Retransmitted(sent, inbound, reply, response);
     }
   } else if (udp) {
     if (auto hit = transactions_.Find(key_, now_ms_)) {
-      counters_.retransmissions.Add();
-      response->assign(*hit);
-      return Respond(inbound, reply, 0);
+      return Retransmitted(*hit, inbound, reply, response);
     }
   }
   const int status = redirect_.Answer(message, reply, target_, now_s_, config_.server, response);
@@ -463,12 +447,7 @@ Disposition RequestHandler::HandleAck(const sip::Message& message, const ReplyTo
     int owner = shard_;
     const char* reason = "";
     if (ResolveTarget(message, &owner, &reason) != 0) return Dropped();  // not ours to answer
-    if (owner != shard_ && !handed_off) {
-      Disposition d;
-      d.kind = Disposition::Kind::kHandOff;
-      d.owner = owner;
-      return d;
-    }
+    if (owner != shard_ && !handed_off) return HandedOffTo(owner);
   }
   BuildTransactionKey(message, reply, "INVITE");
   if (invites_.Acknowledge(key_)) counters_.acks_absorbed.Add();
@@ -481,13 +460,25 @@ Disposition RequestHandler::HandleCancel(const sip::Message& message, const Inbo
   // REGISTER itself was already answered and is unaffected); otherwise 481.
   BuildTransactionKey(message, reply, "REGISTER");
   const bool matched = inbound.transport == store::Transport::kUdp &&
-                       (transactions_.Find(key_, now_ms_).has_value() ||
-                        KeyHeld());
+                       (transactions_.Find(key_, now_ms_).has_value() || KeyHeld());
+  return AnswerCancel(matched, message, inbound, reply, response);
+}
+
+Disposition RequestHandler::AnswerCancel(bool matched, const sip::Message& message,
+                                         const Inbound& inbound, const ReplyTo& reply,
+                                         std::string* response) {
   const int status = matched ? 200 : 481;
   ResponseBuilder builder(response);
   builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);
   builder.Finish(config_.server);
   return Respond(inbound, reply, status);
+}
+
+Disposition RequestHandler::Retransmitted(std::string_view cached, const Inbound& inbound,
+                                          const ReplyTo& reply, std::string* response) {
+  counters_.retransmissions.Add();
+  response->assign(cached);
+  return Respond(inbound, reply, 0);
 }
 
 void RequestHandler::BuildTransactionKey(const sip::Message& message, const ReplyTo& reply,
@@ -691,9 +682,9 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   ResponseBuilder builder(response);
   builder.Start(outcome.status, outcome.reason, message, reply);
   if (outcome.status == 200) {
-    out_ = response;
     // RFC 5627 section 6: GRUUs for a UA that supports them.
-    AppendContacts(outcome.record, aor, gruu_ != nullptr && SupportsOption(message, "gruu"));
+    AppendContacts(outcome.record, aor, gruu_ != nullptr && SupportsOption(message, "gruu"),
+                   response);
     // RFC 3327 section 5.3: the Path vector is returned when the UA supports it.
     if (!path_.empty() && SupportsOption(message, "path")) builder.AddHeader("Path", path_);
     if (outbound.require) {
@@ -701,16 +692,7 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
       if (config_.flow_timer > 0) builder.AddHeaderUint("Flow-Timer", config_.flow_timer);
     }
     // RFC 3608 section 6: the route set of requests from this UA.
-    if (!config_.service_route.empty()) {
-      response->append("Service-Route: ");
-      for (size_t i = 0; i < config_.service_route.size(); ++i) {
-        if (i > 0) response->append(", ");
-        response->push_back('<');
-        response->append(config_.service_route[i]);
-        response->push_back('>');
-      }
-      response->append("\r\n");
-    }
+    if (!service_route_.empty()) builder.AddHeader("Service-Route", service_route_);
     builder.AddHeader("Date", date_);
   } else if (outcome.status == 423) {
     builder.AddHeaderUint("Min-Expires", outcome.min_expires);  // section 10.3 step 6
@@ -726,10 +708,10 @@ void RequestHandler::FailureFor(std::string_view held_success, std::string* out)
 }
 
 void RequestHandler::AppendContacts(const store::AorRecord* record, std::string_view aor,
-                                    bool gruu) {
+                                    bool gruu, std::string* response) {
   // Section 10.3 step 8: every current binding, each with its expires.
   if (record == nullptr) return;
-  std::string& out = *out_;
+  std::string& out = *response;
   for (const store::Binding& b : record->bindings()) {
     if (b.expires_at <= now_s_) continue;  // lapsed, not yet collected
     out.append("Contact: <");

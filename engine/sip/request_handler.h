@@ -151,9 +151,15 @@ class RequestHandler {
   void SetServerSecret(std::string_view secret);
 
  private:
+  // Where and how a response to a request from `inbound` goes.
+  ReplyTo ReplyToOf(const Inbound& inbound) const;
   Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status, bool hold = false);
-  void StartResponse(int status, std::string_view reason, const sip::Message& message,
-                     const ReplyTo& reply, std::string* response);
+  // A retransmitted request: the final response it had, again.
+  Disposition Retransmitted(std::string_view cached, const Inbound& inbound, const ReplyTo& reply,
+                            std::string* response);
+  // Section 9.2: 200 for a CANCEL that matched a transaction, else 481.
+  Disposition AnswerCancel(bool matched, const sip::Message& message, const Inbound& inbound,
+                           const ReplyTo& reply, std::string* response);
   // REGISTER (and a CANCEL of one): the AOR of To, its owner, the
   // transaction, then HandleRegister (or HandleCancel).
   Disposition RouteByTo(const sip::Message& message, const Inbound& inbound, const ReplyTo& reply,
@@ -183,7 +189,8 @@ class RequestHandler {
   Disposition RejectUnsupported(const sip::Message& message, const Inbound& inbound,
                                 const ReplyTo& reply, std::string* response);
   // The 200's Contacts: every current binding, with its GRUUs when `gruu`.
-  void AppendContacts(const store::AorRecord* record, std::string_view aor, bool gruu);
+  void AppendContacts(const store::AorRecord* record, std::string_view aor, bool gruu,
+                      std::string* response);
   void UpdateDate();
   void CountMethod(sip::Method method);
 
@@ -220,7 +227,7 @@ class RequestHandler {
   std::string key_;
   std::string path_;
   std::string unsupported_;
-  std::string* out_ = nullptr;
+  std::string service_route_;  // the Service-Route value, "<uri>, <uri>" (RFC 3608)
   Authenticator* auth_ = nullptr;
   GroupCommit* journal_ = nullptr;
   // Transactions whose response is held by the journal (hashes of their

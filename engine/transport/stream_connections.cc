@@ -305,7 +305,6 @@ void StreamConnections::SendBytes(StreamConnection& c, std::string_view bytes) {
   if (!c.tls->handshake_done()) return;  // nothing to say before it
   if (c.tls_plain_out.size() + bytes.size() > kMaxPendingOutput) {
     Close(c);  // a client that does not read its responses
-    MaybeFree(c);
     return;
   }
   if (c.tls_plain_out.empty()) tls_writes_.push_back(c.id());
@@ -320,7 +319,6 @@ void StreamConnections::FlushTlsWrites() {
     c->tls_plain_out.clear();
     if (!written) {
       Close(*c);
-      MaybeFree(*c);
       continue;
     }
     FlushTls(*c);
@@ -339,7 +337,6 @@ void StreamConnections::WriteWire(StreamConnection& c, std::string_view wire_byt
     Log(LogLevel::kDebug, "shard %d: stream client %s does not read its responses: closing",
         shard_, c.peer.ToString());
     Close(c);
-    MaybeFree(c);
     return;
   }
   c.out_pending.append(wire_bytes);
@@ -359,7 +356,6 @@ void StreamConnections::OnSent(size_t slot, uint32_t generation, int result) {
   counters_.tcp_bytes_out.Add(static_cast<uint64_t>(result));
   c.out_sent += static_cast<size_t>(result);
   ArmSend(c);  // the rest of this send, the next batch, or a close when all went out
-  if (c.closing) MaybeFree(c);
 }
 
 void StreamConnections::CloseWhenSent(StreamConnection& c) {

@@ -144,7 +144,8 @@ class StreamConnections {
   size_t open_count(StreamKind kind) const { return open_by_kind_[static_cast<size_t>(kind)]; }
 
   // For the framings: bytes for the peer below the framing (through TLS
-  // when there is one); close.
+  // when there is one); close (the slot is freed once no operation is in
+  // flight).
   void SendBytes(StreamConnection& c, std::string_view bytes);
   void Close(StreamConnection& c);
   ShardCounters& counters() { return counters_; }

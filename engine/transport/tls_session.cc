@@ -110,14 +110,6 @@ bool TlsSession::TakeOutput(std::string* wire) {
   return n > 0;
 }
 
-void TlsSession::Shutdown() {
-  if (ssl_ != nullptr && handshake_done_) {
-    ERR_clear_error();
-    SSL_shutdown(ssl_);
-    ERR_clear_error();
-  }
-}
-
 bool TlsSession::TakeHandshakeCompleted() {
   if (!handshake_done_ || handshake_reported_) return false;
   handshake_reported_ = true;

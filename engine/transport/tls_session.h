@@ -41,8 +41,6 @@ class TlsSession {
   bool Write(std::string_view plain);
   // Appends what is to be sent to *wire; false when there was nothing.
   bool TakeOutput(std::string* wire);
-  // Sends close_notify (the caller closes after taking the output).
-  void Shutdown();
 
   bool handshake_done() const { return handshake_done_; }
   // The handshake just completed (true once, for counting).
