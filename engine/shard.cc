@@ -224,6 +224,10 @@ void Shard::HandleCompletion(io_uring_cqe* cqe) {
     case IoOp::kWake:
       handoff_.OnWake(stopping);
       break;  // the inboxes are drained on every turn
+    case IoOp::kRedisConnect:
+    case IoOp::kRedisReceive:
+    case IoOp::kRedisSend:
+      break;  // a shard opens no Redis links: locusd has no cluster mode yet
     case IoOp::kIgnore:
       break;
   }

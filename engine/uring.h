@@ -28,6 +28,9 @@ enum class IoOp : uint8_t {
   kWake,              // a peer shard's MSG_RING, or our eventfd read
   kAdminWake,         // the admin thread's eventfd
   kJournal,           // generation: a Journal::Op
+  kRedisConnect,      // index: Redis link slot; generation: the slot's
+  kRedisReceive,      // index: Redis link slot; generation: the slot's
+  kRedisSend,         // index: Redis link slot; generation: the slot's
   kIgnore,            // completions nobody needs (MSG_RING sent, cancels)
 };
 

@@ -21,6 +21,7 @@ ROOMS = [
     ("engine/durability/group_commit.", "group_commit"),
     ("engine/durability/commit_batch.", "group_commit"),
     ("engine/durability/", "durability"),
+    ("engine/cluster/", "cluster"),
     ("engine/transport/", "transport"),
     ("engine/admin/", "admin"),
     ("engine/trace/", "trace"),
@@ -43,7 +44,8 @@ ALLOWED = {
     "group_commit": {"base", "parser", "store"},
     "sip": {"auth", "group_commit", "base", "parser", "store"},
     "durability": {"group_commit", "base", "parser", "store"},
-    "transport": {"base", "parser", "store"},
+    "cluster": {"base", "parser", "store"},
+    "transport": {"cluster", "base", "parser", "store"},
     "trace": {"base", "parser", "store"},
     "admin": {"auth", "durability", "group_commit", "trace", "transport", "base", "parser",
               "store"},
@@ -52,7 +54,7 @@ ALLOWED = {
 }
 
 # Rooms that must not know io_uring.
-NO_URING = {"parser", "store", "sip", "auth", "group_commit", "trace"}
+NO_URING = {"parser", "store", "sip", "auth", "group_commit", "trace", "cluster"}
 URING_INCLUDES = {"liburing.h", "engine/uring.h"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)

@@ -1,0 +1,292 @@
+#include "engine/cluster/cluster_client.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+
+#include "engine/text.h"
+#include "engine/cluster/aor_store.h"
+#include "engine/cluster/hash_slot.h"
+
+namespace locus::engine::cluster {
+namespace {
+
+const std::string_view kClusterSlots[] = {"CLUSTER", "SLOTS"};
+const std::string_view kAsking[] = {"ASKING"};
+
+std::span<const std::string_view> FunctionLoad() {
+  static const std::string_view args[] = {"FUNCTION", "LOAD", "REPLACE", FunctionLibrary()};
+  return args;
+}
+
+std::string_view ErrorText(const redisReply& reply) {
+  return reply.type == REDIS_REPLY_ERROR ? std::string_view(reply.str, reply.len) : std::string_view();
+}
+
+}  // namespace
+
+ClusterClient::ClusterClient(Options options) : options_(std::move(options)) {
+  for (const NodeAddress& seed : options_.seeds) ConnectionFor(seed);
+}
+
+ClusterClient::~ClusterClient() = default;
+
+int ClusterClient::ConnectionFor(const NodeAddress& node) {
+  for (size_t i = 0; i < connections_.size(); ++i) {
+    if (connections_[i]->address == node) return static_cast<int>(i);
+  }
+  if (connections_.size() >= kHashSlots) return -1;
+  connections_.push_back(
+      std::make_unique<Connection>(node, options_.max_output_bytes, options_.max_in_flight));
+  const int conn = static_cast<int>(connections_.size() - 1);
+  // Every life of a connection starts with the function library.
+  Queue(conn, NewOp(OpKind::kFunctionLoad, 0, FunctionLoad(), 0));
+  return conn;
+}
+
+int ClusterClient::MasterConnection(uint16_t slot) {
+  const int node = map_.MasterOf(slot);
+  if (node == SlotMap::kNoNode) return -1;
+  return ConnectionFor(map_.nodes()[static_cast<size_t>(node)]);
+}
+
+uint32_t ClusterClient::NewOp(OpKind kind, uint64_t tag, std::span<const std::string_view> args,
+                              uint64_t now_ms) {
+  uint32_t index;
+  if (free_op_ != 0) {
+    index = free_op_ - 1;
+    free_op_ = ops_[index].next_free;
+  } else {
+    index = static_cast<uint32_t>(ops_.size());
+    ops_.emplace_back();
+  }
+  Op& op = ops_[index];
+  op.kind = kind;
+  op.redirections = 0;
+  op.tag = tag;
+  op.submitted_ms = now_ms;
+  op.args = args;
+  op.next_free = 0;
+  return index;
+}
+
+void ClusterClient::FreeOp(uint32_t op) {
+  ops_[op].args = {};
+  ops_[op].next_free = free_op_;
+  free_op_ = op + 1;
+}
+
+bool ClusterClient::Queue(int conn, uint32_t op) {
+  if (!connections_[static_cast<size_t>(conn)]->pipeline.Append(ops_[op].args, op)) {
+    FreeOp(op);
+    return false;
+  }
+  return true;
+}
+
+bool ClusterClient::Submit(std::string_view key, std::span<const std::string_view> args, uint64_t tag,
+                           uint64_t now_ms) {
+  if (!have_map_) return false;
+  const int conn = MasterConnection(HashSlot(key));
+  if (conn < 0 || connections_[static_cast<size_t>(conn)]->state == ConnectionState::kBackoff) return false;
+  return Queue(conn, NewOp(OpKind::kCommand, tag, args, now_ms));
+}
+
+bool ClusterClient::ready() const {
+  if (!have_map_ || map_.covered() != kHashSlots) return false;
+  for (const NodeAddress& node : map_.nodes()) {
+    bool up = false;
+    for (const auto& connection : connections_) {
+      if (connection->address == node) up = connection->state == ConnectionState::kReady;
+    }
+    if (!up) return false;
+  }
+  return true;
+}
+
+void ClusterClient::TakeConnects(uint64_t now_ms,
+                                 absl::FunctionRef<void(int conn, const NodeAddress&)> connect) {
+  for (size_t i = 0; i < connections_.size(); ++i) {
+    Connection& c = *connections_[i];
+    const bool due = c.state == ConnectionState::kIdle ||
+                     (c.state == ConnectionState::kBackoff && now_ms >= c.retry_at_ms);
+    if (!due) continue;
+    c.state = ConnectionState::kConnecting;
+    c.connect_started_ms = now_ms;
+    connect(static_cast<int>(i), c.address);
+  }
+  MaybeReadSlotMap(now_ms);
+}
+
+void ClusterClient::Connected(int conn, uint64_t now_ms) {
+  Connection& c = *connections_[static_cast<size_t>(conn)];
+  c.state = ConnectionState::kReady;
+  c.backoff_ms = 0;
+  MaybeReadSlotMap(now_ms);
+}
+
+std::string_view ClusterClient::Unsent(int conn) const {
+  const Connection& c = *connections_[static_cast<size_t>(conn)];
+  return c.state == ConnectionState::kReady ? c.pipeline.unsent() : std::string_view();
+}
+
+void ClusterClient::Sent(int conn, size_t bytes) { connections_[static_cast<size_t>(conn)]->pipeline.Sent(bytes); }
+
+bool ClusterClient::Received(int conn, std::string_view bytes, uint64_t now_ms, Done done) {
+  RespPipeline& pipeline = connections_[static_cast<size_t>(conn)]->pipeline;
+  if (!pipeline.Feed(bytes).ok()) return false;
+  uint64_t op = 0;
+  Reply reply;
+  while (pipeline.NextReply(&op, &reply)) OnReply(conn, static_cast<uint32_t>(op), *reply, now_ms, done);
+  if (pipeline.broken()) {
+    last_error_ = Cat("Redis ", address(conn).ToString(), ": not a RESP stream");
+    return false;
+  }
+  MaybeReadSlotMap(now_ms);
+  return true;
+}
+
+void ClusterClient::OnReply(int conn, uint32_t op, const redisReply& reply, uint64_t now_ms, Done done) {
+  Op& o = ops_[op];  // valid until the first NewOp below
+  switch (o.kind) {
+    case OpKind::kFunctionLoad:
+      // A replica refuses writes; a master must take the library.
+      if (reply.type == REDIS_REPLY_ERROR && !ErrorText(reply).starts_with("READONLY")) {
+        last_error_ = Cat("Redis ", address(conn).ToString(), ": FUNCTION LOAD: ", ErrorText(reply));
+      }
+      FreeOp(op);
+      return;
+    case OpKind::kClusterSlots:
+      map_read_in_flight_ = false;
+      OnClusterSlots(conn, reply);
+      FreeOp(op);
+      return;
+    case OpKind::kAsking:
+      FreeOp(op);
+      return;
+    case OpKind::kCommand:
+      break;
+  }
+  const std::optional<Redirection> redirection = ParseRedirection(ErrorText(reply));
+  if (!redirection) {
+    done(o.tag, &reply, {});
+    FreeOp(op);
+    return;
+  }
+  ++redirections_;
+  if (o.redirections >= options_.max_redirections) {
+    Fail(op, "too many redirections", done);
+    return;
+  }
+  ++o.redirections;
+  if (redirection->kind == Redirection::Kind::kMoved) {
+    map_.Assign(redirection->slot, redirection->node);
+    have_map_ = true;
+    map_wanted_ = true;  // more slots have probably moved with this one
+  }
+  const int target = ConnectionFor(redirection->node);
+  if (target < 0 || connections_[static_cast<size_t>(target)]->state == ConnectionState::kBackoff) {
+    Fail(op, "redirected to a node that is down", done);
+    return;
+  }
+  if (redirection->kind == Redirection::Kind::kAsk &&
+      !Queue(target, NewOp(OpKind::kAsking, 0, kAsking, now_ms))) {
+    Fail(op, "redirection: queue full", done);
+    return;
+  }
+  // NewOp may have moved ops_: no reference into it from here on.
+  ops_[op].submitted_ms = now_ms;
+  if (!connections_[static_cast<size_t>(target)]->pipeline.Append(ops_[op].args, op)) {
+    Fail(op, "redirection: queue full", done);
+  }
+}
+
+void ClusterClient::OnClusterSlots(int conn, const redisReply& reply) {
+  const NodeAddress asked = address(conn);
+  if (ErrorText(reply).find("cluster support disabled") != std::string_view::npos) {
+    map_ = SlotMap::Single(asked);
+    have_map_ = true;
+    return;
+  }
+  absl::StatusOr<SlotMap> map = SlotMap::FromClusterSlots(reply, asked);
+  if (!map.ok()) {
+    last_error_ = Cat("Redis ", asked.ToString(), ": ", std::string(map.status().message()));
+    map_wanted_ = true;
+    return;
+  }
+  map_ = std::move(*map);
+  have_map_ = true;
+  for (const NodeAddress& node : map_.nodes()) ConnectionFor(node);
+}
+
+void ClusterClient::Fail(uint32_t op, std::string_view why, Done done) {
+  const Op& o = ops_[op];
+  if (o.kind == OpKind::kCommand) done(o.tag, nullptr, why);
+  if (o.kind == OpKind::kClusterSlots) {
+    map_read_in_flight_ = false;
+    map_wanted_ = true;
+  }
+  FreeOp(op);
+}
+
+void ClusterClient::Closed(int conn, uint64_t now_ms, Done done) {
+  Connection& c = *connections_[static_cast<size_t>(conn)];
+  ++connection_failures_;
+  last_error_ = Cat("Redis ", c.address.ToString(), ": connection lost");
+  std::vector<uint32_t> lost;
+  c.pipeline.Reset([&](uint64_t op) { lost.push_back(static_cast<uint32_t>(op)); });
+  c.state = ConnectionState::kBackoff;
+  c.backoff_ms = std::clamp(c.backoff_ms * 2, options_.reconnect_min_ms, options_.reconnect_max_ms);
+  c.retry_at_ms = now_ms + c.backoff_ms;
+  Queue(conn, NewOp(OpKind::kFunctionLoad, 0, FunctionLoad(), now_ms));
+  map_wanted_ = true;  // a failover, perhaps
+  for (uint32_t op : lost) Fail(op, "connection to Redis lost", done);
+  MaybeReadSlotMap(now_ms);
+}
+
+bool ClusterClient::MasterDown() const {
+  for (const NodeAddress& node : map_.nodes()) {
+    for (const auto& connection : connections_) {
+      if (connection->address == node && connection->state == ConnectionState::kBackoff) return true;
+    }
+  }
+  return false;
+}
+
+void ClusterClient::Tick(uint64_t now_ms, absl::FunctionRef<void(int conn)> close) {
+  if (have_map_ && now_ms >= next_degraded_read_ms_ && MasterDown()) {
+    next_degraded_read_ms_ = now_ms + options_.degraded_map_read_ms;
+    map_wanted_ = true;
+    MaybeReadSlotMap(now_ms);
+  }
+  for (size_t i = 0; i < connections_.size(); ++i) {
+    const Connection& c = *connections_[i];
+    uint64_t waiting_since;
+    if (c.state == ConnectionState::kConnecting) {
+      waiting_since = c.connect_started_ms;
+    } else if (c.state == ConnectionState::kReady && c.pipeline.in_flight() > 0) {
+      waiting_since = std::max(ops_[c.pipeline.oldest_tag()].submitted_ms, c.connect_started_ms);
+    } else {
+      continue;
+    }
+    if (now_ms > waiting_since + options_.reply_timeout_ms) {
+      ++timeouts_;
+      close(static_cast<int>(i));
+    }
+  }
+}
+
+void ClusterClient::MaybeReadSlotMap(uint64_t now_ms) {
+  if (!map_wanted_ || map_read_in_flight_) return;
+  for (size_t i = 0; i < connections_.size(); ++i) {
+    if (connections_[i]->state != ConnectionState::kReady) continue;
+    if (Queue(static_cast<int>(i), NewOp(OpKind::kClusterSlots, 0, kClusterSlots, now_ms))) {
+      map_wanted_ = false;
+      map_read_in_flight_ = true;
+      ++slot_map_reads_;
+    }
+    return;
+  }
+}
+
+}  // namespace locus::engine::cluster
