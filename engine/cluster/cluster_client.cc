@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/text.h"
 #include "engine/cluster/aor_store.h"
@@ -12,6 +13,8 @@ namespace locus::engine::cluster {
 namespace {
 
 const std::string_view kClusterSlots[] = {"CLUSTER", "SLOTS"};
+// Invalidated keys held until taken; past it, "all" instead.
+constexpr size_t kMaxInvalidatedBytes = 4 * 1024 * 1024;
 const std::string_view kAsking[] = {"ASKING"};
 
 std::span<const std::string_view> FunctionLoad() {
@@ -33,15 +36,50 @@ ClusterClient::~ClusterClient() = default;
 
 int ClusterClient::ConnectionFor(const NodeAddress& node) {
   for (size_t i = 0; i < connections_.size(); ++i) {
-    if (connections_[i]->address == node) return static_cast<int>(i);
+    if (connections_[i]->role == Role::kData && connections_[i]->address == node) return static_cast<int>(i);
   }
-  if (connections_.size() >= kHashSlots) return -1;
+  const int data = NewConnection(node, Role::kData);
+  if (data < 0) return -1;
+  if (!options_.tracking_prefix.empty()) {
+    const int invalidations = NewConnection(node, Role::kInvalidations);
+    if (invalidations >= 0) {
+      connections_[static_cast<size_t>(data)]->peer = invalidations;
+      connections_[static_cast<size_t>(invalidations)]->peer = data;
+      connections_[static_cast<size_t>(invalidations)]->pipeline.AcceptPushes();
+      StartLife(invalidations, 0);
+    }
+  }
+  StartLife(data, 0);
+  return data;
+}
+
+int ClusterClient::NewConnection(const NodeAddress& node, Role role) {
+  // At most a data and an invalidation connection per slot's master.
+  if (connections_.size() >= 2 * size_t{kHashSlots}) return -1;
   connections_.push_back(
       std::make_unique<Connection>(node, options_.max_output_bytes, options_.max_in_flight));
-  const int conn = static_cast<int>(connections_.size() - 1);
-  // Every life of a connection starts with the function library.
-  Queue(conn, NewOp(OpKind::kFunctionLoad, 0, FunctionLoad(), 0));
-  return conn;
+  connections_.back()->role = role;
+  return static_cast<int>(connections_.size() - 1);
+}
+
+void ClusterClient::StartLife(int conn, uint64_t now_ms) {
+  Connection& c = *connections_[static_cast<size_t>(conn)];
+  if (c.role == Role::kInvalidations) {
+    static const std::string_view client_id[] = {"CLIENT", "ID"};
+    static const std::string_view subscribe[] = {"SUBSCRIBE", "__redis__:invalidate"};
+    Queue(conn, NewOp(OpKind::kClientId, 0, client_id, now_ms));
+    Queue(conn, NewOp(OpKind::kSubscribe, 0, subscribe, now_ms));
+    return;
+  }
+  Queue(conn, NewOp(OpKind::kFunctionLoad, 0, FunctionLoad(), now_ms));
+  if (!c.redirect_id.empty()) QueueTracking(conn, now_ms);
+}
+
+void ClusterClient::QueueTracking(int data_conn, uint64_t now_ms) {
+  Connection& c = *connections_[static_cast<size_t>(data_conn)];
+  c.tracking_args = {"CLIENT", "TRACKING", "on",  "REDIRECT", c.redirect_id,
+                     "BCAST",  "PREFIX",   options_.tracking_prefix, "NOLOOP"};
+  Queue(data_conn, NewOp(OpKind::kTracking, 0, c.tracking_args, now_ms));
 }
 
 int ClusterClient::MasterConnection(uint16_t slot) {
@@ -97,11 +135,68 @@ bool ClusterClient::ready() const {
   for (const NodeAddress& node : map_.nodes()) {
     bool up = false;
     for (const auto& connection : connections_) {
-      if (connection->address == node) up = connection->state == ConnectionState::kReady;
+      if (connection->role == Role::kData && connection->address == node) {
+        up = connection->state == ConnectionState::kReady;
+      }
     }
     if (!up) return false;
   }
   return true;
+}
+
+bool ClusterClient::tracking() const {
+  if (!ready()) return false;
+  for (const NodeAddress& node : map_.nodes()) {
+    for (const auto& connection : connections_) {
+      if (connection->role == Role::kData && connection->address == node && !connection->tracking) return false;
+    }
+  }
+  return true;
+}
+
+void ClusterClient::TakeInvalidations(absl::FunctionRef<void(std::string_view key)> invalidated, bool* all) {
+  *all = invalidate_all_;
+  if (!invalidate_all_) {
+    size_t at = 0;
+    while (at + sizeof(uint32_t) <= invalidated_.size()) {
+      uint32_t size;
+      std::memcpy(&size, invalidated_.data() + at, sizeof size);
+      at += sizeof size;
+      invalidated(std::string_view(invalidated_).substr(at, size));
+      at += size;
+    }
+  }
+  invalidate_all_ = false;
+  invalidated_.clear();
+}
+
+void ClusterClient::InvalidateAll() {
+  if (options_.tracking_prefix.empty()) return;
+  invalidate_all_ = true;
+  invalidated_.clear();
+}
+
+void ClusterClient::OnPush(const redisReply& reply) {
+  // ["message", "__redis__:invalidate", [key, ...] or nil (a flush)]
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3) return;
+  const redisReply& keys = *reply.element[2];
+  if (keys.type == REDIS_REPLY_NIL) {
+    InvalidateAll();
+    return;
+  }
+  if (keys.type != REDIS_REPLY_ARRAY || invalidate_all_) return;
+  for (size_t i = 0; i < keys.elements; ++i) {
+    const redisReply& key = *keys.element[i];
+    if (key.type != REDIS_REPLY_STRING) continue;
+    ++invalidations_;
+    if (invalidated_.size() + key.len > kMaxInvalidatedBytes) {
+      InvalidateAll();  // not taken for too long: the caller starts afresh
+      return;
+    }
+    const uint32_t size = static_cast<uint32_t>(key.len);
+    invalidated_.append(reinterpret_cast<const char*>(&size), sizeof size);
+    invalidated_.append(key.str, key.len);
+  }
 }
 
 void ClusterClient::TakeConnects(uint64_t now_ms,
@@ -137,7 +232,13 @@ bool ClusterClient::Received(int conn, std::string_view bytes, uint64_t now_ms, 
   if (!pipeline.Feed(bytes).ok()) return false;
   uint64_t op = 0;
   Reply reply;
-  while (pipeline.NextReply(&op, &reply)) OnReply(conn, static_cast<uint32_t>(op), *reply, now_ms, done);
+  while (pipeline.NextReply(&op, &reply)) {
+    if (op == RespPipeline::kPush) {
+      OnPush(*reply);
+    } else {
+      OnReply(conn, static_cast<uint32_t>(op), *reply, now_ms, done);
+    }
+  }
   if (pipeline.broken()) {
     last_error_ = Cat("Redis ", address(conn).ToString(), ": not a RESP stream");
     return false;
@@ -162,6 +263,25 @@ void ClusterClient::OnReply(int conn, uint32_t op, const redisReply& reply, uint
       FreeOp(op);
       return;
     case OpKind::kAsking:
+    case OpKind::kSubscribe:
+      FreeOp(op);
+      return;
+    case OpKind::kClientId: {
+      Connection& c = *connections_[static_cast<size_t>(conn)];
+      if (reply.type == REDIS_REPLY_INTEGER && c.peer >= 0) {
+        connections_[static_cast<size_t>(c.peer)]->redirect_id = std::to_string(reply.integer);
+        QueueTracking(c.peer, now_ms);
+      }
+      FreeOp(op);
+      return;
+    }
+    case OpKind::kTracking:
+      if (reply.type == REDIS_REPLY_STATUS) {
+        connections_[static_cast<size_t>(conn)]->tracking = true;
+        InvalidateAll();  // whatever was read before tracking began may be stale
+      } else {
+        last_error_ = Cat("Redis ", address(conn).ToString(), ": CLIENT TRACKING: ", ErrorText(reply));
+      }
       FreeOp(op);
       return;
     case OpKind::kCommand:
@@ -238,7 +358,18 @@ void ClusterClient::Closed(int conn, uint64_t now_ms, Done done) {
   c.state = ConnectionState::kBackoff;
   c.backoff_ms = std::clamp(c.backoff_ms * 2, options_.reconnect_min_ms, options_.reconnect_max_ms);
   c.retry_at_ms = now_ms + c.backoff_ms;
-  Queue(conn, NewOp(OpKind::kFunctionLoad, 0, FunctionLoad(), now_ms));
+  c.tracking = false;
+  c.must_close = false;
+  if (c.role == Role::kInvalidations && c.peer >= 0) {
+    // Tracking redirected to this connection is over: the data connection
+    // starts again once this one has a new id.
+    Connection& data = *connections_[static_cast<size_t>(c.peer)];
+    data.redirect_id.clear();
+    data.tracking = false;
+    data.must_close = true;
+  }
+  InvalidateAll();
+  StartLife(conn, now_ms);
   map_wanted_ = true;  // a failover, perhaps
   for (uint32_t op : lost) Fail(op, "connection to Redis lost", done);
   MaybeReadSlotMap(now_ms);
@@ -247,7 +378,10 @@ void ClusterClient::Closed(int conn, uint64_t now_ms, Done done) {
 bool ClusterClient::MasterDown() const {
   for (const NodeAddress& node : map_.nodes()) {
     for (const auto& connection : connections_) {
-      if (connection->address == node && connection->state == ConnectionState::kBackoff) return true;
+      if (connection->role == Role::kData && connection->address == node &&
+          connection->state == ConnectionState::kBackoff) {
+        return true;
+      }
     }
   }
   return false;
@@ -260,7 +394,14 @@ void ClusterClient::Tick(uint64_t now_ms, absl::FunctionRef<void(int conn)> clos
     MaybeReadSlotMap(now_ms);
   }
   for (size_t i = 0; i < connections_.size(); ++i) {
-    const Connection& c = *connections_[i];
+    Connection& c = *connections_[i];
+    if (c.must_close) {
+      c.must_close = false;
+      if (c.state == ConnectionState::kReady || c.state == ConnectionState::kConnecting) {
+        close(static_cast<int>(i));
+        continue;
+      }
+    }
     uint64_t waiting_since;
     if (c.state == ConnectionState::kConnecting) {
       waiting_since = c.connect_started_ms;
@@ -279,7 +420,7 @@ void ClusterClient::Tick(uint64_t now_ms, absl::FunctionRef<void(int conn)> clos
 void ClusterClient::MaybeReadSlotMap(uint64_t now_ms) {
   if (!map_wanted_ || map_read_in_flight_) return;
   for (size_t i = 0; i < connections_.size(); ++i) {
-    if (connections_[i]->state != ConnectionState::kReady) continue;
+    if (connections_[i]->role != Role::kData || connections_[i]->state != ConnectionState::kReady) continue;
     if (Queue(static_cast<int>(i), NewOp(OpKind::kClusterSlots, 0, kClusterSlots, now_ms))) {
       map_wanted_ = false;
       map_read_in_flight_ = true;

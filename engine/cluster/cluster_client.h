@@ -15,6 +15,15 @@
 //  - Every connection's first command is FUNCTION LOAD REPLACE of the AOR
 //    store's library (aor_store.h), so a master always has it before our
 //    first FCALL; a replica's READONLY refusal of it is ignored.
+//  - With a tracking prefix, each node has a second connection subscribed
+//    to __redis__:invalidate (RESP2; its CLIENT ID asked first), and the
+//    data connection turns on CLIENT TRACKING ... REDIRECT <that id> BCAST
+//    PREFIX <prefix> NOLOOP: keys another client changes come back as
+//    invalidations (TakeInvalidations), our own changes do not. When either
+//    connection of a node is lost, or tracking is (re)confirmed, every key
+//    may have changed unseen: TakeInvalidations says "all". A lost
+//    invalidation connection closes its node's data connection too, so
+//    that tracking restarts with the new connection's id.
 //  - The slot map is read (CLUSTER SLOTS) at start, after a -MOVED and
 //    after a connection loss; a node that answers that it has no cluster
 //    support serves every slot.
@@ -24,6 +33,7 @@
 #define LOCUS_ENGINE_CLUSTER_CLUSTER_CLIENT_H_
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -50,6 +60,8 @@ class ClusterClient {
     // While a master of the map is down, the map is read again this often:
     // a failover shows as soon as the cluster has promoted a replica.
     uint64_t degraded_map_read_ms = 250;
+    // Non-empty: invalidations for the keys that start with it.
+    std::string tracking_prefix;
   };
 
   // (tag, reply, failure): reply null when the command failed, and then
@@ -77,6 +89,12 @@ class ClusterClient {
 
   // The slot map covers every slot and every master's connection is up.
   bool ready() const;
+  // ready(), and tracking confirmed on every master's data connection.
+  bool tracking() const;
+
+  // The keys other clients changed since the last call, each given to
+  // `invalidated`; or *all true (and no keys) when any key may have.
+  void TakeInvalidations(absl::FunctionRef<void(std::string_view key)> invalidated, bool* all);
   const SlotMap& slot_map() const { return map_; }
   // Why the client last failed, for health and logs ("" when never).
   const std::string& last_error() const { return last_error_; }
@@ -110,9 +128,19 @@ class ClusterClient {
   uint64_t connection_failures() const { return connection_failures_; }
   uint64_t timeouts() const { return timeouts_; }
   uint64_t slot_map_reads() const { return slot_map_reads_; }
+  uint64_t invalidations() const { return invalidations_; }
 
  private:
-  enum class OpKind : uint8_t { kCommand, kFunctionLoad, kClusterSlots, kAsking };
+  enum class OpKind : uint8_t {
+    kCommand,
+    kFunctionLoad,
+    kClusterSlots,
+    kAsking,
+    kClientId,   // invalidation connection: its id, for REDIRECT
+    kSubscribe,  // invalidation connection: SUBSCRIBE __redis__:invalidate
+    kTracking,   // data connection: CLIENT TRACKING on ... REDIRECT <id>
+  };
+  enum class Role : uint8_t { kData, kInvalidations };
   struct Op {
     OpKind kind = OpKind::kCommand;
     int redirections = 0;
@@ -126,14 +154,27 @@ class ClusterClient {
         : address(std::move(a)), pipeline(max_output_bytes, max_in_flight) {}
     NodeAddress address;
     RespPipeline pipeline;
+    Role role = Role::kData;
+    int peer = -1;  // the node's other connection (with a tracking prefix)
     ConnectionState state = ConnectionState::kIdle;
+    bool tracking = false;    // data: CLIENT TRACKING confirmed in this life
+    bool must_close = false;  // data: its invalidation connection was lost
+    std::string redirect_id;  // data: the invalidation connection's id, "" until known
+    std::array<std::string_view, 9> tracking_args{};
     uint64_t connect_started_ms = 0;
     uint64_t retry_at_ms = 0;
     uint64_t backoff_ms = 0;
   };
 
-  // The connection to `node`, made (idle) if new; -1 past the node bound.
+  // The data connection to `node`, made (idle) if new, with its
+  // invalidation connection; -1 past the node bound.
   int ConnectionFor(const NodeAddress& node);
+  int NewConnection(const NodeAddress& node, Role role);
+  // Queues the first commands of a connection's life.
+  void StartLife(int conn, uint64_t now_ms);
+  void QueueTracking(int data_conn, uint64_t now_ms);
+  void OnPush(const redisReply& reply);
+  void InvalidateAll();
   int MasterConnection(uint16_t slot);
   // Queues an op on `conn`; false (op freed) when the pipeline refuses.
   bool Queue(int conn, uint32_t op);
@@ -163,6 +204,10 @@ class ClusterClient {
   uint64_t connection_failures_ = 0;
   uint64_t timeouts_ = 0;
   uint64_t slot_map_reads_ = 0;
+  uint64_t invalidations_ = 0;
+  // Invalidated keys not yet taken: u32 size, then the key, for each.
+  std::string invalidated_;
+  bool invalidate_all_ = false;
 };
 
 }  // namespace locus::engine::cluster

@@ -82,10 +82,14 @@ bool RespPipeline::NextReply(uint64_t* tag, Reply* reply) {
   if (object == nullptr) return false;
   Reply owned(static_cast<redisReply*>(object));
   if (tags_count_ == 0) {
-    broken_ = true;
-    return false;
+    if (!accept_pushes_) {
+      broken_ = true;
+      return false;
+    }
+    *tag = kPush;
+  } else {
+    *tag = PopTag();
   }
-  *tag = PopTag();
   *reply = std::move(owned);
   return true;
 }

@@ -56,8 +56,14 @@ class RespPipeline {
   // The next complete reply and its command's tag; false when none is
   // complete yet. A reply with no command waiting for it is a protocol
   // error (returned as a status by Feed on the next call, and here as false
-  // with broken() true).
+  // with broken() true) -- unless pushes are accepted, and then it comes
+  // with the tag kPush.
   bool NextReply(uint64_t* tag, Reply* reply);
+
+  // A subscribed connection (RESP2 SUBSCRIBE): messages arrive without a
+  // command.
+  static constexpr uint64_t kPush = ~uint64_t{0};
+  void AcceptPushes() { accept_pushes_ = true; }
 
   bool broken() const { return broken_; }
   // Commands sent or queued that have no reply yet, and the oldest one's tag
@@ -86,6 +92,7 @@ class RespPipeline {
   size_t tags_count_ = 0;
   redisReader* reader_ = nullptr;
   bool broken_ = false;
+  bool accept_pushes_ = false;
 };
 
 }  // namespace locus::engine::cluster

@@ -26,7 +26,7 @@ class ProtocolAgainstRedisCluster(unittest.TestCase):
             r = subprocess.run([CHECK], env=env, capture_output=True, text=True, timeout=120)
             sys.stderr.write(r.stdout[-3000:])
             self.assertEqual(r.returncode, 0, r.stdout[-6000:] + r.stderr[-2000:])
-            self.assertIn("[  PASSED  ] 10 tests", r.stdout)
+            self.assertIn("[  PASSED  ] 11 tests", r.stdout)
             # FUNCTION LOAD on the masters is replicated: every live node has it.
             for server in cluster.servers:
                 if server.proc.poll() is None:

@@ -255,6 +255,68 @@ TEST(ClusterClient, WhileAMasterIsDownTheMapIsReadAgainAndAgain) {
   EXPECT_TRUE(loop.TakeSent(promoted).ends_with("*2\r\n$3\r\nGET\r\n" + Bulk(low)));
 }
 
+std::vector<std::string> TakeKeys(ClusterClient& client, bool* all) {
+  std::vector<std::string> keys;
+  client.TakeInvalidations([&](std::string_view key) { keys.emplace_back(key); }, all);
+  return keys;
+}
+
+TEST(ClusterClient, InvalidationsThroughASubscribedConnectionPerNode) {
+  ClusterClient::Options options;
+  options.seeds = {{"127.0.0.1", 7000}};
+  options.tracking_prefix = "locus:aor:";
+  ClusterClient client(options);
+  Loop loop(client);
+  // A data connection and an invalidation connection.
+  ASSERT_EQ(client.connection_count(), 2u);
+  EXPECT_EQ(loop.ConnectAll(0), (std::vector<int>{0, 1}));
+  EXPECT_EQ(loop.TakeSent(1), "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n"
+                              "*2\r\n$9\r\nSUBSCRIBE\r\n$20\r\n__redis__:invalidate\r\n");
+  EXPECT_TRUE(loop.TakeSent(0).starts_with("*4\r\n$8\r\nFUNCTION"));
+  const std::string subscribed = "*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n";
+  ASSERT_TRUE(loop.Reply(1, ":17\r\n" + subscribed));
+  // Tracking redirected to that id, for our prefix, not for our own writes.
+  EXPECT_EQ(loop.TakeSent(0), "*9\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$8\r\nREDIRECT\r\n$2\r\n17\r\n"
+                              "$5\r\nBCAST\r\n$6\r\nPREFIX\r\n$10\r\nlocus:aor:\r\n$6\r\nNOLOOP\r\n");
+  ASSERT_TRUE(loop.Reply(0, std::string(kLoaded) + "-ERR This instance has cluster support disabled\r\n+OK\r\n"));
+  EXPECT_TRUE(client.ready());
+  EXPECT_TRUE(client.tracking());
+  bool all = false;
+  EXPECT_TRUE(TakeKeys(client, &all).empty());
+  EXPECT_TRUE(all);  // tracking began: what was read before may be stale
+  // Keys changed elsewhere.
+  const std::string message = "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n";
+  ASSERT_TRUE(loop.Reply(1, message + "*2\r\n" + Bulk("locus:aor:a") + Bulk("locus:aor:b")));
+  ASSERT_TRUE(loop.Reply(1, message + "*1\r\n" + Bulk("locus:aor:c")));
+  EXPECT_EQ(TakeKeys(client, &all), (std::vector<std::string>{"locus:aor:a", "locus:aor:b", "locus:aor:c"}));
+  EXPECT_FALSE(all);
+  EXPECT_EQ(client.invalidations(), 3u);
+  EXPECT_TRUE(TakeKeys(client, &all).empty());
+  // A flush: everything.
+  ASSERT_TRUE(loop.Reply(1, message + "$-1\r\n"));
+  EXPECT_TRUE(TakeKeys(client, &all).empty());
+  EXPECT_TRUE(all);
+  // The invalidation connection lost: everything, and the data connection
+  // is closed so that tracking restarts with the next id.
+  loop.Close(1, 10);
+  EXPECT_TRUE(TakeKeys(client, &all).empty());
+  EXPECT_TRUE(all);
+  EXPECT_FALSE(client.tracking());
+  std::vector<int> closed;
+  client.Tick(10, [&](int conn) { closed.push_back(conn); });
+  EXPECT_EQ(closed, (std::vector<int>{0}));
+  loop.Close(0, 10);
+  EXPECT_EQ(loop.ConnectAll(200), (std::vector<int>{0, 1}));
+  const std::string first = loop.TakeSent(0);
+  EXPECT_TRUE(first.starts_with("*4\r\n$8\r\nFUNCTION"));
+  EXPECT_TRUE(first.ends_with("*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n"));  // the map again
+  ASSERT_TRUE(loop.Reply(0, kLoaded));
+  ASSERT_TRUE(loop.Reply(1, ":18\r\n" + subscribed));
+  EXPECT_NE(loop.TakeSent(0).find("$8\r\nREDIRECT\r\n$2\r\n18\r\n"), std::string::npos);
+  ASSERT_TRUE(loop.Reply(0, "-ERR This instance has cluster support disabled\r\n+OK\r\n"));
+  EXPECT_TRUE(client.tracking());
+}
+
 TEST(ClusterClient, SilentConnectionsTimeOut) {
   ClusterClient client(TwoSeeds());
   Loop loop(client);
