@@ -5,7 +5,11 @@
    run: locusd pinned to CPU 0, regload to CPU 1, closed loop (a window of
    outstanding requests), first new registrations, then refreshes of the same
    AORs. Also locusd's CPU per REGISTER and the journal's group writes.
-2. Start-up time with a million bindings to restore: register them (sync),
+2. At a fixed offered rate (open loop, default 5,000 REGISTER/s), sync against
+   off: locusd's CPU per REGISTER and the latency, next to the file system's
+   own floor: a bare loop of one 4 KiB write + fdatasync, appending to a file
+   and overwriting an already-written one.
+3. Start-up time with a million bindings to restore: register them (sync),
    kill -9, start again and time it until the shards answer; once replaying
    the journal, once from a snapshot (after the admin `snapshot` command).
 
@@ -126,6 +130,63 @@ def throughput(build, mode, count, window):
     return rows
 
 
+def at_rate(build, mode, rate, count):
+    """One shard at `rate` REGISTER/s offered (open loop): CPU and latency."""
+    os.sync()
+    time.sleep(1)
+    work = tempfile.mkdtemp(prefix=f"durability-rate-{mode}-")
+    d = Daemon(build, work, [f"--durability={mode}", "--shards=1", f"--expected_aors={count}"])
+    d.start()
+    try:
+        cpu0 = cpu_seconds([d.proc.pid])
+        commits0 = d.total("journal_commits")
+        r, _ = regload(build, d.port, ["--mode=register", f"--rate={rate}", f"--count={count}",
+                                       f"--aors={count}", "--expires=3600", "--drain=5",
+                                       "--contact-port=5080"], timeout=300)
+        cpu = cpu_seconds([d.proc.pid]) - cpu0
+        commits = d.total("journal_commits") - commits0
+    finally:
+        d.kill(signal.SIGTERM)
+        shutil.rmtree(work, ignore_errors=True)
+    row = dict(ok=r["ok"], failed=r["other"] + r["timeouts"], p50=r["p50_us"], p99=r["p99_us"],
+               cpu_us=cpu / max(r["ok"], 1) * 1e6, commits=commits)
+    print(f"  {mode:>5} at {rate}/s: p50 {r['p50_us']:7.1f} us  p99 {r['p99_us']:8.1f} us  "
+          f"CPU {row['cpu_us']:6.2f} us/REGISTER  group writes {commits}  failed {row['failed']}", flush=True)
+    return row
+
+
+def flush_floor(directory, flushes=2000, size=4096):
+    """The file system's own cost of a durable write: `flushes` times one
+    write of `size` bytes + fdatasync, appending to a new file, then
+    overwriting a file already written to that size. Wall and CPU per flush."""
+    import resource
+    block = b"\x5a" * size
+    rows = {}
+    for kind in ("append", "overwrite"):
+        path = os.path.join(directory, f"floor-{kind}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if kind == "overwrite":
+                for i in range(flushes):
+                    os.write(fd, block)
+                os.fsync(fd)
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            t0 = time.perf_counter()
+            for i in range(flushes):
+                os.pwrite(fd, block, i * size)
+                os.fdatasync(fd)
+            wall = time.perf_counter() - t0
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+        finally:
+            os.close(fd)
+            os.unlink(path)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        rows[kind] = dict(wall_us=wall / flushes * 1e6, cpu_us=cpu / flushes * 1e6)
+        print(f"  floor, {kind:>9}: {rows[kind]['wall_us']:6.0f} us wall, {rows[kind]['cpu_us']:5.0f} us CPU "
+              f"per {size}-byte write + fdatasync", flush=True)
+    return rows
+
+
 def restored_ms(log_path):
     """The shards' own 'restored ... in N ms' figures from the log, newest start."""
     with open(log_path) as f:
@@ -181,7 +242,7 @@ def startup(build, bindings, shards):
     return result
 
 
-def markdown(results, starts, args):
+def markdown(results, rates, starts, args):
     lines = [BEGIN, "",
              f"Measured by `bench/durability` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} vCPUs): "
              f"locusd with one shard pinned to CPU {SERVER_CPU}, regload pinned to CPU {CLIENT_CPU}, closed loop "
@@ -200,6 +261,20 @@ def markdown(results, starts, args):
             lines.append(f"| {mode} | {load} | {r['rate']:,.0f} | {r['paired'] * 100:.0f}% ({all_ratios}) | {r['p50']:.0f} | "
                          f"{r['p99']:.0f} | {r['cpu_us']:.2f} | {r['commits']:,} | "
                          f"{r['per_commit']:.0f} | {r['snapshots']} |")
+    floor = rates["floor"]
+    lines += ["", f"At a fixed offered rate of {args.rate:,} REGISTER/s (open loop, {args.rate_count:,} new "
+              "AORs, median of the rounds), next to the file system's own floor (a bare loop of one 4 KiB "
+              "write + fdatasync, 2,000 times):", "",
+              "| | p50 µs | p99 µs | CPU µs/REGISTER | group writes |", "|---|---|---|---|---|"]
+    for mode in ("sync", "off"):
+        r = rates[mode]
+        lines.append(f"| locusd {mode} | {r['p50']:.0f} | {r['p99']:.0f} | {r['cpu_us']:.1f} | {r['commits']:,} |")
+    lines += [f"| floor: append + fdatasync | {floor['append']['wall_us']:.0f} (per flush) | | "
+              f"{floor['append']['cpu_us']:.0f} (per flush) | |",
+              f"| floor: overwrite + fdatasync | {floor['overwrite']['wall_us']:.0f} (per flush) | | "
+              f"{floor['overwrite']['cpu_us']:.0f} (per flush) | |", "",
+              f"CPU per REGISTER, sync against off in the same round: {rates['cpu_ratio']:.2f}× (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in rates['cpu_ratios'])})."]
     lines += ["", "Start-up with bindings to restore (kill -9, then start; time from exec until the "
               "daemon answers an OPTIONS; the shards restore in parallel; with another shard count the old "
               "files are read once and each shard writes its part as a new snapshot before answering):", "",
@@ -217,6 +292,29 @@ def markdown(results, starts, args):
     return "\n".join(lines)
 
 
+def measure_rate(args):
+    """The fixed-rate phase: rounds of sync and off, medians, and the floor."""
+    print(f"at {args.rate} REGISTER/s offered (one shard):", flush=True)
+    runs = {mode: [] for mode in ("sync", "off")}
+    for _ in range(args.rounds):
+        for mode in runs:
+            runs[mode].append(at_rate(args.build, mode, args.rate, args.rate_count))
+    rates = {}
+    for mode, rounds in runs.items():
+        rates[mode] = sorted(rounds, key=lambda r: r["cpu_us"])[len(rounds) // 2]
+    ratios = sorted(s["cpu_us"] / o["cpu_us"] for s, o in zip(runs["sync"], runs["off"]))
+    rates["cpu_ratio"] = ratios[len(ratios) // 2]
+    rates["cpu_ratios"] = ratios
+    work = tempfile.mkdtemp(prefix="durability-floor-")
+    try:
+        rates["floor"] = flush_floor(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"  sync/off CPU per REGISTER, same round: {rates['cpu_ratio']:.2f} "
+          f"({', '.join(f'{x:.2f}' for x in ratios)})", flush=True)
+    return rates
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", required=True)
@@ -225,8 +323,15 @@ def main():
     p.add_argument("--window", type=int, default=5000)
     p.add_argument("--bindings", type=int, default=1000000)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rate", type=int, default=5000)
+    p.add_argument("--rate-count", type=int, default=60000)
+    p.add_argument("--only-rate", action="store_true",
+                   help="only the fixed-rate phase and the floor (no docs)")
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args()
+    if args.only_rate:
+        measure_rate(args)
+        return 0
     print("throughput (one shard):", flush=True)
     # Rounds of sync, async, off in turn: this VM's speed drifts by tens of
     # percent over minutes, so each mode's figure is its median round.
@@ -244,9 +349,10 @@ def main():
             ratios = sorted(r[load]["rate"] / o[load]["rate"] for r, o in zip(rounds, runs["off"]))
             results[mode][load]["paired"] = ratios[len(ratios) // 2]
             results[mode][load]["ratios"] = ratios
+    rates = measure_rate(args)
     print("start-up:", flush=True)
     starts = [(shards, startup(args.build, args.bindings, shards)) for shards in (1, 2)]
-    section = markdown(results, starts, args)
+    section = markdown(results, rates, starts, args)
     print(section)
     if args.write_docs:
         replace_docs_section(args.root, BEGIN, END, "Durability", section)
