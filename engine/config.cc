@@ -1,5 +1,7 @@
 #include "engine/config.h"
 
+#include <unistd.h>
+
 #include <limits>
 
 #include "engine/digest_algorithm.h"
@@ -200,6 +202,14 @@ const std::vector<SettingInfo>& Settings() {
       {"expected_aors", G::kLimits, "N",
        "AORs the binding tables are sized for at start, all shards together",
        [](const Config& c) { return Number(c.expected_aors); }},
+      {"max_aors", G::kLimits, "N",
+       "AORs of the node, split evenly among the shards; past it a REGISTER for a new AOR gets "
+       "503 (0: as max_bindings)",
+       [](const Config& c) { return Number(c.max_aors); }},
+      {"max_bindings", G::kLimits, "N",
+       "bindings of the node, split evenly among the shards; past it a REGISTER that adds one "
+       "gets 503 (0: half the machine's memory at 400 bytes each)",
+       [](const Config& c) { return Number(c.max_bindings); }},
       {"transaction_limit", G::kLimits, "N", "cached UDP responses per shard (Timer J)",
        [](const Config& c) { return Number(c.transaction_limit); }},
       {"transaction_memory", G::kLimits, "BYTES", "bytes of cached UDP responses per shard",
@@ -372,6 +382,8 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
   if (name == "max_tcp_connections") {
     return SetUnsigned(name, value, 1, 1000000, &config->max_tcp_connections);
   }
+  if (name == "max_aors") return SetUnsigned(name, value, 0, uint64_t{1} << 40, &config->max_aors);
+  if (name == "max_bindings") return SetUnsigned(name, value, 0, uint64_t{1} << 40, &config->max_bindings);
   if (name == "expected_aors") {
     return SetUnsigned(name, value, 0, uint64_t{1} << 32, &config->expected_aors);
   }
@@ -598,6 +610,18 @@ absl::Status ValidateConfig(const Config& config) {
     return absl::InvalidArgumentError("tls_verify_client needs tls_ca");
   }
   return absl::OkStatus();
+}
+
+uint64_t EffectiveMaxBindings(const Config& config) {
+  if (config.max_bindings != 0) return config.max_bindings;
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return uint64_t{1} << 24;  // unknown: 16M
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 2 / kBytesPerBinding;
+}
+
+uint64_t EffectiveMaxAors(const Config& config) {
+  return config.max_aors != 0 ? config.max_aors : EffectiveMaxBindings(config);
 }
 
 std::string_view DurabilityName(DurabilityMode mode) {

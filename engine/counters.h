@@ -56,8 +56,9 @@ struct alignas(64) ShardCounters {
   // RFC 5626 section 8.4: STUN binding requests answered on a SIP UDP port,
   // and datagrams that looked like STUN but were not a valid request.
   Counter stun_requests, stun_invalid;
-  // Binding changes applied by this shard.
-  Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired;
+  // Binding changes applied by this shard; REGISTERs refused (503) because
+  // they would have added an AOR or a binding past the memory budget.
+  Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired, capacity_refused;
   // Digest authentication: 401s sent, and what the credentials were.
   Counter auth_challenges, auth_successes, auth_failures, auth_stale, auth_replays,
       auth_forbidden, auth_malformed, auth_locked_out;

@@ -101,6 +101,7 @@ MetricValues CounterValues(const ShardCounters& c) {
       {"bindings_refreshed", c.bindings_refreshed.Get()},
       {"bindings_removed", c.bindings_removed.Get()},
       {"bindings_expired", c.bindings_expired.Get()},
+      {"capacity_refused", c.capacity_refused.Get()},
       {"auth_challenges", c.auth_challenges.Get()},
       {"auth_successes", c.auth_successes.Get()},
       {"auth_failures", c.auth_failures.Get()},

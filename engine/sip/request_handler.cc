@@ -21,6 +21,13 @@ namespace {
 
 // Seconds in the Retry-After of a 500 for a journal that cannot write.
 constexpr uint32_t kJournalRetryAfter = 5;
+constexpr uint32_t kCapacityRetryAfter = 300;  // a full registrar does not empty fast
+
+// One shard's share of a node-wide budget (AORs spread evenly over shards).
+uint64_t ShareOf(uint64_t node_budget, int shard_count) {
+  const uint64_t shards = shard_count > 0 ? static_cast<uint64_t>(shard_count) : 1;
+  return (node_budget + shards - 1) / shards;
+}
 
 // Contacts of one REGISTER parsed and kept; a request with more is refused.
 constexpr size_t kMaxRequestContacts = 256;
@@ -89,6 +96,8 @@ RequestHandler::RequestHandler(const Config& config, int shard, int shard_count,
       transactions_(config.transaction_limit, config.transaction_memory),
       invites_(config.transaction_limit, config.transaction_memory, 0),
       redirect_(table, counters),
+      max_aors_(ShareOf(EffectiveMaxAors(config), shard_count)),
+      max_bindings_(ShareOf(EffectiveMaxBindings(config), shard_count)),
       contacts_(kMaxRequestContacts) {
   specs_.reserve(kMaxRequestContacts);
   key_.reserve(1024);
@@ -640,6 +649,7 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   request.source = inbound.source.ToSource();
 
   bool changed = false;
+  bool over_budget = false;
   const store::RegisterOutcome outcome = store::ApplyRegister(
       table_, request, now_s_, config_.policy, scratch_, [&](const store::StagedRequest& staged) {
         // Every staged change is applied once the commit succeeds.
@@ -650,6 +660,14 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
             case store::StagedChange::Kind::kUpdate: ++refreshed; break;
             case store::StagedChange::Kind::kRemove: ++removed; break;
           }
+        }
+        // The memory budget (ARCHITECTURE section 13): nothing is added past
+        // this shard's share; refreshes and removals always pass.
+        if (created > removed &&
+            (table_.binding_count() + (created - removed) > max_bindings_ ||
+             (table_.Find(staged.aor) == nullptr && table_.aor_count() >= max_aors_))) {
+          over_budget = true;
+          return false;
         }
         if (journal_ == nullptr) {
           counters_.bindings_created.Add(created);
@@ -665,6 +683,11 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
         changed = true;
         return true;
       });
+  if (over_budget) {
+    counters_.capacity_refused.Add();
+    return Reject(message, inbound, 503, "Service Unavailable (registrar full)", kCapacityRetryAfter,
+                  response);
+  }
   // The AOR's new state is the journal record.
   if (changed) journal_->AfterChange(aor, outcome.record);
   if (outcome.status == 200 && inbound.connection_shard >= 0 &&

@@ -205,6 +205,9 @@ class RequestHandler {
   std::unique_ptr<GruuCodec> gruu_;  // null: no server secret given
   RedirectServer redirect_;
   LookupTarget target_;  // of the last lookup
+  // This shard's share of the node's memory budget (max_aors, max_bindings).
+  const uint64_t max_aors_;
+  const uint64_t max_bindings_;
   // The AORs registered over each open WebSocket connection (by the shard
   // holding it and its id), with the connection's source and transport.
   struct WebSocketFlow {

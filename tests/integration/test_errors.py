@@ -1055,6 +1055,46 @@ class Restricted(LocusTestCase):
 
 
 @unittest.skipUnless(h.ipv6_available(), "no IPv6 loopback on this machine")
+class MemoryBudget(LocusTestCase):
+    """--max_aors and --max_bindings: past them a REGISTER that would add an
+    AOR or a binding gets 503 with Retry-After and changes nothing; refreshes
+    and removals pass; capacity_refused counts the refusals."""
+
+    def test_budget(self):
+        with Locusd(["--shards=1", "--max_aors=5", "--max_bindings=7"], admin=True) as d:
+            udp = UdpClient(d.udp_addr)
+            self.addCleanup(udp.close)
+            admin = d.admin()
+            self.addCleanup(admin.close)
+            users = [h.unique_user("budget") for _ in range(6)]
+
+            def contact(user, n):
+                return "<sip:%s@127.0.0.1:%d>" % (user, 7300 + n)
+
+            for user in users[:5]:
+                self.assertStatus(udp.request(udp.register(user=user, contacts=[contact(user, 0)])), 200)
+            resp = udp.request(udp.register(user=users[5], contacts=[contact(users[5], 0)]))
+            self.assertStatus(resp, 503, "Service Unavailable (registrar full)")
+            self.assertEqual(resp.get("Retry-After"), "300")
+            self.assertEqual(udp.request(udp.register(user=users[5])).contacts(), [])
+            # Two more bindings fit (7), the next does not; a refresh does.
+            self.assertStatus(udp.request(udp.register(user=users[0], contacts=[contact(users[0], 1)])), 200)
+            self.assertStatus(udp.request(udp.register(user=users[1], contacts=[contact(users[1], 1)])), 200)
+            resp = udp.request(udp.register(user=users[2], contacts=[contact(users[2], 1)]))
+            self.assertStatus(resp, 503)
+            self.assertStatus(udp.request(udp.register(user=users[2], contacts=[contact(users[2], 0)],
+                                                       expires=600)), 200)
+            # A removal makes room.
+            self.assertStatus(udp.request(udp.register(user=users[4], contacts=[contact(users[4], 0)],
+                                                       expires=0)), 200)
+            self.assertStatus(udp.request(udp.register(user=users[5], contacts=[contact(users[5], 0)])), 200)
+            totals = admin.stats()["totals"]
+            self.assertEqual(totals["counters"]["capacity_refused"], 2)
+            self.assertEqual(totals["gauges"]["aors"], 5)
+            self.assertEqual(totals["gauges"]["bindings"], 7)
+            self.assertEqual(admin.request({"cmd": "config"})["config"]["max_aors"], 5)
+
+
 class IPv6(LocusTestCase):
     """A daemon listening on both 127.0.0.1 and [::1] (comma-separated lists)."""
 

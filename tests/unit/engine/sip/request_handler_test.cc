@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/durability/journal.h"
+#include "engine/text.h"
 #include "tests/unit/engine/sip/two_shards.h"
 #include "gtest/gtest.h"
 #include "parser/message.h"
@@ -220,6 +221,57 @@ TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
   EXPECT_LT(handed, 35);
   EXPECT_EQ(shards.table0.binding_count() + shards.table1.binding_count(), 40u);
   EXPECT_EQ(shards.table1.binding_count(), static_cast<size_t>(handed));
+}
+
+TEST(RequestHandlerBudget, NothingIsAddedPastTheMemoryBudget) {
+  Config config = Config::Defaults();
+  config.max_aors = 2;
+  config.max_bindings = 3;
+  store::BindingTable table(kNow);
+  ShardCounters counters;
+  RequestHandler handler(config, 0, 1, 42, table, counters);
+  handler.SetTime(kNow, 1);
+  Inbound inbound;
+  Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  int branch = 0;
+  auto send = [&](std::string_view user, std::string_view contact, int cseq, std::string_view expires = "600") {
+    const std::string m = Register(user, Cat("Contact: <", contact, ">;expires=", expires, "\r\n"), cseq,
+                                   Cat("z9hG4bKbudget", ++branch));
+    sip::Message message;
+    EXPECT_TRUE(sip::ParseMessage(m, {}, &message).ok());
+    std::string response;
+    handler.Handle(message, inbound, false, &response);
+    return response;
+  };
+  EXPECT_TRUE(send("a", "sip:a1@10.0.0.1", 1).starts_with("SIP/2.0 200"));
+  EXPECT_TRUE(send("b", "sip:b1@10.0.0.1", 1).starts_with("SIP/2.0 200"));
+  // A third AOR: refused, with a Retry-After, nothing applied.
+  const std::string full = send("c", "sip:c1@10.0.0.1", 1);
+  EXPECT_TRUE(full.starts_with("SIP/2.0 503 Service Unavailable (registrar full)\r\n")) << full;
+  EXPECT_NE(full.find("Retry-After: 300\r\n"), std::string::npos) << full;
+  EXPECT_EQ(table.Find("sip:c@example.com"), nullptr);
+  EXPECT_EQ(counters.capacity_refused.Get(), 1u);
+  // A second binding of a: the third of three.
+  EXPECT_TRUE(send("a", "sip:a2@10.0.0.1", 2).starts_with("SIP/2.0 200"));
+  // A fourth binding: refused; refreshing one is not.
+  EXPECT_TRUE(send("b", "sip:b2@10.0.0.1", 2).starts_with("SIP/2.0 503"));
+  EXPECT_TRUE(send("b", "sip:b1@10.0.0.1", 3).starts_with("SIP/2.0 200"));
+  EXPECT_EQ(table.binding_count(), 3u);
+  // Removing b makes room for c.
+  EXPECT_TRUE(send("b", "sip:b1@10.0.0.1", 4, "0").starts_with("SIP/2.0 200"));
+  EXPECT_TRUE(send("c", "sip:c1@10.0.0.1", 2).starts_with("SIP/2.0 200"));
+  EXPECT_EQ(counters.capacity_refused.Get(), 2u);
+}
+
+TEST(RequestHandlerBudget, ZeroMeansFromTheMachinesMemory) {
+  Config config = Config::Defaults();
+  EXPECT_GT(EffectiveMaxBindings(config), uint64_t{1} << 20);  // any test machine holds a million
+  EXPECT_EQ(EffectiveMaxAors(config), EffectiveMaxBindings(config));
+  config.max_bindings = 7;
+  EXPECT_EQ(EffectiveMaxBindings(config), 7u);
+  EXPECT_EQ(EffectiveMaxAors(config), 7u);
+  config.max_aors = 5;
+  EXPECT_EQ(EffectiveMaxAors(config), 5u);
 }
 
 TEST(RequestHandlerDomains, DomainNotServedIs404) {
