@@ -440,9 +440,12 @@ def main():
                     "null", [os.path.join(args.build, "bench", "null_responder"),
                              "--listen=127.0.0.1:@PORT@"], work, "listening"), 500)
             if "locusd" in servers:
+                # Every start gets an empty data directory of its own: the
+                # memory phase must not restore the sweep's bindings first.
                 bench.run_server("locusd", lambda: Server(
                     "locusd", [os.path.join(args.build, "engine", "locusd"), "--shards=1",
-                               "--udp=127.0.0.1:@PORT@", "--tcp=", f"--data_dir={work}/locus",
+                               "--udp=127.0.0.1:@PORT@", "--tcp=",
+                               f"--data_dir={tempfile.mkdtemp(dir=work, prefix='locus-')}",
                                "--log_level=info"], work, "listening on"), 500)
             if "kamailio" in servers:
                 children = bench.best_kamailio_children(work)
