@@ -145,6 +145,9 @@ int Main(int argc, char** argv) {
   if (config.domains.empty()) {
     Log(LogLevel::kWarning, "serving any domain: set --domains to accept only your own");
   }
+  Log(LogLevel::kInfo, "memory budget: %u AORs, %u bindings%s", EffectiveMaxAors(config),
+      EffectiveMaxBindings(config),
+      config.max_bindings == 0 ? " (from the machine's memory; set --max_aors, --max_bindings)" : "");
   Log(LogLevel::kDebug, "configuration: %s", ConfigToJson(config));
 
   ServiceNotifier notifier;

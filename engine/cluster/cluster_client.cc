@@ -264,6 +264,7 @@ void ClusterClient::OnReply(int conn, uint32_t op, const redisReply& reply, uint
       return;
     case OpKind::kAsking:
     case OpKind::kSubscribe:
+    case OpKind::kPing:
       FreeOp(op);
       return;
     case OpKind::kClientId: {
@@ -401,6 +402,12 @@ void ClusterClient::Tick(uint64_t now_ms, absl::FunctionRef<void(int conn)> clos
         close(static_cast<int>(i));
         continue;
       }
+    }
+    if (c.role == Role::kInvalidations && c.state == ConnectionState::kReady && c.pipeline.in_flight() == 0 &&
+        now_ms >= std::max(c.last_ping_ms, c.connect_started_ms) + options_.keepalive_ms) {
+      static const std::string_view ping[] = {"PING"};
+      c.last_ping_ms = now_ms;
+      Queue(static_cast<int>(i), NewOp(OpKind::kPing, 0, ping, now_ms));
     }
     uint64_t waiting_since;
     if (c.state == ConnectionState::kConnecting) {

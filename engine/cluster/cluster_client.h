@@ -62,6 +62,9 @@ class ClusterClient {
     uint64_t degraded_map_read_ms = 250;
     // Non-empty: invalidations for the keys that start with it.
     std::string tracking_prefix;
+    // An idle invalidation connection is sent a PING this often, so that
+    // one that died silently fails its reply timeout.
+    uint64_t keepalive_ms = 5000;
   };
 
   // (tag, reply, failure): reply null when the command failed, and then
@@ -115,7 +118,8 @@ class ClusterClient {
   void Closed(int conn, uint64_t now_ms, Done done);
   // Connections whose oldest command (or connect) has waited past the reply
   // timeout: close(conn); the loop closes them and calls Closed. Also reads
-  // the map again while a master is down.
+  // the map again while a master is down, and pings idle invalidation
+  // connections.
   void Tick(uint64_t now_ms, absl::FunctionRef<void(int conn)> close);
 
   size_t connection_count() const { return connections_.size(); }
@@ -139,6 +143,7 @@ class ClusterClient {
     kClientId,   // invalidation connection: its id, for REDIRECT
     kSubscribe,  // invalidation connection: SUBSCRIBE __redis__:invalidate
     kTracking,   // data connection: CLIENT TRACKING on ... REDIRECT <id>
+    kPing,       // invalidation connection: keep-alive
   };
   enum class Role : uint8_t { kData, kInvalidations };
   struct Op {
@@ -162,6 +167,7 @@ class ClusterClient {
     std::string redirect_id;  // data: the invalidation connection's id, "" until known
     std::array<std::string_view, 9> tracking_args{};
     uint64_t connect_started_ms = 0;
+    uint64_t last_ping_ms = 0;
     uint64_t retry_at_ms = 0;
     uint64_t backoff_ms = 0;
   };

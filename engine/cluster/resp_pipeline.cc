@@ -10,6 +10,17 @@ constexpr size_t kMaxReaderBuffer = 16 * 1024 * 1024;
 
 void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
+namespace {
+
+// RESP2 publish/subscribe: ["message", channel, payload].
+bool IsPublishedMessage(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3) return false;
+  const redisReply& kind = *reply.element[0];
+  return kind.type == REDIS_REPLY_STRING && std::string_view(kind.str, kind.len) == "message";
+}
+
+}  // namespace
+
 RespPipeline::RespPipeline(size_t max_output_bytes, size_t max_in_flight)
     : max_output_bytes_(max_output_bytes), tags_(max_in_flight > 0 ? max_in_flight : 1) {
   ResetStream();
@@ -81,12 +92,11 @@ bool RespPipeline::NextReply(uint64_t* tag, Reply* reply) {
   }
   if (object == nullptr) return false;
   Reply owned(static_cast<redisReply*>(object));
-  if (tags_count_ == 0) {
-    if (!accept_pushes_) {
-      broken_ = true;
-      return false;
-    }
-    *tag = kPush;
+  if (accept_pushes_ && IsPublishedMessage(*owned)) {
+    *tag = kPush;  // a subscribed connection's message, between any replies
+  } else if (tags_count_ == 0) {
+    broken_ = true;
+    return false;
   } else {
     *tag = PopTag();
   }

@@ -56,12 +56,13 @@ class RespPipeline {
   // The next complete reply and its command's tag; false when none is
   // complete yet. A reply with no command waiting for it is a protocol
   // error (returned as a status by Feed on the next call, and here as false
-  // with broken() true) -- unless pushes are accepted, and then it comes
+  // with broken() true). With pushes accepted, a published message comes
   // with the tag kPush.
   bool NextReply(uint64_t* tag, Reply* reply);
 
-  // A subscribed connection (RESP2 SUBSCRIBE): messages arrive without a
-  // command.
+  // A subscribed connection (RESP2 SUBSCRIBE): published messages
+  // (["message", channel, payload]) arrive without a command, between the
+  // replies to the commands it may still send (PING).
   static constexpr uint64_t kPush = ~uint64_t{0};
   void AcceptPushes() { accept_pushes_ = true; }
 

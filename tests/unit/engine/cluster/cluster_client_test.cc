@@ -317,6 +317,43 @@ TEST(ClusterClient, InvalidationsThroughASubscribedConnectionPerNode) {
   EXPECT_TRUE(client.tracking());
 }
 
+TEST(ClusterClient, AnIdleInvalidationConnectionIsPingedAndClosedWhenSilent) {
+  ClusterClient::Options options;
+  options.seeds = {{"127.0.0.1", 7000}};
+  options.tracking_prefix = "locus:aor:";
+  options.keepalive_ms = 5000;
+  options.reply_timeout_ms = 1000;
+  ClusterClient client(options);
+  Loop loop(client);
+  loop.ConnectAll(0);
+  loop.TakeSent(0);
+  loop.TakeSent(1);
+  ASSERT_TRUE(loop.Reply(1, ":17\r\n*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n"));
+  ASSERT_TRUE(loop.Reply(0, std::string(kLoaded) + "-ERR This instance has cluster support disabled\r\n+OK\r\n"));
+  ASSERT_TRUE(client.tracking());
+  bool all = false;
+  TakeKeys(client, &all);
+  EXPECT_TRUE(all);  // tracking began
+  auto none = [](int conn) { ADD_FAILURE() << "closed " << conn; };
+  client.Tick(4999, none);
+  EXPECT_EQ(loop.TakeSent(1), "");
+  client.Tick(5000, none);
+  EXPECT_EQ(loop.TakeSent(1), "*1\r\n$4\r\nPING\r\n");
+  // A published message before the pong is still an invalidation.
+  const std::string message = "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n" +
+                              Bulk("locus:aor:x");
+  ASSERT_TRUE(loop.Reply(1, message + "*2\r\n$4\r\npong\r\n$0\r\n\r\n"));
+  EXPECT_EQ(TakeKeys(client, &all), (std::vector<std::string>{"locus:aor:x"}));
+  EXPECT_FALSE(all);
+  EXPECT_EQ(client.in_flight(1), 0u);
+  // The next PING is not answered: the connection is closed.
+  client.Tick(10000, none);
+  EXPECT_EQ(loop.TakeSent(1), "*1\r\n$4\r\nPING\r\n");
+  std::vector<int> closed;
+  client.Tick(11001, [&](int conn) { closed.push_back(conn); });
+  EXPECT_EQ(closed, (std::vector<int>{1}));
+}
+
 TEST(ClusterClient, SilentConnectionsTimeOut) {
   ClusterClient client(TwoSeeds());
   Loop loop(client);
