@@ -17,6 +17,7 @@ Prints a table and, with --write-docs, replaces the section of
 docs/benchmarks.md between the durability markers.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -95,63 +96,64 @@ class Daemon:
             self.log.close()
 
 
-def throughput(build, mode, count, window):
-    """REGISTER/s of one shard in `mode`: new registrations, then refreshes."""
+@contextlib.contextmanager
+def one_shard(build, mode, count, settle_seconds):
+    """locusd with one shard in `mode` on a fresh data directory, stopped after."""
     os.sync()  # no writeback of an earlier run's files during this one
-    time.sleep(2)
+    time.sleep(settle_seconds)
     work = tempfile.mkdtemp(prefix=f"durability-{mode}-")
     d = Daemon(build, work, [f"--durability={mode}", "--shards=1", f"--expected_aors={count}"])
     d.start()
-    rows = {}
     try:
+        yield d
+    finally:
+        d.kill(signal.SIGTERM)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measured(d, build, regload_args, counters):
+    """One regload run against `d`: its result, locusd's CPU µs per answered
+    REGISTER, and how much each of `counters` grew."""
+    cpu0 = cpu_seconds([d.proc.pid])
+    before = {name: d.total(name) for name in counters}
+    r, _ = regload(build, d.port, regload_args, timeout=300)
+    cpu = cpu_seconds([d.proc.pid]) - cpu0
+    return r, cpu / max(r["ok"], 1) * 1e6, {name: d.total(name) - before[name] for name in counters}
+
+
+def throughput(build, mode, count, window):
+    """REGISTER/s of one shard in `mode`: new registrations, then refreshes."""
+    rows = {}
+    with one_shard(build, mode, count, settle_seconds=2) as d:
         for n, load in enumerate(("register", "refresh")):
-            cpu0 = cpu_seconds([d.proc.pid])
-            commits0 = d.total("journal_commits")
-            snapshots0 = d.total("snapshots")
-            r, _ = regload(build, d.port, [f"--mode={load}", f"--window={window}", f"--count={count}",
-                                           f"--aors={count}", "--expires=3600", "--drain=5",
-                                           f"--first-cseq={1 + n * 1000}", "--contact-port=5080"],
-                           timeout=300)
-            cpu = cpu_seconds([d.proc.pid]) - cpu0
-            commits = d.total("journal_commits") - commits0
-            snapshots = d.total("snapshots") - snapshots0
+            r, cpu_us, grown = measured(d, build, [f"--mode={load}", f"--window={window}", f"--count={count}",
+                                                   f"--aors={count}", "--expires=3600", "--drain=5",
+                                                   f"--first-cseq={1 + n * 1000}", "--contact-port=5080"],
+                                        ("journal_commits", "snapshots"))
+            commits, snapshots = grown["journal_commits"], grown["snapshots"]
             rate = r["ok"] / max(r["sending_seconds"], 1e-9)
             rows[load] = dict(rate=rate, ok=r["ok"], failed=r["other"] + r["timeouts"], p50=r["p50_us"],
-                              p99=r["p99_us"], cpu_us=cpu / max(r["ok"], 1) * 1e6, commits=commits,
+                              p99=r["p99_us"], cpu_us=cpu_us, commits=commits,
                               per_commit=r["ok"] / commits if commits else 0, snapshots=snapshots)
             print(f"  {mode:>5} {load:>8}: {rate:9.0f}/s  failed {rows[load]['failed']}  "
                   f"p50 {r['p50_us']:7.1f} us  p99 {r['p99_us']:8.1f} us  "
                   f"CPU {rows[load]['cpu_us']:5.2f} us/REGISTER  group writes {commits} "
                   f"({rows[load]['per_commit']:.0f} REGISTERs each), snapshots {snapshots}", flush=True)
             time.sleep(1)
-    finally:
-        d.kill(signal.SIGTERM)
-        shutil.rmtree(work, ignore_errors=True)
     return rows
 
 
 def at_rate(build, mode, rate, count):
     """One shard at `rate` REGISTER/s offered (open loop): CPU and latency."""
-    os.sync()
-    time.sleep(1)
-    work = tempfile.mkdtemp(prefix=f"durability-rate-{mode}-")
-    d = Daemon(build, work, [f"--durability={mode}", "--shards=1", f"--expected_aors={count}"])
-    d.start()
-    try:
-        cpu0 = cpu_seconds([d.proc.pid])
-        commits0 = d.total("journal_commits")
-        r, _ = regload(build, d.port, ["--mode=register", f"--rate={rate}", f"--count={count}",
-                                       f"--aors={count}", "--expires=3600", "--drain=5",
-                                       "--contact-port=5080"], timeout=300)
-        cpu = cpu_seconds([d.proc.pid]) - cpu0
-        commits = d.total("journal_commits") - commits0
-    finally:
-        d.kill(signal.SIGTERM)
-        shutil.rmtree(work, ignore_errors=True)
+    with one_shard(build, mode, count, settle_seconds=1) as d:
+        r, cpu_us, grown = measured(d, build, ["--mode=register", f"--rate={rate}", f"--count={count}",
+                                               f"--aors={count}", "--expires=3600", "--drain=5",
+                                               "--contact-port=5080"], ("journal_commits",))
     row = dict(ok=r["ok"], failed=r["other"] + r["timeouts"], p50=r["p50_us"], p99=r["p99_us"],
-               cpu_us=cpu / max(r["ok"], 1) * 1e6, commits=commits)
+               cpu_us=cpu_us, commits=grown["journal_commits"])
     print(f"  {mode:>5} at {rate}/s: p50 {r['p50_us']:7.1f} us  p99 {r['p99_us']:8.1f} us  "
-          f"CPU {row['cpu_us']:6.2f} us/REGISTER  group writes {commits}  failed {row['failed']}", flush=True)
+          f"CPU {row['cpu_us']:6.2f} us/REGISTER  group writes {row['commits']}  failed {row['failed']}",
+          flush=True)
     return row
 
 

@@ -34,10 +34,15 @@ ClusterClient::ClusterClient(Options options) : options_(std::move(options)) {
 
 ClusterClient::~ClusterClient() = default;
 
-int ClusterClient::ConnectionFor(const NodeAddress& node) {
+int ClusterClient::DataConnectionOf(const NodeAddress& node) const {
   for (size_t i = 0; i < connections_.size(); ++i) {
     if (connections_[i]->role == Role::kData && connections_[i]->address == node) return static_cast<int>(i);
   }
+  return -1;
+}
+
+int ClusterClient::ConnectionFor(const NodeAddress& node) {
+  if (const int existing = DataConnectionOf(node); existing >= 0) return existing;
   const int data = NewConnection(node, Role::kData);
   if (data < 0) return -1;
   if (!options_.tracking_prefix.empty()) {
@@ -133,13 +138,8 @@ bool ClusterClient::Submit(std::string_view key, std::span<const std::string_vie
 bool ClusterClient::ready() const {
   if (!have_map_ || map_.covered() != kHashSlots) return false;
   for (const NodeAddress& node : map_.nodes()) {
-    bool up = false;
-    for (const auto& connection : connections_) {
-      if (connection->role == Role::kData && connection->address == node) {
-        up = connection->state == ConnectionState::kReady;
-      }
-    }
-    if (!up) return false;
+    const int conn = DataConnectionOf(node);
+    if (conn < 0 || state(conn) != ConnectionState::kReady) return false;
   }
   return true;
 }
@@ -147,11 +147,9 @@ bool ClusterClient::ready() const {
 bool ClusterClient::tracking() const {
   if (!ready()) return false;
   for (const NodeAddress& node : map_.nodes()) {
-    for (const auto& connection : connections_) {
-      if (connection->role == Role::kData && connection->address == node && !connection->tracking) return false;
-    }
+    if (!connections_[static_cast<size_t>(DataConnectionOf(node))]->tracking) return false;
   }
-  return true;
+  return true;  // (ready(): every master has a data connection)
 }
 
 void ClusterClient::TakeInvalidations(absl::FunctionRef<void(std::string_view key)> invalidated, bool* all) {
@@ -378,12 +376,8 @@ void ClusterClient::Closed(int conn, uint64_t now_ms, Done done) {
 
 bool ClusterClient::MasterDown() const {
   for (const NodeAddress& node : map_.nodes()) {
-    for (const auto& connection : connections_) {
-      if (connection->role == Role::kData && connection->address == node &&
-          connection->state == ConnectionState::kBackoff) {
-        return true;
-      }
-    }
+    const int conn = DataConnectionOf(node);
+    if (conn >= 0 && state(conn) == ConnectionState::kBackoff) return true;
   }
   return false;
 }

@@ -172,6 +172,8 @@ class ClusterClient {
     uint64_t backoff_ms = 0;
   };
 
+  // The data connection to `node`, or -1 when there is none.
+  int DataConnectionOf(const NodeAddress& node) const;
   // The data connection to `node`, made (idle) if new, with its
   // invalidation connection; -1 past the node bound.
   int ConnectionFor(const NodeAddress& node);

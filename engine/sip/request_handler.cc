@@ -665,7 +665,7 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
         // this shard's share; refreshes and removals always pass.
         if (created > removed &&
             (table_.binding_count() + (created - removed) > max_bindings_ ||
-             (table_.Find(staged.aor) == nullptr && table_.aor_count() >= max_aors_))) {
+             (table_.aor_count() >= max_aors_ && table_.Find(staged.aor) == nullptr))) {
           over_budget = true;
           return false;
         }

@@ -92,59 +92,51 @@ bool RedisLinks::StartConnect(int conn, const cluster::NodeAddress& node) {
   return true;
 }
 
-RedisLinks::Link* RedisLinks::Completed(size_t slot, uint32_t generation) {
+RedisLinks::Link* RedisLinks::Returned(size_t slot, uint32_t generation, bool Link::*operation) {
+  --in_flight_;
   if (slot >= links_.size()) return nullptr;
-  Link* link = links_[slot].get();
+  Link& link = *links_[slot];
   // A slot is reused only once its operations are back: cannot differ.
-  return link->generation == generation ? link : nullptr;
+  if (link.generation != generation) return nullptr;
+  link.*operation = false;
+  if (!link.closing) return &link;
+  MaybeFree(link);
+  return nullptr;
 }
 
 void RedisLinks::OnConnect(size_t slot, uint32_t generation, int res, uint64_t now_ms, Done done) {
-  --in_flight_;
-  Link* link = Completed(slot, generation);
+  Link* link = Returned(slot, generation, &Link::connecting);
   if (link == nullptr) return;
-  link->connecting = false;
-  if (link->closing) {
-    MaybeFree(*link);
-  } else if (res < 0) {
+  if (res < 0) {
     Close(*link, now_ms, done);
-  } else {
-    client_.Connected(link->conn, now_ms);
-    ArmReceive(*link);
-    ArmSend(*link);
+    return;
   }
+  client_.Connected(link->conn, now_ms);
+  ArmReceive(*link);
+  ArmSend(*link);
 }
 
 void RedisLinks::OnReceive(size_t slot, uint32_t generation, int res, uint64_t now_ms, Done done) {
-  --in_flight_;
-  Link* link = Completed(slot, generation);
+  Link* link = Returned(slot, generation, &Link::receiving);
   if (link == nullptr) return;
-  link->receiving = false;
-  if (link->closing) {
-    MaybeFree(*link);
-  } else if (res <= 0 ||
-             !client_.Received(link->conn, std::string_view(link->in.data(), static_cast<size_t>(res)), now_ms,
-                               done)) {
+  if (res <= 0 ||
+      !client_.Received(link->conn, std::string_view(link->in.data(), static_cast<size_t>(res)), now_ms, done)) {
     Close(*link, now_ms, done);
-  } else {
-    ArmReceive(*link);
-    ArmSend(*link);  // replies may have queued commands (redirections)
+    return;
   }
+  ArmReceive(*link);
+  ArmSend(*link);  // replies may have queued commands (redirections)
 }
 
 void RedisLinks::OnSent(size_t slot, uint32_t generation, int res, uint64_t now_ms, Done done) {
-  --in_flight_;
-  Link* link = Completed(slot, generation);
+  Link* link = Returned(slot, generation, &Link::sending);
   if (link == nullptr) return;
-  link->sending = false;
-  if (link->closing) {
-    MaybeFree(*link);
-  } else if (res < 0) {
+  if (res < 0) {
     Close(*link, now_ms, done);
-  } else {
-    link->out_sent += static_cast<size_t>(res);
-    ArmSend(*link);
+    return;
   }
+  link->out_sent += static_cast<size_t>(res);
+  ArmSend(*link);
 }
 
 void RedisLinks::ArmReceive(Link& link) {

@@ -71,8 +71,10 @@ class RedisLinks {
     size_t out_sent = 0;
   };
 
-  // The link of a completion, or null when it belongs to an older life.
-  Link* Completed(size_t slot, uint32_t generation);
+  // A completion of `operation` (connecting, receiving or sending) is back:
+  // its link to carry on with, or null when the link is closing (then freed
+  // once nothing else is in flight).
+  Link* Returned(size_t slot, uint32_t generation, bool Link::*operation);
   bool StartConnect(int conn, const cluster::NodeAddress& node);
   void ArmReceive(Link& link);
   void ArmSend(Link& link);

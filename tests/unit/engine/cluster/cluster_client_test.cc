@@ -34,6 +34,11 @@ std::string KeyIn(uint16_t first, uint16_t last) {
   }
 }
 
+// The port of the master the client's map names for `slot`.
+uint16_t MasterPort(const ClusterClient& client, uint16_t slot) {
+  return client.slot_map().nodes()[static_cast<size_t>(client.slot_map().MasterOf(slot))].port;
+}
+
 struct Ended {
   uint64_t tag;
   std::string reply;  // the string, status or error text
@@ -136,7 +141,7 @@ TEST(ClusterClient, MovedResendsToTheNamedMasterAndRereadsTheMap) {
   EXPECT_EQ(client.redirections(), 1u);
   const int third = loop.ConnectionTo(7002);
   ASSERT_GE(third, 0);
-  EXPECT_EQ(client.slot_map().nodes()[static_cast<size_t>(client.slot_map().MasterOf(slot))].port, 7002);
+  EXPECT_EQ(MasterPort(client, slot), 7002);
   // The map is read again, from a connection that is up.
   EXPECT_EQ(loop.TakeSent(0), "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n");
   EXPECT_EQ(loop.ConnectAll(1), (std::vector<int>{third}));
@@ -160,7 +165,7 @@ TEST(ClusterClient, AskSendsAskingFirstAndKeepsTheMap) {
   loop.TakeSent(0);
   ASSERT_TRUE(loop.Reply(0, "-ASK " + std::to_string(slot) + " 127.0.0.1:7001\r\n"));
   EXPECT_EQ(loop.TakeSent(1), "*1\r\n$6\r\nASKING\r\n*2\r\n$3\r\nGET\r\n" + Bulk(low));
-  EXPECT_EQ(client.slot_map().nodes()[static_cast<size_t>(client.slot_map().MasterOf(slot))].port, 7000);
+  EXPECT_EQ(MasterPort(client, slot), 7000);
   ASSERT_TRUE(loop.Reply(1, "+OK\r\n" + Bulk("asked")));
   ASSERT_EQ(loop.ended.size(), 1u);
   EXPECT_EQ(loop.ended[0].reply, "asked");

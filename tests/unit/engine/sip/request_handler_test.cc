@@ -223,16 +223,28 @@ TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
   EXPECT_EQ(shards.table1.binding_count(), static_cast<size_t>(handed));
 }
 
+// One shard's handler on a configuration of the test's own.
+struct OwnHandler {
+  explicit OwnHandler(const Config& c) : config(c), table(kNow), handler(config, 0, 1, 42, table, counters) {
+    handler.SetTime(kNow, 1);
+    Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  }
+  Config config;
+  store::BindingTable table;
+  ShardCounters counters;
+  RequestHandler handler;
+  Inbound inbound;
+};
+
 TEST(RequestHandlerBudget, NothingIsAddedPastTheMemoryBudget) {
   Config config = Config::Defaults();
   config.max_aors = 2;
   config.max_bindings = 3;
-  store::BindingTable table(kNow);
-  ShardCounters counters;
-  RequestHandler handler(config, 0, 1, 42, table, counters);
-  handler.SetTime(kNow, 1);
-  Inbound inbound;
-  Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  OwnHandler own(config);
+  RequestHandler& handler = own.handler;
+  store::BindingTable& table = own.table;
+  ShardCounters& counters = own.counters;
+  Inbound& inbound = own.inbound;
   int branch = 0;
   auto send = [&](std::string_view user, std::string_view contact, int cseq, std::string_view expires = "600") {
     const std::string m = Register(user, Cat("Contact: <", contact, ">;expires=", expires, "\r\n"), cseq,
@@ -277,12 +289,9 @@ TEST(RequestHandlerBudget, ZeroMeansFromTheMachinesMemory) {
 TEST(RequestHandlerDomains, DomainNotServedIs404) {
   Config config = Config::Defaults();
   config.domains = {"example.com"};
-  store::BindingTable table(kNow);
-  ShardCounters counters;
-  RequestHandler handler(config, 0, 1, 42, table, counters);
-  handler.SetTime(kNow, 1);
-  Inbound inbound;
-  Endpoint::Parse("198.51.100.9:40000", &inbound.source);
+  OwnHandler own(config);
+  RequestHandler& handler = own.handler;
+  const Inbound& inbound = own.inbound;
   std::string m = Register("m", "Contact: <sip:m@10.0.0.1>\r\n");
   std::string response;
   sip::Message message;
