@@ -261,6 +261,13 @@ const std::vector<SettingInfo>& Settings() {
       {"journal_fault_file", G::kDurability, "PATH",
        "testing: while this file exists, journal and snapshot writes fail as on a full disk",
        [](const Config& c) { return Quoted(c.journal_fault_file); }},
+      {"cluster", G::kDurability, "HOST:PORT,...",
+       "Redis Cluster seeds (or one stand-alone Redis): every AOR's state kept there, shared "
+       "by every node, instead of the journal; empty: off",
+       [](const Config& c) { return Quoted(Join(c.cluster, ",")); }},
+      {"cluster_ack", G::kDurability, "master|replicas",
+       "cluster mode: a 200 leaves once the Redis master took the change, or also a replica (WAIT)",
+       [](const Config& c) { return Quoted(c.cluster_ack); }},
       {"auth", G::kAuthentication, "true|false", "Digest authentication of REGISTERs",
        [](const Config& c) { return Bool(c.auth); }},
       {"auth_realm", G::kAuthentication, "REALM",
@@ -470,6 +477,21 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
     } else {
       return Invalid(name, value, "is not one of sync, async, off");
     }
+    return absl::OkStatus();
+  }
+  if (name == "cluster") {
+    config->cluster.clear();
+    for (std::string_view seed : SplitList(value)) {
+      if (!ValidHostPort(seed)) return Invalid(name, value, "is not a list of host:port");
+      config->cluster.emplace_back(seed);
+    }
+    return absl::OkStatus();
+  }
+  if (name == "cluster_ack") {
+    if (value != "master" && value != "replicas") {
+      return Invalid(name, value, "is not one of master, replicas");
+    }
+    config->cluster_ack = std::string(value);
     return absl::OkStatus();
   }
   if (name == "async_flush_interval") {

@@ -76,6 +76,13 @@ struct Config {
   uint64_t snapshot_journal_size = 64ull << 20;  // journal bytes that start a snapshot
   std::string journal_fault_file;  // testing: journal writes fail while this file exists
 
+  // Cluster mode (docs/cluster.md): the seeds (host:port) of a Redis
+  // Cluster, or one stand-alone Redis, that holds every AOR's state in
+  // place of the journal; empty: off. With cluster_ack "replicas" a 200
+  // leaves only once a replica has the change (WAIT).
+  std::vector<std::string> cluster;
+  std::string cluster_ack = "master";
+
   // TLS (docs/tls.md): the server's certificate chain and key (PEM), the
   // CAs client certificates must chain to, and whether clients must present
   // one ("none", "optional", "required"). Needed with tls or wss listeners.

@@ -2,9 +2,12 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <latch>
+#include <optional>
 #include <random>
 
 #include "engine/auth/nonce_service.h"
@@ -30,11 +33,52 @@ std::vector<int> AllowedCpus() {
   return cpus;
 }
 
+namespace {
+
+// A seed as an IP literal: a shard never waits on DNS, so names are
+// resolved here, once, at start.
+absl::StatusOr<cluster::NodeAddress> ResolveSeed(std::string_view seed) {
+  std::optional<cluster::NodeAddress> node = cluster::ParseNodeAddress(seed);
+  if (!node) return absl::InvalidArgumentError(Cat("cluster: \"", seed, "\" is not host:port"));
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int r = getaddrinfo(node->host.c_str(), nullptr, &hints, &found); r != 0 || found == nullptr) {
+    return absl::InvalidArgumentError(
+        Cat("cluster: cannot resolve \"", node->host, "\": ", gai_strerror(r)));
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  if (found->ai_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr, text, sizeof text);
+  }
+  freeaddrinfo(found);
+  node->host = text;
+  return *node;
+}
+
+}  // namespace
+
 Engine::Engine(Config config) : config_(std::move(config)) {}
 
 Engine::~Engine() { Stop(); }
 
 absl::Status Engine::PrepareDurability() {
+  if (!config_.cluster.empty()) {
+    // Cluster mode (docs/cluster.md): Redis keeps the state, no journal.
+    ClusterRequests::Options options;
+    for (const std::string& seed : config_.cluster) {
+      absl::StatusOr<cluster::NodeAddress> resolved = ResolveSeed(seed);
+      if (!resolved.ok()) return resolved.status();
+      options.seeds.push_back(*resolved);
+    }
+    options.replica_acks = config_.cluster_ack == "replicas" ? 1 : 0;
+    Log(LogLevel::kInfo, "cluster mode: AOR states in Redis at %s, a 200 once %s took the change",
+        Join(config_.cluster, ","), options.replica_acks > 0 ? "a replica" : "the master");
+    for (auto& shard : shards_) shard->SetCluster(options);
+    return absl::OkStatus();
+  }
   if (config_.durability == DurabilityMode::kOff) {
     Log(LogLevel::kWarning, "durability off: bindings are lost when locusd stops (--durability)");
     return absl::OkStatus();

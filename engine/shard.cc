@@ -63,12 +63,16 @@ void Shard::EnableAuth(const NonceService* nonces, FailureTable* failures,
 }
 
 absl::Status Shard::Open() {
-  absl::StatusOr<std::unique_ptr<Journal>> journal =
-      StartShardJournal(durable_start_, index_, config_, table_, counters_);
-  if (!journal.ok()) return journal.status();
-  journal_ = std::move(*journal);
-  handler_.SetJournal(journal_.get());
-  admin_.SetJournal(journal_.get());
+  if (cluster_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<Journal>> journal =
+        StartShardJournal(durable_start_, index_, config_, table_, counters_);
+    if (!journal.ok()) return journal.status();
+    journal_ = std::move(*journal);
+    handler_.SetJournal(journal_.get());
+    admin_.SetJournal(journal_.get());
+  } else {
+    handler_.SetCluster(&cluster_->flights());
+  }
 
   io_uring_params params{};
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
@@ -82,6 +86,7 @@ absl::Status Shard::Open() {
   }
   if (r < 0) return absl::InternalError(Cat("io_uring_queue_init: ", std::strerror(-r)));
   ring_open_ = true;
+  if (cluster_ != nullptr) cluster_->Open(&ring_);
 
   if (absl::Status s = handoff_.Open(&ring_, config_.eventfd_wakeup); !s.ok()) return s;
   if (absl::Status s = udp_.Open(&ring_, config_.udp, config_.plain_udp_receive, index_); !s.ok()) {
@@ -131,6 +136,10 @@ void Shard::Run() {
     handoff_.FlushWakes();
     admin_.Drain(now_s_);
     const bool stopping = stop_.load(std::memory_order_acquire);
+    if (cluster_ != nullptr) {
+      ClusterWork(/*turn=*/true);
+      handoff_.FlushWakes();
+    }
     if (journal_ != nullptr) {
       // Group commit: this turn's changes in one write (and sync).
       journal_->Poll(&ring_, now_ms_, now_s_, stopping, IoTag(IoOp::kJournal, 0));
@@ -151,7 +160,16 @@ void Shard::Run() {
         streams_.ShutdownListeners();
       }
       const bool journal_idle = journal_ == nullptr || journal_->Idle();
-      if ((udp_.sends_in_flight() == 0 && journal_idle) || now_ms_ >= stop_deadline_ms) break;
+      bool cluster_idle = true;
+      if (cluster_ != nullptr) {
+        // Commits in flight are answered first; then the links close.
+        if (cluster_->Idle() || now_ms_ >= stop_deadline_ms) cluster_->CloseAll(now_ms_);
+        cluster_idle = cluster_->Idle() && cluster_->Closed();
+      }
+      if ((udp_.sends_in_flight() == 0 && journal_idle && cluster_idle) ||
+          now_ms_ >= stop_deadline_ms + (cluster_ != nullptr ? 500 : 0)) {
+        break;
+      }
     }
     // Sleep until the next timer (at most 100 ms, so a stop is seen soon).
     // With a hand-off backlog left, only submit and look for completions.
@@ -175,6 +193,7 @@ void Shard::Run() {
     }
     io_uring_cq_advance(&ring_, seen);
     if (journal_ != nullptr) DeliverDecided();
+    if (cluster_ != nullptr) ClusterWork(/*turn=*/false);
     udp_.ReturnBuffers();
     AnnounceClosedWebSockets();
   }
@@ -227,7 +246,10 @@ void Shard::HandleCompletion(io_uring_cqe* cqe) {
     case IoOp::kRedisConnect:
     case IoOp::kRedisReceive:
     case IoOp::kRedisSend:
-      break;  // a shard opens no Redis links: locusd has no cluster mode yet
+      if (cluster_ != nullptr) {
+        cluster_->OnCompletion(IoOpOf(tag), index, IoGenerationOf(tag), cqe->res, now_ms_);
+      }
+      break;
     case IoOp::kIgnore:
       break;
   }
@@ -342,7 +364,12 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
   }
   if (message.is_request() && !origin.handed_off) counters_.requests_received.Add();
   if (origin.handed_off) counters_.handoffs_received.Add();
-  Disposition d = handler_.Handle(message, inbound, origin.handed_off, &response_);
+  Route(handler_.Handle(message, inbound, origin.handed_off, &response_), message, bytes, inbound,
+        origin);
+}
+
+void Shard::Route(Disposition d, const sip::Message& message, std::string_view bytes,
+                  const Inbound& inbound, const Origin& origin) {
   if (d.kind == Disposition::Kind::kHandOff) {
     HandOffHeader header;
     header.kind = HandOffHeader::kRequest;
@@ -362,14 +389,36 @@ void Shard::ProcessMessage(const sip::Message& message, std::string_view bytes,
     d = handler_.Reject(message, inbound, 503, "Service Unavailable", kOverloadRetryAfter,
                         &response_);
   }
+  if (d.kind == Disposition::Kind::kPark) {
+    // Cluster mode: it waits for its AOR's read or commit.
+    if (cluster_->Park(bytes, inbound, origin, handler_.parked_aor(), d.read, now_ms_)) return;
+    d = handler_.Reject(message, inbound, 503, "Service Unavailable", kOverloadRetryAfter,
+                        &response_);
+  }
   if (d.kind != Disposition::Kind::kRespond) return;
   const ResponseRoute route = RouteOf(d, inbound, origin);
+  if (d.commit) {
+    // Leaves once Redis took the AOR's new state.
+    cluster_->Commit(bytes, inbound, origin, route, d.status, handler_.transaction_key(), response_,
+                     handler_.cluster_commit(), now_ms_);
+    return;
+  }
   if (d.hold) {
     // Leaves once the journal group holding its changes is durable.
     journal_->Hold(route, d.status, handler_.transaction_key(), response_, {});
     return;
   }
   Deliver(route, response_);
+}
+
+void Shard::Rerun(std::string_view bytes, const Inbound& inbound, const Origin& origin) {
+  sip::ParseOptions options;
+  options.max_message_size = inbound.too_large ? 65535 : config_.max_message_size;
+  sip::Message message;
+  if (!sip::ParseMessage(bytes, options, &message).ok()) return;  // parsed once already
+  // Handled as a hand-off: counted when it first arrived.
+  Route(handler_.Handle(message, inbound, /*handed_off=*/true, &response_), message, bytes, inbound,
+        origin);
 }
 
 ResponseRoute Shard::RouteOf(const Disposition& d, const Inbound& inbound, const Origin& origin) {
@@ -402,6 +451,26 @@ void Shard::Deliver(const ResponseRoute& route, std::string_view bytes) {
   }
 }
 
+void Shard::ClusterWork(bool turn) {
+  auto deliver = [this](const ResponseRoute& route, int status, std::string_view key,
+                        std::string_view bytes) { DeliverHeld(route, status, key, bytes); };
+  auto rerun = [this](std::string_view bytes, const Inbound& inbound, const Origin& origin) {
+    Rerun(bytes, inbound, origin);
+  };
+  if (turn) {
+    cluster_->Turn(now_ms_, deliver, rerun);
+  } else {
+    cluster_->ProcessReady(now_ms_, deliver, rerun);
+  }
+}
+
+void Shard::DeliverHeld(const ResponseRoute& route, int status, std::string_view key,
+                        std::string_view bytes) {
+  if (!key.empty()) handler_.CacheResponse(key, bytes);
+  counters_.CountStatus(status);
+  Deliver(route, bytes);
+}
+
 void Shard::DeliverDecided() {
   journal_->TakeDecided([this](const HeldResponse& held, std::string_view key,
                                std::string_view ok, std::string_view fail, bool committed) {
@@ -409,14 +478,12 @@ void Shard::DeliverDecided() {
       admin_.ReplyRemove(held.route.admin_id, committed, held.route.admin_count, ok, fail);
       return;
     }
-    std::string_view bytes = ok;
-    if (!committed) {
+    if (committed) {
+      DeliverHeld(held.route, held.status, key, ok);
+    } else {
       RequestHandler::FailureFor(ok, &failure_);  // nothing of it was applied
-      bytes = failure_;
+      DeliverHeld(held.route, 500, key, failure_);
     }
-    if (!key.empty()) handler_.CacheResponse(key, bytes);
-    counters_.CountStatus(committed ? held.status : 500);
-    Deliver(held.route, bytes);
   });
   admin_.Notify();
 }

@@ -27,11 +27,13 @@
 #include "absl/status/status.h"
 #include "engine/admin/shard_admin.h"
 #include "engine/auth/authenticator.h"
+#include "engine/cluster_requests.h"
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/durability/journal.h"
 #include "engine/durability/shard_start.h"
 #include "engine/endpoint.h"
+#include "engine/message_origin.h"
 #include "engine/sip/request_handler.h"
 #include "engine/spsc_ring.h"
 #include "engine/trace/message_tap.h"
@@ -70,6 +72,13 @@ class Shard {
   void SetServerSecret(std::string_view secret) { handler_.SetServerSecret(secret); }
   // How this shard starts its durable state, set before Open().
   void SetDurableStart(DurableStart start) { durable_start_ = std::move(start); }
+  // Cluster mode (docs/cluster.md), set before Open(): Redis holds the
+  // state, the table is its cache, and no journal is kept.
+  void SetCluster(ClusterRequests::Options options) {
+    cluster_ = std::make_unique<ClusterRequests>(std::move(options), table_, handler_, counters_);
+  }
+  // Cluster mode: its client (for the admin thread's view), or null.
+  const ClusterRequests* cluster() const { return cluster_.get(); }
   // The table, for the engine to fill before Run() when the shard count
   // changed between runs.
   store::BindingTable& table() { return table_; }
@@ -91,13 +100,7 @@ class Shard {
  private:
   void HandleCompletion(io_uring_cqe* cqe);
   void ArmAdminWakeRead();
-  // Where a message came from and where its answer goes back.
-  struct Origin {
-    size_t udp_socket = 0;  // UDP: the socket it came in by
-    uint64_t conn_id = 0;   // streams: the connection, on from_shard
-    int from_shard = 0;     // the shard that received it
-    bool handed_off = false;
-  };
+  using Origin = MessageOrigin;
   void OnDatagram(size_t socket, std::string_view bytes, const Endpoint& source);
   // A STUN Binding request on a SIP port (RFC 5626 section 8.4).
   void AnswerStun(size_t socket, std::string_view bytes, const Endpoint& source);
@@ -109,6 +112,17 @@ class Shard {
   // Runs the pipeline on one parsed message and routes the outcome.
   void ProcessMessage(const sip::Message& message, std::string_view bytes, const Inbound& inbound,
                       const Origin& origin);
+  // Where the pipeline's outcome `d` goes: a response, a hand-off, a held
+  // response (journal), a wait or a commit (cluster mode).
+  void Route(Disposition d, const sip::Message& message, std::string_view bytes,
+             const Inbound& inbound, const Origin& origin);
+  // Cluster mode: a stored request handled again (parsed again).
+  void Rerun(std::string_view bytes, const Inbound& inbound, const Origin& origin);
+  // Cluster mode: the client's turn (turn), or the outcomes that arrived.
+  void ClusterWork(bool turn);
+  // A held response leaves: cached for its transaction, counted, sent.
+  void DeliverHeld(const ResponseRoute& route, int status, std::string_view key,
+                   std::string_view bytes);
   // Where the answer `d` to a message from `origin` goes.
   static ResponseRoute RouteOf(const Disposition& d, const Inbound& inbound, const Origin& origin);
   // Sends a response where `route` says, counting it.
@@ -131,7 +145,8 @@ class Shard {
   ShardCounters counters_;
   store::BindingTable table_;
   RequestHandler handler_;
-  std::unique_ptr<Journal> journal_;  // null: durability off
+  std::unique_ptr<Journal> journal_;  // null: durability off (or cluster mode)
+  std::unique_ptr<ClusterRequests> cluster_;  // null: not in cluster mode
   DurableStart durable_start_;
   std::unique_ptr<Authenticator> auth_;
   std::string response_;  // reused for every response

@@ -31,6 +31,13 @@ std::string Cat(const Parts&... parts) {
   return out;
 }
 
+// Appends `value` in decimal, without allocating.
+inline void AppendUint(uint64_t value, std::string* out) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
+  out->append(digits, static_cast<size_t>(end - digits));
+}
+
 template <typename Strings>
 std::string Join(const Strings& items, std::string_view separator) {
   std::string out;

@@ -43,12 +43,22 @@ class AorRecord : public TimerNode {
   // it (see BindingTable::BeginSnapshot): it has no bindings and is not found.
   bool erased() const { return erased_; }
 
+  // Cluster mode (docs/cluster.md): the version of this state in the store
+  // of record, and the cache epoch in which it was last known current (the
+  // cache marks it stale by moving its epoch on, or by zeroing this one).
+  uint64_t version() const { return version_; }
+  void set_version(uint64_t version) { version_ = version; }
+  uint32_t cache_epoch() const { return cache_epoch_; }
+  void set_cache_epoch(uint32_t epoch) { cache_epoch_ = epoch; }
+
  private:
   explicit AorRecord(uint16_t key_size) : key_size_(key_size) {}
   ~AorRecord() = default;
 
   friend class BindingTable;
   Bindings bindings_;
+  uint64_t version_ = 0;
+  uint32_t cache_epoch_ = 0;
   uint16_t key_size_;
   bool erased_ = false;
 };

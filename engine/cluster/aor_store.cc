@@ -72,19 +72,24 @@ absl::Status DecodeState(const redisReply& version, const redisReply& record, st
 
 std::string_view FunctionLibrary() { return kLibrary; }
 
-ReadCommand::ReadCommand(store::AorKey aor) : key_(Cat(kAorKeyPrefix, aor)) {
+void ReadCommand::Assign(store::AorKey aor) {
+  key_.assign(kAorKeyPrefix).append(aor);
   args_ = {"HMGET", key_, "v", "r"};
 }
 
-CasCommand::CasCommand(store::AorKey aor, uint64_t expected_version,
-                       std::span<const store::Binding> bindings)
-    : key_(Cat(kAorKeyPrefix, aor)), version_(Cat(expected_version)) {
+void CasCommand::Assign(store::AorKey aor, uint64_t expected_version,
+                        std::span<const store::Binding> bindings) {
+  key_.assign(kAorKeyPrefix).append(aor);
+  version_.clear();
+  AppendUint(expected_version, &version_);
+  record_.clear();
   uint32_t last_expiry = 0;
   if (!bindings.empty()) {
     store::AppendAorState(aor, bindings, &record_);
     for (const store::Binding& binding : bindings) last_expiry = std::max(last_expiry, binding.expires_at);
   }
-  expiry_ms_ = Cat(uint64_t{last_expiry} * 1000);
+  expiry_ms_.clear();
+  AppendUint(uint64_t{last_expiry} * 1000, &expiry_ms_);
   args_ = {"FCALL", "locus_cas", "1", key_, version_, record_, expiry_ms_};
 }
 

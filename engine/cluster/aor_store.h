@@ -48,10 +48,14 @@ struct StoredAor {
   std::vector<store::Binding> bindings;
 };
 
-// HMGET <key> v r.
+// HMGET <key> v r. Assign() reuses the command's memory.
 class ReadCommand {
  public:
-  explicit ReadCommand(store::AorKey aor);
+  ReadCommand() = default;
+  explicit ReadCommand(store::AorKey aor) { Assign(aor); }
+  ReadCommand(const ReadCommand&) = delete;
+  ReadCommand& operator=(const ReadCommand&) = delete;
+  void Assign(store::AorKey aor);
   std::span<const std::string_view> args() const { return args_; }
   std::string_view key() const { return key_; }
 
@@ -61,10 +65,17 @@ class ReadCommand {
 };
 
 // FCALL locus_cas 1 <key> <expected version> <record or ""> <expiry, ms>.
+// Assign() reuses the command's memory.
 class CasCommand {
  public:
+  CasCommand() = default;
   // `bindings` empty: the AOR has none left (the key is deleted).
-  CasCommand(store::AorKey aor, uint64_t expected_version, std::span<const store::Binding> bindings);
+  CasCommand(store::AorKey aor, uint64_t expected_version, std::span<const store::Binding> bindings) {
+    Assign(aor, expected_version, bindings);
+  }
+  CasCommand(const CasCommand&) = delete;
+  CasCommand& operator=(const CasCommand&) = delete;
+  void Assign(store::AorKey aor, uint64_t expected_version, std::span<const store::Binding> bindings);
   std::span<const std::string_view> args() const { return args_; }
   std::string_view key() const { return key_; }
 

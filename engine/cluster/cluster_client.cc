@@ -64,6 +64,8 @@ int ClusterClient::NewConnection(const NodeAddress& node, Role role) {
   connections_.push_back(
       std::make_unique<Connection>(node, options_.max_output_bytes, options_.max_in_flight));
   connections_.back()->role = role;
+  connections_.back()->wait_replicas = std::to_string(options_.replica_acks);
+  connections_.back()->wait_timeout = std::to_string(options_.replica_wait_ms);
   return static_cast<int>(connections_.size() - 1);
 }
 
@@ -82,8 +84,10 @@ void ClusterClient::StartLife(int conn, uint64_t now_ms) {
 
 void ClusterClient::QueueTracking(int data_conn, uint64_t now_ms) {
   Connection& c = *connections_[static_cast<size_t>(data_conn)];
+  // Without NOLOOP: our own changes come back too, always, so that a
+  // caller can tell them from another client's (docs/cluster.md).
   c.tracking_args = {"CLIENT", "TRACKING", "on",  "REDIRECT", c.redirect_id,
-                     "BCAST",  "PREFIX",   options_.tracking_prefix, "NOLOOP"};
+                     "BCAST",  "PREFIX",   options_.tracking_prefix};
   Queue(data_conn, NewOp(OpKind::kTracking, 0, c.tracking_args, now_ms));
 }
 
@@ -120,11 +124,38 @@ void ClusterClient::FreeOp(uint32_t op) {
 }
 
 bool ClusterClient::Queue(int conn, uint32_t op) {
-  if (!connections_[static_cast<size_t>(conn)]->pipeline.Append(ops_[op].args, op)) {
+  Connection& c = *connections_[static_cast<size_t>(conn)];
+  if (!c.pipeline.Append(ops_[op].args, op)) {
     FreeOp(op);
     return false;
   }
+  if (ops_[op].kind == OpKind::kCommand) c.wait_wanted = options_.replica_acks > 0;
   return true;
+}
+
+void ClusterClient::QueueWaits(uint64_t now_ms) {
+  if (options_.replica_acks <= 0) return;
+  for (size_t i = 0; i < connections_.size(); ++i) {
+    Connection& c = *connections_[i];
+    if (!c.wait_wanted || c.state == ConnectionState::kBackoff) continue;
+    c.wait_args = {"WAIT", c.wait_replicas, c.wait_timeout};
+    if (Queue(static_cast<int>(i), NewOp(OpKind::kWait, 0, c.wait_args, now_ms))) c.wait_wanted = false;
+  }
+}
+
+void ClusterClient::EndUnreplicated(Connection& c, bool replicated, std::string_view why, Done done) {
+  // Moved out first: `done` may submit more commands.
+  std::vector<std::pair<uint64_t, Reply>> ended;
+  ended.swap(c.unreplicated);
+  for (auto& [tag, reply] : ended) {
+    if (replicated) {
+      done(tag, reply.get(), {});
+    } else {
+      done(tag, nullptr, why);
+    }
+  }
+  ended.clear();
+  if (c.unreplicated.empty()) c.unreplicated.swap(ended);  // keeps the capacity
 }
 
 bool ClusterClient::Submit(std::string_view key, std::span<const std::string_view> args, uint64_t tag,
@@ -234,7 +265,7 @@ bool ClusterClient::Received(int conn, std::string_view bytes, uint64_t now_ms, 
     if (op == RespPipeline::kPush) {
       OnPush(*reply);
     } else {
-      OnReply(conn, static_cast<uint32_t>(op), *reply, now_ms, done);
+      OnReply(conn, static_cast<uint32_t>(op), reply, now_ms, done);
     }
   }
   if (pipeline.broken()) {
@@ -245,7 +276,8 @@ bool ClusterClient::Received(int conn, std::string_view bytes, uint64_t now_ms, 
   return true;
 }
 
-void ClusterClient::OnReply(int conn, uint32_t op, const redisReply& reply, uint64_t now_ms, Done done) {
+void ClusterClient::OnReply(int conn, uint32_t op, Reply& owned, uint64_t now_ms, Done done) {
+  const redisReply& reply = *owned;
   Op& o = ops_[op];  // valid until the first NewOp below
   switch (o.kind) {
     case OpKind::kFunctionLoad:
@@ -265,6 +297,16 @@ void ClusterClient::OnReply(int conn, uint32_t op, const redisReply& reply, uint
     case OpKind::kPing:
       FreeOp(op);
       return;
+    case OpKind::kWait: {
+      Connection& c = *connections_[static_cast<size_t>(conn)];
+      const bool replicated = reply.type == REDIS_REPLY_INTEGER && reply.integer >= options_.replica_acks;
+      FreeOp(op);
+      EndUnreplicated(c, replicated, Cat("not replicated: WAIT answered ",
+                                         reply.type == REDIS_REPLY_INTEGER ? reply.integer : -1,
+                                         " of ", options_.replica_acks, " replicas"),
+                      done);
+      return;
+    }
     case OpKind::kClientId: {
       Connection& c = *connections_[static_cast<size_t>(conn)];
       if (reply.type == REDIS_REPLY_INTEGER && c.peer >= 0) {
@@ -288,6 +330,12 @@ void ClusterClient::OnReply(int conn, uint32_t op, const redisReply& reply, uint
   }
   const std::optional<Redirection> redirection = ParseRedirection(ErrorText(reply));
   if (!redirection) {
+    if (options_.replica_acks > 0 && reply.type != REDIS_REPLY_ERROR) {
+      // Ends once the WAIT behind it saw the replicas take it.
+      connections_[static_cast<size_t>(conn)]->unreplicated.emplace_back(o.tag, std::move(owned));
+      FreeOp(op);
+      return;
+    }
     done(o.tag, &reply, {});
     FreeOp(op);
     return;
@@ -315,9 +363,12 @@ void ClusterClient::OnReply(int conn, uint32_t op, const redisReply& reply, uint
   }
   // NewOp may have moved ops_: no reference into it from here on.
   ops_[op].submitted_ms = now_ms;
-  if (!connections_[static_cast<size_t>(target)]->pipeline.Append(ops_[op].args, op)) {
+  Connection& to = *connections_[static_cast<size_t>(target)];
+  if (!to.pipeline.Append(ops_[op].args, op)) {
     Fail(op, "redirection: queue full", done);
+    return;
   }
+  to.wait_wanted = options_.replica_acks > 0;
 }
 
 void ClusterClient::OnClusterSlots(int conn, const redisReply& reply) {
@@ -339,9 +390,9 @@ void ClusterClient::OnClusterSlots(int conn, const redisReply& reply) {
 }
 
 void ClusterClient::Fail(uint32_t op, std::string_view why, Done done) {
-  const Op& o = ops_[op];
-  if (o.kind == OpKind::kCommand) done(o.tag, nullptr, why);
-  if (o.kind == OpKind::kClusterSlots) {
+  const OpKind kind = ops_[op].kind;
+  if (kind == OpKind::kCommand) done(ops_[op].tag, nullptr, why);
+  if (kind == OpKind::kClusterSlots) {
     map_read_in_flight_ = false;
     map_wanted_ = true;
   }
@@ -370,6 +421,8 @@ void ClusterClient::Closed(int conn, uint64_t now_ms, Done done) {
   InvalidateAll();
   StartLife(conn, now_ms);
   map_wanted_ = true;  // a failover, perhaps
+  c.wait_wanted = false;
+  EndUnreplicated(c, false, "connection to Redis lost before a replica had it", done);
   for (uint32_t op : lost) Fail(op, "connection to Redis lost", done);
   MaybeReadSlotMap(now_ms);
 }

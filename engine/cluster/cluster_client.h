@@ -18,8 +18,8 @@
 //  - With a tracking prefix, each node has a second connection subscribed
 //    to __redis__:invalidate (RESP2; its CLIENT ID asked first), and the
 //    data connection turns on CLIENT TRACKING ... REDIRECT <that id> BCAST
-//    PREFIX <prefix> NOLOOP: keys another client changes come back as
-//    invalidations (TakeInvalidations), our own changes do not. When either
+//    PREFIX <prefix>: keys changed by any client, this one included, come
+//    back as invalidations (TakeInvalidations). When either
 //    connection of a node is lost, or tracking is (re)confirmed, every key
 //    may have changed unseen: TakeInvalidations says "all". A lost
 //    invalidation connection closes its node's data connection too, so
@@ -65,6 +65,12 @@ class ClusterClient {
     // An idle invalidation connection is sent a PING this often, so that
     // one that died silently fails its reply timeout.
     uint64_t keepalive_ms = 5000;
+    // > 0: a command ends with its reply only once this many replicas have
+    // it: its connection's commands are followed by WAIT <replica_acks>
+    // <replica_wait_ms>, and their replies held until WAIT answers (fewer
+    // replicas: they fail, "not replicated").
+    int replica_acks = 0;
+    uint64_t replica_wait_ms = 1000;
   };
 
   // (tag, reply, failure): reply null when the command failed, and then
@@ -116,6 +122,9 @@ class ClusterClient {
   // The socket is gone (refused, reset, closed): every command on it fails,
   // and it connects again after a back-off.
   void Closed(int conn, uint64_t now_ms, Done done);
+  // With replica_acks: a WAIT after the commands queued since the last one,
+  // on every connection (once per loop turn, before the sends).
+  void QueueWaits(uint64_t now_ms);
   // Connections whose oldest command (or connect) has waited past the reply
   // timeout: close(conn); the loop closes them and calls Closed. Also reads
   // the map again while a master is down, and pings idle invalidation
@@ -144,6 +153,7 @@ class ClusterClient {
     kSubscribe,  // invalidation connection: SUBSCRIBE __redis__:invalidate
     kTracking,   // data connection: CLIENT TRACKING on ... REDIRECT <id>
     kPing,       // invalidation connection: keep-alive
+    kWait,       // data connection: WAIT for replicas (replica_acks)
   };
   enum class Role : uint8_t { kData, kInvalidations };
   struct Op {
@@ -165,11 +175,17 @@ class ClusterClient {
     bool tracking = false;    // data: CLIENT TRACKING confirmed in this life
     bool must_close = false;  // data: its invalidation connection was lost
     std::string redirect_id;  // data: the invalidation connection's id, "" until known
-    std::array<std::string_view, 9> tracking_args{};
+    std::array<std::string_view, 8> tracking_args{};
     uint64_t connect_started_ms = 0;
     uint64_t last_ping_ms = 0;
     uint64_t retry_at_ms = 0;
     uint64_t backoff_ms = 0;
+    // replica_acks: commands queued since the last WAIT, and the replies
+    // that wait for theirs.
+    bool wait_wanted = false;
+    std::vector<std::pair<uint64_t, Reply>> unreplicated;
+    std::string wait_replicas, wait_timeout;
+    std::array<std::string_view, 3> wait_args{};
   };
 
   // The data connection to `node`, or -1 when there is none.
@@ -188,7 +204,9 @@ class ClusterClient {
   bool Queue(int conn, uint32_t op);
   uint32_t NewOp(OpKind kind, uint64_t tag, std::span<const std::string_view> args, uint64_t now_ms);
   void FreeOp(uint32_t op);
-  void OnReply(int conn, uint32_t op, const redisReply& reply, uint64_t now_ms, Done done);
+  void OnReply(int conn, uint32_t op, Reply& reply, uint64_t now_ms, Done done);
+  // Ends the replies that waited for a WAIT: replicated, or not.
+  void EndUnreplicated(Connection& c, bool replicated, std::string_view why, Done done);
   void OnClusterSlots(int conn, const redisReply& reply);
   // Ends a command without a reply.
   void Fail(uint32_t op, std::string_view why, Done done);

@@ -209,6 +209,27 @@ Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply
   return d;
 }
 
+Disposition RequestHandler::Park(std::string_view aor, bool read) {
+  decided_aor_.assign(aor);
+  Disposition d;
+  d.kind = Disposition::Kind::kPark;
+  d.read = read;
+  return d;
+}
+
+Disposition RequestHandler::MustWait(std::string_view aor, const Inbound& inbound) {
+  if (flights_ == nullptr || inbound.redecide) return Dropped();
+  // One Redis operation per AOR at a time: wait for the one in flight.
+  if (!inbound.state_read && flights_->Busy(aor)) return Park(aor, false);
+  // Decide and answer only on a state known current; a record that is
+  // absent is read by lookups, while a REGISTER that changes bindings is
+  // decided on "none" and its compare-and-set brings the state if that is
+  // wrong (docs/cluster.md).
+  const store::AorRecord* record = table_.Find(aor);
+  if (record != nullptr && !inbound.state_read && !flights_->Current(*record)) return Park(aor, true);
+  return Dropped();
+}
+
 Disposition RequestHandler::Reject(const sip::Message& message, const Inbound& inbound,
                                    int status, std::string_view reason, uint32_t retry_after,
                                    std::string* response) {
@@ -342,7 +363,9 @@ Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound
   // Section 17.2.3: a retransmission gets the cached final response.
   const bool cached = inbound.transport == store::Transport::kUdp;
   cached_ = cached;
-  if (cached) {
+  if (cached && inbound.redecide) {
+    BuildTransactionKey(message, reply, message.method_name());  // held: it is this request's
+  } else if (cached) {
     BuildTransactionKey(message, reply, message.method_name());
     if (KeyHeld()) {
       // Its response is held until its journal group is durable, and goes
@@ -354,10 +377,15 @@ Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound
       return Retransmitted(*hit, inbound, reply, response);
     }
   }
+  if (Disposition wait = MustWait(aor.view(), inbound); wait.kind == Disposition::Kind::kPark) {
+    return wait;
+  }
   Disposition d = HandleRegister(message, inbound, reply, aor.view(), response);
   if (cached && d.kind == Disposition::Kind::kRespond) {
     if (d.hold) {
       held_transactions_.insert(KeyHash(key_));  // cached once decided
+    } else if (inbound.redecide) {
+      CacheResponse(key_, *response);  // no longer held
     } else {
       transactions_.Insert(key_, *response, now_ms_ + kTimerJMs);
     }
@@ -430,6 +458,13 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
     if (auto hit = transactions_.Find(key_, now_ms_)) {
       return Retransmitted(*hit, inbound, reply, response);
     }
+  }
+  if (flights_ != nullptr && target_.kind != LookupTarget::Kind::kUnknownGruu) {
+    if (Disposition wait = MustWait(target_.aor, inbound); wait.kind == Disposition::Kind::kPark) {
+      return wait;
+    }
+    // Not cached: its state is read before the answer.
+    if (!inbound.state_read && table_.Find(target_.aor) == nullptr) return Park(target_.aor, true);
   }
   const int status = redirect_.Answer(message, reply, target_, now_s_, config_.server, response);
   Disposition d = Respond(inbound, reply, status);
@@ -574,7 +609,9 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   }
   // Steps 3-4: who is asking (section 22.4), and may they touch this AOR.
   // A client certificate naming the AOR answers both (docs/tls.md).
-  if (auth_ != nullptr && inbound.certified) {
+  if (inbound.redecide) {
+    // Authorized when it was first decided; its nonce is spent.
+  } else if (auth_ != nullptr && inbound.certified) {
     counters_.auth_certificates.Add();
   } else if (auth_ != nullptr) {
     const AuthDecision decision = auth_->Check(message, aor, inbound.source, now_s_);
@@ -669,6 +706,16 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
           over_budget = true;
           return false;
         }
+        if (flights_ != nullptr) {
+          // Cluster mode: applied to the cache now, committed to Redis by the
+          // caller, counted once Redis took it.
+          commit_.expected_version = flights_->ExpectedVersion(aor, table_.Find(aor));
+          commit_.created = created;
+          commit_.refreshed = refreshed;
+          commit_.removed = removed;
+          changed = true;
+          return true;
+        }
         if (journal_ == nullptr) {
           counters_.bindings_created.Add(created);
           counters_.bindings_refreshed.Add(refreshed);
@@ -688,8 +735,13 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
     return Reject(message, inbound, 503, "Service Unavailable (registrar full)", kCapacityRetryAfter,
                   response);
   }
+  if (flights_ != nullptr && !changed && outcome.status == 200 && !inbound.state_read &&
+      !inbound.redecide && outcome.record == nullptr) {
+    // Nothing to commit, and nothing cached to answer with: read it first.
+    return Park(aor, true);
+  }
   // The AOR's new state is the journal record.
-  if (changed) journal_->AfterChange(aor, outcome.record);
+  if (changed && journal_ != nullptr) journal_->AfterChange(aor, outcome.record);
   if (outcome.status == 200 && inbound.connection_shard >= 0 &&
       (inbound.transport == store::Transport::kWs || inbound.transport == store::Transport::kWss)) {
     WebSocketFlow& flow = ws_flows_[{inbound.connection_shard, inbound.connection_id}];
@@ -700,7 +752,13 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
       flow.aors.emplace_back(aor);
     }
   }
-  const bool hold = outcome.status == 200 && journal_ != nullptr && journal_->MustHold();
+  const bool commit = changed && flights_ != nullptr && outcome.status == 200;
+  if (commit) {
+    decided_aor_.assign(aor);
+    commit_.aor = decided_aor_;
+  }
+  const bool hold =
+      commit || (outcome.status == 200 && journal_ != nullptr && journal_->MustHold());
 
   ResponseBuilder builder(response);
   builder.Start(outcome.status, outcome.reason, message, reply);
@@ -723,7 +781,9 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
     builder.AddHeaderUint("Retry-After", kJournalRetryAfter);  // the journal could not take it
   }
   builder.Finish(config_.server);
-  return Respond(inbound, reply, outcome.status, hold);
+  Disposition d = Respond(inbound, reply, outcome.status, hold);
+  d.commit = commit;
+  return d;
 }
 
 void RequestHandler::FailureFor(std::string_view held_success, std::string* out) {

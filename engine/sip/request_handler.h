@@ -30,6 +30,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
 #include "engine/auth/authenticator.h"
+#include "engine/cluster/aor_flights.h"
 #include "engine/config.h"
 #include "engine/counters.h"
 #include "engine/endpoint.h"
@@ -60,10 +61,21 @@ struct Inbound {
   // TLS: a REGISTER whose AOR the client's verified certificate names
   // (client_certificate.h): authorized without a Digest challenge.
   bool certified = false;
+  // Cluster mode (docs/cluster.md), a request handled again:
+  //  - state_read: it waited for its AOR's read or commit; decide on the
+  //    cached state as it is now (current, or known to have no bindings);
+  //  - redecide: its REGISTER was decided on a state another node had
+  //    changed; the current one is adopted and steps 6-8 run again (steps
+  //    3-4 passed already, its transaction is still held).
+  bool state_read = false;
+  bool redecide = false;
 };
 
 struct Disposition {
-  enum class Kind : uint8_t { kDrop, kRespond, kHandOff };
+  // kPark (cluster mode): the request waits for its AOR's Redis operation --
+  // the read it asks for (`read`), or the one in flight -- and is handled
+  // again once it ends (RequestHandler::parked_aor()).
+  enum class Kind : uint8_t { kDrop, kRespond, kHandOff, kPark };
   Kind kind = Kind::kDrop;
   int owner = -1;        // kHandOff: the shard that owns the AOR
   int status = 0;        // kRespond: the status code sent
@@ -72,6 +84,18 @@ struct Disposition {
   // must be held by the journal (FailureFor() makes its alternative), and is
   // counted when it leaves.
   bool hold = false;
+  // kRespond with hold, in cluster mode: the REGISTER changed its AOR's
+  // bindings; the response leaves once Redis took the new state
+  // (RequestHandler::cluster_commit()).
+  bool commit = false;
+  bool read = false;  // kPark: its AOR's state must be read first
+};
+
+// Cluster mode: a decided REGISTER's commit, for the compare-and-set.
+struct ClusterCommit {
+  std::string_view aor;           // valid until the next Handle()
+  uint64_t expected_version = 0;  // the version its decision was made on
+  uint64_t created = 0, refreshed = 0, removed = 0;  // bindings, counted once committed
 };
 
 // The shard that owns a canonical AOR (ARCHITECTURE section 3).
@@ -139,6 +163,16 @@ class RequestHandler {
   // durability/group_commit.h); null: durability off.
   void SetJournal(GroupCommit* journal) { journal_ = journal; }
 
+  // Cluster mode (docs/cluster.md): Redis is the store of record, the table
+  // its cache. A request whose AOR has a Redis operation in flight, or whose
+  // cached state is not known current, is parked; a REGISTER that changes
+  // bindings is held (Disposition::commit) until its compare-and-set.
+  void SetCluster(const cluster::AorFlights* flights) { flights_ = flights; }
+  // Of the last Handle(): the AOR of a kPark, and the commit of a
+  // Disposition::commit.
+  std::string_view parked_aor() const { return decided_aor_; }
+  const ClusterCommit& cluster_commit() const { return commit_; }
+
   // Turns on steps 3-4 (Digest authentication and authorization); the
   // authenticator belongs to the same shard.
   void SetAuthenticator(Authenticator* auth) {
@@ -154,6 +188,11 @@ class RequestHandler {
   // Where and how a response to a request from `inbound` goes.
   ReplyTo ReplyToOf(const Inbound& inbound) const;
   Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status, bool hold = false);
+  // Cluster mode: the request waits for `aor` (read: its state is read first).
+  Disposition Park(std::string_view aor, bool read);
+  // Cluster mode: a request for `aor` must wait, or its state be read
+  // first (kPark); otherwise kDrop.
+  Disposition MustWait(std::string_view aor, const Inbound& inbound);
   // A retransmitted request: the final response it had, again.
   Disposition Retransmitted(std::string_view cached, const Inbound& inbound, const ReplyTo& reply,
                             std::string* response);
@@ -233,6 +272,9 @@ class RequestHandler {
   std::string service_route_;  // the Service-Route value, "<uri>, <uri>" (RFC 3608)
   Authenticator* auth_ = nullptr;
   GroupCommit* journal_ = nullptr;
+  const cluster::AorFlights* flights_ = nullptr;  // cluster mode
+  std::string decided_aor_;
+  ClusterCommit commit_;
   // Transactions whose response is held by the journal (hashes of their
   // keys): a retransmission is absorbed until the response is cached.
   absl::flat_hash_set<uint64_t> held_transactions_;

@@ -52,6 +52,7 @@ void RedisLinks::Turn(uint64_t now_ms, Done done) {
     const int slot = link_of_conn_[static_cast<size_t>(conn)];
     if (slot >= 0) Close(*links_[static_cast<size_t>(slot)], now_ms, done);
   }
+  client_.QueueWaits(now_ms);
   for (const auto& link : links_) {
     if (link->conn >= 0) ArmSend(*link);
   }

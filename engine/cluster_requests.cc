@@ -1,0 +1,338 @@
+#include "engine/cluster_requests.h"
+
+#include <hiredis/hiredis.h>
+
+#include <utility>
+
+#include "engine/clock.h"
+#include "engine/log.h"
+
+namespace locus::engine {
+namespace {
+
+// Tags of the client's commands: the flight's id.
+constexpr uint32_t kNoWaiting = UINT32_MAX;
+
+cluster::ClusterClient::Options ClientOptions(ClusterRequests::Options options) {
+  cluster::ClusterClient::Options o;
+  o.seeds = std::move(options.seeds);
+  o.tracking_prefix = std::string(cluster::kAorKeyPrefix);
+  o.replica_acks = options.replica_acks;
+  return o;
+}
+
+}  // namespace
+
+ClusterRequests::ClusterRequests(Options options, store::BindingTable& table,
+                                 RequestHandler& handler, ShardCounters& counters)
+    : table_(table),
+      handler_(handler),
+      counters_(counters),
+      replica_acks_(options.replica_acks),
+      client_(ClientOptions(std::move(options))) {}
+
+void ClusterRequests::Open(io_uring* ring) { links_ = std::make_unique<RedisLinks>(ring, client_); }
+
+
+uint32_t ClusterRequests::NewWaiting(std::string_view bytes, const Inbound& inbound,
+                                     const MessageOrigin& origin) {
+  uint32_t id;
+  if (!free_waiting_.empty()) {
+    id = free_waiting_.back();
+    free_waiting_.pop_back();
+  } else {
+    id = static_cast<uint32_t>(waiting_.size());
+    waiting_.push_back(std::make_unique<Waiting>());
+  }
+  Waiting& w = *waiting_[id];
+  w.bytes.assign(bytes);
+  w.inbound = inbound;
+  w.origin = origin;
+  w.decisions = 0;
+  ++waiting_count_;
+  waiting_bytes_ += bytes.size();
+  return id;
+}
+
+void ClusterRequests::FreeWaiting(uint32_t id) {
+  Waiting& w = *waiting_[id];
+  --waiting_count_;
+  waiting_bytes_ -= w.bytes.size();
+  free_waiting_.push_back(id);
+}
+
+bool ClusterRequests::Park(std::string_view bytes, const Inbound& inbound,
+                           const MessageOrigin& origin, std::string_view aor, bool read,
+                           uint64_t now_ms) {
+  if (waiting_count_ >= kMaxWaiting || waiting_bytes_ + bytes.size() > kMaxWaitingBytes) {
+    counters_.cluster_waiting_refused.Add();
+    return false;
+  }
+  const uint32_t flight = flights_.Get(aor);
+  flights_.at(flight).waiting.push_back(NewWaiting(bytes, inbound, origin));
+  if (read && !flights_.at(flight).busy()) SendRead(flight, now_ms);
+  return true;
+}
+
+void ClusterRequests::SendRead(uint32_t flight, uint64_t now_ms) {
+  cluster::AorFlights::Flight& f = flights_.at(flight);
+  f.reading = true;
+  f.invalidations = 0;
+  f.read.Assign(f.aor);
+  counters_.cluster_reads.Add();
+  if (results_.size() <= flight) results_.resize(flight + 1);
+  if (!client_.Submit(f.read.key(), f.read.args(), flight, now_ms)) {
+    results_[flight].outcome = Outcome::kReadFailed;
+    ready_.push_back(flight);
+  }
+}
+
+void ClusterRequests::Commit(std::string_view bytes, const Inbound& inbound,
+                             const MessageOrigin& origin, const ResponseRoute& route, int status,
+                             std::string_view key, std::string_view ok, const ClusterCommit& commit,
+                             uint64_t now_ms) {
+  const uint32_t flight = flights_.Get(commit.aor);
+  cluster::AorFlights::Flight& f = flights_.at(flight);
+  const uint32_t id = NewWaiting(bytes, inbound, origin);
+  Waiting& w = *waiting_[id];
+  w.route = route;
+  w.status = status;
+  w.key.assign(key);
+  w.ok.assign(ok);
+  w.counts = commit;
+  w.counts.aor = {};
+  w.decisions = inbound.redecide ? decisions_of_rerun_ + 1 : 1;
+  if (committers_.size() <= flight) committers_.resize(flight + 1, kNoWaiting);
+  if (results_.size() <= flight) results_.resize(flight + 1);
+  committers_[flight] = id;
+  f.committing = true;
+  f.invalidations = 0;
+  ++committing_;
+  const store::AorRecord* record = table_.Find(f.aor);
+  if (record != nullptr) {
+    f.cas.Assign(f.aor, commit.expected_version,
+                 std::span(record->bindings().data(), record->bindings().size()));
+  } else {
+    f.cas.Assign(f.aor, commit.expected_version, {});
+  }
+  if (!client_.Submit(f.cas.key(), f.cas.args(), flight, now_ms)) {
+    results_[flight].outcome = Outcome::kFailed;
+    results_[flight].failure = client_.last_error();
+    ready_.push_back(flight);
+  }
+}
+
+void ClusterRequests::OnResult(uint64_t tag, const redisReply* reply, std::string_view failure) {
+  const uint32_t flight = static_cast<uint32_t>(tag);
+  cluster::AorFlights::Flight& f = flights_.at(flight);
+  FlightResult& r = results_[flight];
+  r.failure.clear();
+  if (f.committing) {
+    if (reply == nullptr) {
+      r.outcome = Outcome::kFailed;
+      r.failure.assign(failure);
+    } else {
+      absl::StatusOr<bool> committed = cluster::DecodeCas(*reply, f.aor, &r.stored);
+      if (!committed.ok()) {
+        r.outcome = Outcome::kFailed;
+        r.failure = std::string(committed.status().message());
+      } else if (*committed) {
+        r.outcome = Outcome::kCommitted;
+        r.version = r.stored.version;
+      } else {
+        r.outcome = Outcome::kConflict;
+      }
+    }
+  } else {
+    if (reply == nullptr) {
+      r.outcome = Outcome::kReadFailed;
+      r.failure.assign(failure);
+    } else if (absl::Status s = cluster::DecodeRead(*reply, f.aor, &r.stored); !s.ok()) {
+      r.outcome = Outcome::kReadFailed;
+      r.failure = std::string(s.message());
+    } else {
+      r.outcome = Outcome::kRead;
+    }
+  }
+  ready_.push_back(flight);
+}
+
+void ClusterRequests::Adopt(uint32_t flight, cluster::StoredAor& stored, bool current) {
+  cluster::AorFlights::Flight& f = flights_.at(flight);
+  table_.RemoveAor(f.aor);
+  f.absent_version = stored.version;
+  store::AorRecord* record = nullptr;
+  for (store::Binding& b : stored.bindings) {
+    if (b.expires_at <= now_s_) continue;  // lapsed since it was written
+    if (record == nullptr) record = table_.FindOrCreate(f.aor);
+    table_.AddBinding(record, std::move(b));
+  }
+  stored.bindings.clear();
+  if (record == nullptr) return;
+  record = table_.Rearm(record);
+  if (record == nullptr) return;
+  record->set_version(stored.version);
+  record->set_cache_epoch(current ? flights_.epoch() : 0);
+}
+
+void ClusterRequests::Turn(uint64_t now_ms, Deliver deliver, Rerun rerun) {
+  if (links_ == nullptr) return;
+  TakeInvalidations();
+  links_->Turn(now_ms, on_end_);
+  ProcessReady(now_ms, deliver, rerun);
+}
+
+void ClusterRequests::OnCompletion(IoOp op, size_t slot, uint32_t generation, int res,
+                                   uint64_t now_ms) {
+  switch (op) {
+    case IoOp::kRedisConnect:
+      links_->OnConnect(slot, generation, res, now_ms, on_end_);
+      break;
+    case IoOp::kRedisReceive:
+      links_->OnReceive(slot, generation, res, now_ms, on_end_);
+      break;
+    case IoOp::kRedisSend:
+      links_->OnSent(slot, generation, res, now_ms, on_end_);
+      break;
+    default:
+      break;
+  }
+}
+
+void ClusterRequests::TakeInvalidations() {
+  bool all = false;
+  client_.TakeInvalidations(
+      [this](std::string_view key) {
+        counters_.cluster_invalidations.Add();
+        if (!key.starts_with(cluster::kAorKeyPrefix)) return;
+        const std::string_view aor = key.substr(cluster::kAorKeyPrefix.size());
+        if (store::AorRecord* record = table_.FindMutable(aor)) record->set_cache_epoch(0);
+        if (const int64_t flight = flights_.Find(aor); flight >= 0) {
+          ++flights_.at(static_cast<uint32_t>(flight)).invalidations;
+        }
+      },
+      &all);
+  if (all) {
+    counters_.cluster_invalidations.Add();
+    flights_.InvalidateAll();
+  }
+}
+
+void ClusterRequests::ProcessReady(uint64_t now_ms, Deliver deliver, Rerun rerun) {
+  (void)now_ms;
+  now_s_ = static_cast<uint32_t>(table_.now());
+  // Invalidations that arrived with these outcomes count for them.
+  if (!ready_.empty()) TakeInvalidations();
+  // Acting on one may add more (a commit refused at once): by index.
+  for (size_t i = 0; i < ready_.size(); ++i) {
+    const uint32_t flight = ready_[i];
+    FlightResult& r = results_[flight];
+    cluster::AorFlights::Flight& f = flights_.at(flight);
+    switch (r.outcome) {
+      case Outcome::kRead:
+        // Current unless another change was announced while it was read.
+        f.reading = false;
+        Adopt(flight, r.stored, f.invalidations == 0);
+        break;
+      case Outcome::kReadFailed:
+        f.reading = false;
+        counters_.cluster_failures.Add();
+        Log(LogLevel::kDebug, "cluster: reading %s failed: %s", f.aor.c_str(), r.failure.c_str());
+        break;  // the waiting requests answer from the cache as it is
+      case Outcome::kCommitted:
+      case Outcome::kConflict:
+      case Outcome::kFailed:
+        EndCommit(flight, deliver, rerun);
+        break;
+      case Outcome::kNone:
+        break;
+    }
+    results_[flight].outcome = Outcome::kNone;
+    Release(flight, rerun);
+  }
+  ready_.clear();
+}
+
+void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
+  cluster::AorFlights::Flight& f = flights_.at(flight);
+  FlightResult& r = results_[flight];
+  const uint32_t id = committers_[flight];
+  committers_[flight] = kNoWaiting;
+  Waiting& w = *waiting_[id];
+  f.committing = false;
+  --committing_;
+  switch (r.outcome) {
+    case Outcome::kCommitted: {
+      counters_.cluster_commits.Add();
+      counters_.bindings_created.Add(w.counts.created);
+      counters_.bindings_refreshed.Add(w.counts.refreshed);
+      counters_.bindings_removed.Add(w.counts.removed);
+      // Our own change comes back as one invalidation; more mean another
+      // writer too, and the next lookup reads the AOR again.
+      if (store::AorRecord* record = table_.FindMutable(f.aor)) {
+        record->set_version(r.version);
+        record->set_cache_epoch(f.invalidations <= 1 ? flights_.epoch() : 0);
+      }
+      f.absent_version = r.version;  // 0 when the key was deleted
+      deliver(w.route, w.status, w.key, w.ok);
+      break;
+    }
+    case Outcome::kConflict:
+      counters_.cluster_conflicts.Add();
+      Adopt(flight, r.stored, true);
+      if (w.decisions < kMaxDecisions) {
+        // Steps 6-8 again, on the state Redis holds.
+        Inbound inbound = w.inbound;
+        inbound.redecide = true;
+        inbound.state_read = true;
+        decisions_of_rerun_ = w.decisions;
+        rerun(w.bytes, inbound, w.origin);
+        decisions_of_rerun_ = 0;
+        break;
+      }
+      RequestHandler::FailureFor(w.ok, &failure_);
+      deliver(w.route, 500, w.key, failure_);
+      break;
+    case Outcome::kFailed: {
+      counters_.cluster_failures.Add();
+      if (now_s_ != warned_s_) {
+        warned_s_ = now_s_;
+        Log(LogLevel::kWarning, "cluster: committing %s failed: %s", f.aor.c_str(), r.failure.c_str());
+      }
+      // Nothing of it is known to be in Redis: read again next time.
+      table_.RemoveAor(f.aor);
+      f.absent_version = 0;
+      RequestHandler::FailureFor(w.ok, &failure_);
+      deliver(w.route, 500, w.key, failure_);
+      break;
+    }
+    default:
+      break;
+  }
+  FreeWaiting(id);
+}
+
+void ClusterRequests::Release(uint32_t flight, Rerun rerun) {
+  for (;;) {
+    cluster::AorFlights::Flight& f = flights_.at(flight);
+    if (f.busy()) return;
+    if (!f.has_waiting()) {
+      f.waiting.clear();
+      f.head = 0;
+      flights_.Release(flight);
+      return;
+    }
+    const uint32_t id = f.waiting[f.head++];
+    Waiting& w = *waiting_[id];
+    Inbound inbound = w.inbound;
+    inbound.state_read = true;
+    rerun(w.bytes, inbound, w.origin);
+    FreeWaiting(id);
+  }
+}
+
+void ClusterRequests::CloseAll(uint64_t now_ms) {
+  if (links_ != nullptr) links_->CloseAll(now_ms, on_end_);
+}
+
+}  // namespace locus::engine
