@@ -331,6 +331,14 @@ void ClusterRequests::Release(uint32_t flight, Rerun rerun) {
   }
 }
 
+void ClusterRequests::PublishGauges() {
+  counters_.cluster_state.Set(client_.tracking() ? ShardCounters::kClusterUp : ShardCounters::kClusterDown);
+  counters_.cluster_masters.Set(client_.slot_map().nodes().size());
+  counters_.cluster_slots_reachable.Set(client_.ReachableSlots());
+  counters_.cluster_waiting.Set(waiting_count_ - committing_);
+  counters_.cluster_commits_in_flight.Set(committing_);
+}
+
 void ClusterRequests::CloseAll(uint64_t now_ms) {
   if (links_ != nullptr) links_->CloseAll(now_ms, on_end_);
 }

@@ -90,6 +90,8 @@ class ClusterRequests {
               const ClusterCommit& commit, uint64_t now_ms);
 
   // --- The loop's side -------------------------------------------------------
+  // Publishes the cluster gauges (ShardCounters::cluster_*).
+  void PublishGauges();
   // Once per turn: invalidations, the links' connects, timeouts and sends,
   // and the outcomes that arrived.
   void Turn(uint64_t now_ms, Deliver deliver, Rerun rerun);

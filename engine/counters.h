@@ -80,6 +80,13 @@ struct alignas(64) ShardCounters {
   Counter hep_packets, hep_errors, trace_dropped;
   // Gauges, published by the shard once per loop turn.
   Counter aors, bindings, tcp_open, tls_open, ws_open, wss_open, heartbeat_ms, cpu;
+  // Cluster mode, published once a second: kClusterOff, kClusterUp (every
+  // slot's master reachable, invalidations flowing) or kClusterDown; the
+  // masters known, the slots whose master is reachable, requests waiting
+  // for their AOR and commits in flight.
+  static constexpr uint64_t kClusterOff = 0, kClusterUp = 1, kClusterDown = 2;
+  Counter cluster_state, cluster_masters, cluster_slots_reachable, cluster_waiting,
+      cluster_commits_in_flight;
   // Receive to send, for every response this shard sent.
   LatencyHistogram latency;
 

@@ -516,6 +516,7 @@ void Shard::PublishGauges() {
     counters_.cpu.Set(static_cast<uint64_t>(cpu.tv_sec) * 1000000000 +
                       static_cast<uint64_t>(cpu.tv_nsec));
     cpu_published_s_ = now_s_;
+    if (cluster_ != nullptr) cluster_->PublishGauges();
   }
 }
 

@@ -703,15 +703,45 @@ std::string AdminServer::ShardsJson() const {
                    ",\"bindings\":", c.bindings.Get(), ",\"tcp_connections\":", c.tcp_open.Get(),
                    ",\"heartbeat_age_ms\":", now > c.heartbeat_ms.Get() ? now - c.heartbeat_ms.Get() : 0,
                    ",\"handoff_queue_bytes\":", HandOffBacklog(i),
-                   ",\"admin_queue_bytes\":", to_shards_[i]->used_bytes(), "}"));
+                   ",\"admin_queue_bytes\":", to_shards_[i]->used_bytes(), ClusterStatsJson(c), "}"));
   }
   out.append("]}");
   return out;
 }
 
+std::string AdminServer::ClusterStatsJson(const ShardCounters& c) const {
+  if (config_.cluster.empty()) return {};
+  const uint64_t state = c.cluster_state.Get();
+  return Cat(",\"cluster\":{\"state\":\"", state == ShardCounters::kClusterUp ? "up" : "down",
+             "\",\"masters\":", c.cluster_masters.Get(), ",\"slots_reachable\":", c.cluster_slots_reachable.Get(),
+             ",\"waiting\":", c.cluster_waiting.Get(), ",\"commits_in_flight\":", c.cluster_commits_in_flight.Get(),
+             ",\"commits\":", c.cluster_commits.Get(), ",\"conflicts\":", c.cluster_conflicts.Get(),
+             ",\"failures\":", c.cluster_failures.Get(), ",\"reads\":", c.cluster_reads.Get(),
+             ",\"invalidations\":", c.cluster_invalidations.Get(), "}");
+}
+
 std::string AdminServer::HealthJson(bool* healthy) const {
   const std::vector<size_t> stalled = StalledShards(Counters(), MonotonicMs());
   *healthy = stalled.empty();
+  if (*healthy && !config_.cluster.empty()) {
+    // Cluster mode: Redis unreachable from a shard means its REGISTERs are
+    // answered 500 and its lookups come from the cache.
+    std::vector<std::string> down;
+    uint64_t reachable = UINT64_MAX;
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      const ShardCounters& c = *shards_[i].counters;
+      if (c.cluster_state.Get() != ShardCounters::kClusterUp) down.push_back(std::to_string(i));
+      reachable = std::min<uint64_t>(reachable, c.cluster_slots_reachable.Get());
+    }
+    if (!down.empty()) {
+      *healthy = false;
+      return Cat("{\"ok\":false,\"status\":\"degraded\",\"error\":\"Redis not reachable from shards ",
+                 Join(down, ", "), ": REGISTERs answered 500, lookups from the cache\",\"cluster\":{\"down\":[",
+                 Join(down, ","), "],\"slots_reachable\":", reachable, "}}");
+    }
+    return Cat("{\"ok\":true,\"status\":\"ok\",\"shards\":", shards_.size(),
+               ",\"cluster\":{\"slots_reachable\":", reachable, "}}");
+  }
   if (*healthy) return Cat("{\"ok\":true,\"status\":\"ok\",\"shards\":", shards_.size(), "}");
   std::vector<std::string> names;
   for (size_t i : stalled) names.push_back(std::to_string(i));

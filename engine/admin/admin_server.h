@@ -121,6 +121,8 @@ class AdminServer : private HttpEndpoint::Backend {
   std::string StatsJson() const;
   std::string ShardsJson() const;
   std::string HealthJson(bool* healthy) const;
+  // Cluster mode: a shard's ",\"cluster\":{...}" for `stats`; "" otherwise.
+  std::string ClusterStatsJson(const ShardCounters& c) const;
 
   const Config& config_;
   std::vector<ShardView> shards_;

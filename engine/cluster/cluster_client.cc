@@ -175,6 +175,21 @@ bool ClusterClient::ready() const {
   return true;
 }
 
+size_t ClusterClient::ReachableSlots() const {
+  if (!have_map_) return 0;
+  std::vector<bool> up(map_.nodes().size());
+  for (size_t n = 0; n < up.size(); ++n) {
+    const int conn = DataConnectionOf(map_.nodes()[n]);
+    up[n] = conn >= 0 && state(conn) == ConnectionState::kReady;
+  }
+  size_t reachable = 0;
+  for (uint32_t slot = 0; slot < kHashSlots; ++slot) {
+    const int node = map_.MasterOf(static_cast<uint16_t>(slot));
+    reachable += node != SlotMap::kNoNode && up[static_cast<size_t>(node)];
+  }
+  return reachable;
+}
+
 bool ClusterClient::tracking() const {
   if (!ready()) return false;
   for (const NodeAddress& node : map_.nodes()) {

@@ -100,6 +100,8 @@ class ClusterClient {
   bool ready() const;
   // ready(), and tracking confirmed on every master's data connection.
   bool tracking() const;
+  // Slots whose master's connection is up (for health; walks every slot).
+  size_t ReachableSlots() const;
 
   // The keys other clients changed since the last call, each given to
   // `invalidated`; or *all true (and no keys) when any key may have.

@@ -280,9 +280,9 @@ TEST(ClusterClient, InvalidationsThroughASubscribedConnectionPerNode) {
   EXPECT_TRUE(loop.TakeSent(0).starts_with("*4\r\n$8\r\nFUNCTION"));
   const std::string subscribed = "*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n";
   ASSERT_TRUE(loop.Reply(1, ":17\r\n" + subscribed));
-  // Tracking redirected to that id, for our prefix, not for our own writes.
-  EXPECT_EQ(loop.TakeSent(0), "*9\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$8\r\nREDIRECT\r\n$2\r\n17\r\n"
-                              "$5\r\nBCAST\r\n$6\r\nPREFIX\r\n$10\r\nlocus:aor:\r\n$6\r\nNOLOOP\r\n");
+  // Tracking redirected to that id, for our prefix, our own writes included.
+  EXPECT_EQ(loop.TakeSent(0), "*8\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$8\r\nREDIRECT\r\n$2\r\n17\r\n"
+                              "$5\r\nBCAST\r\n$6\r\nPREFIX\r\n$10\r\nlocus:aor:\r\n");
   ASSERT_TRUE(loop.Reply(0, std::string(kLoaded) + "-ERR This instance has cluster support disabled\r\n+OK\r\n"));
   EXPECT_TRUE(client.ready());
   EXPECT_TRUE(client.tracking());
@@ -409,6 +409,52 @@ TEST(ClusterClient, AMasterRefusingTheLibraryIsReportedAReplicaIsNot) {
   EXPECT_NE(client.last_error().find("FUNCTION LOAD"), std::string::npos);
   // Garbage breaks the stream: the loop must close it.
   EXPECT_FALSE(loop.Reply(0, "?garbage\r\n"));
+}
+
+TEST(ClusterClient, WithReplicaAcksRepliesWaitForTheWaitBehindThem) {
+  ClusterClient::Options options = TwoSeeds();
+  options.replica_acks = 1;
+  options.replica_wait_ms = 500;
+  ClusterClient client(options);
+  Loop loop(client);
+  Start(client, loop);
+  const std::string low = KeyIn(0, 8191);
+  const std::string_view set[] = {"SET", low, "x"};
+  ASSERT_TRUE(client.Submit(low, set, 1, 0));
+  ASSERT_TRUE(client.Submit(low, set, 2, 0));
+  client.QueueWaits(0);
+  client.QueueWaits(0);  // one WAIT for the commands queued since the last
+  const std::string wait = "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n500\r\n";
+  const std::string sent = loop.TakeSent(0);
+  EXPECT_EQ(sent, "*3\r\n$3\r\nSET\r\n" + Bulk(low) + "$1\r\nx\r\n" + "*3\r\n$3\r\nSET\r\n" + Bulk(low) +
+                      "$1\r\nx\r\n" + wait);
+  ASSERT_TRUE(loop.Reply(0, "+OK\r\n+OK\r\n"));
+  EXPECT_TRUE(loop.ended.empty());  // held until a replica has them
+  ASSERT_TRUE(loop.Reply(0, ":1\r\n"));
+  ASSERT_EQ(loop.ended.size(), 2u);
+  EXPECT_EQ(loop.ended[0].tag, 1u);
+  EXPECT_EQ(loop.ended[0].reply, "OK");
+  EXPECT_EQ(loop.ended[1].tag, 2u);
+
+  // No replica took the next one within the wait: it fails.
+  ASSERT_TRUE(client.Submit(low, set, 3, 0));
+  client.QueueWaits(0);
+  EXPECT_EQ(loop.TakeSent(0), "*3\r\n$3\r\nSET\r\n" + Bulk(low) + "$1\r\nx\r\n" + wait);
+  ASSERT_TRUE(loop.Reply(0, "+OK\r\n:0\r\n"));
+  ASSERT_EQ(loop.ended.size(), 3u);
+  EXPECT_EQ(loop.ended[2].tag, 3u);
+  EXPECT_EQ(loop.ended[2].reply, "");
+  EXPECT_NE(loop.ended[2].failure.find("not replicated"), std::string::npos) << loop.ended[2].failure;
+
+  // A connection lost between the reply and the WAIT's: it fails too.
+  ASSERT_TRUE(client.Submit(low, set, 4, 0));
+  client.QueueWaits(0);
+  loop.TakeSent(0);
+  ASSERT_TRUE(loop.Reply(0, "+OK\r\n"));
+  loop.Close(0, 0);
+  ASSERT_EQ(loop.ended.size(), 4u);
+  EXPECT_EQ(loop.ended[3].tag, 4u);
+  EXPECT_NE(loop.ended[3].failure.find("before a replica had it"), std::string::npos) << loop.ended[3].failure;
 }
 
 }  // namespace
