@@ -6,6 +6,7 @@
 
 #include "engine/clock.h"
 #include "engine/log.h"
+#include "engine/text.h"
 
 namespace locus::engine {
 namespace {
@@ -24,9 +25,10 @@ cluster::ClusterClient::Options ClientOptions(ClusterRequests::Options options) 
 }  // namespace
 
 ClusterRequests::ClusterRequests(Options options, store::BindingTable& table,
-                                 RequestHandler& handler, ShardCounters& counters)
+                                 RequestHandler& handler, ShardAdmin& admin, ShardCounters& counters)
     : table_(table),
       handler_(handler),
+      admin_(admin),
       counters_(counters),
       replica_acks_(options.replica_acks),
       client_(ClientOptions(std::move(options))) {}
@@ -49,6 +51,7 @@ uint32_t ClusterRequests::NewWaiting(std::string_view bytes, const Inbound& inbo
   w.inbound = inbound;
   w.origin = origin;
   w.decisions = 0;
+  w.admin = false;
   ++waiting_count_;
   waiting_bytes_ += bytes.size();
   return id;
@@ -92,7 +95,6 @@ void ClusterRequests::Commit(std::string_view bytes, const Inbound& inbound,
                              std::string_view key, std::string_view ok, const ClusterCommit& commit,
                              uint64_t now_ms) {
   const uint32_t flight = flights_.Get(commit.aor);
-  cluster::AorFlights::Flight& f = flights_.at(flight);
   const uint32_t id = NewWaiting(bytes, inbound, origin);
   Waiting& w = *waiting_[id];
   w.route = route;
@@ -102,24 +104,91 @@ void ClusterRequests::Commit(std::string_view bytes, const Inbound& inbound,
   w.counts = commit;
   w.counts.aor = {};
   w.decisions = inbound.redecide ? decisions_of_rerun_ + 1 : 1;
+  SendCas(flight, id, commit.expected_version, now_ms);
+}
+
+void ClusterRequests::SendCas(uint32_t flight, uint32_t waiting, uint64_t expected_version,
+                              uint64_t now_ms) {
+  cluster::AorFlights::Flight& f = flights_.at(flight);
   if (committers_.size() <= flight) committers_.resize(flight + 1, kNoWaiting);
   if (results_.size() <= flight) results_.resize(flight + 1);
-  committers_[flight] = id;
+  committers_[flight] = waiting;
   f.committing = true;
   f.invalidations = 0;
   ++committing_;
   const store::AorRecord* record = table_.Find(f.aor);
   if (record != nullptr) {
-    f.cas.Assign(f.aor, commit.expected_version,
-                 std::span(record->bindings().data(), record->bindings().size()));
+    f.cas.Assign(f.aor, expected_version, std::span(record->bindings().data(), record->bindings().size()));
   } else {
-    f.cas.Assign(f.aor, commit.expected_version, {});
+    f.cas.Assign(f.aor, expected_version, {});
   }
   if (!client_.Submit(f.cas.key(), f.cas.args(), flight, now_ms)) {
     results_[flight].outcome = Outcome::kFailed;
-    results_[flight].failure = client_.last_error();
+    results_[flight].failure = client_.last_error().empty() ? "Redis not reachable" : client_.last_error();
     ready_.push_back(flight);
   }
+}
+
+void ClusterRequests::AdminRequest(const AdminHeader& header, std::string_view payload,
+                                   uint64_t now_ms) {
+  now_ms_ = now_ms;
+  now_s_ = static_cast<uint32_t>(table_.now());
+  const std::string_view aor =
+      header.op == AdminHeader::kRemove ? ShardAdmin::RemoveAorOf(payload) : payload;
+  const store::AorRecord* record = table_.Find(aor);
+  const bool busy = flights_.Busy(aor);
+  if (!busy && record != nullptr && flights_.Current(*record)) {
+    RunAdmin(header, payload, 1, now_ms);
+    return;
+  }
+  // Read first (or wait for the operation in flight).
+  if (waiting_count_ >= kMaxWaiting) {
+    counters_.cluster_waiting_refused.Add();
+    if (header.op == AdminHeader::kRemove) {
+      admin_.ReplyRemove(header.id, false, 0, {}, "{\"error\":\"too many requests waiting for Redis; try again\"}");
+    } else {
+      admin_.AnswerLookup(header, aor, now_s_);
+    }
+    return;
+  }
+  const uint32_t flight = flights_.Get(aor);
+  const uint32_t id = NewWaiting(payload, Inbound(), MessageOrigin());
+  waiting_[id]->admin = true;
+  waiting_[id]->header = header;
+  flights_.at(flight).waiting.push_back(id);
+  if (!busy) SendRead(flight, now_ms);
+}
+
+void ClusterRequests::RunAdmin(const AdminHeader& header, std::string_view payload, int decisions,
+                               uint64_t now_ms) {
+  if (header.op != AdminHeader::kRemove) {
+    admin_.AnswerLookup(header, payload, now_s_);
+    return;
+  }
+  const std::string_view aor = ShardAdmin::RemoveAorOf(payload);
+  const uint64_t expected = flights_.ExpectedVersion(aor, table_.Find(aor));
+  const uint32_t count = admin_.RemoveBindings(aor, ShardAdmin::RemoveContactOf(payload));
+  if (count == 0) {
+    admin_.ReplyRemove(header.id, true, 0, "{\"removed\":0}", {});
+    return;
+  }
+  // Committed like a REGISTER; answered once Redis took it.
+  const uint32_t flight = flights_.Get(aor);
+  const uint32_t id = NewWaiting(payload, Inbound(), MessageOrigin());
+  Waiting& w = *waiting_[id];
+  w.admin = true;
+  w.header = header;
+  w.route = ResponseRoute();
+  w.route.admin = true;
+  w.route.admin_id = header.id;
+  w.route.admin_count = count;
+  w.status = 200;
+  w.key.clear();
+  w.ok = Cat("{\"removed\":", count, "}");
+  w.counts = ClusterCommit();
+  w.counts.removed = count;
+  w.decisions = decisions;
+  SendCas(flight, id, expected, now_ms);
 }
 
 void ClusterRequests::OnResult(uint64_t tag, const redisReply* reply, std::string_view failure) {
@@ -219,7 +288,7 @@ void ClusterRequests::TakeInvalidations() {
 }
 
 void ClusterRequests::ProcessReady(uint64_t now_ms, Deliver deliver, Rerun rerun) {
-  (void)now_ms;
+  now_ms_ = now_ms;
   now_s_ = static_cast<uint32_t>(table_.now());
   // Invalidations that arrived with these outcomes count for them.
   if (!ready_.empty()) TakeInvalidations();
@@ -274,25 +343,32 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
         record->set_cache_epoch(f.invalidations <= 1 ? flights_.epoch() : 0);
       }
       f.absent_version = r.version;  // 0 when the key was deleted
-      deliver(w.route, w.status, w.key, w.ok);
+      if (w.admin) {
+        admin_.ReplyRemove(w.header.id, true, w.route.admin_count, w.ok, {});
+      } else {
+        deliver(w.route, w.status, w.key, w.ok);
+      }
       break;
     }
-    case Outcome::kConflict:
+    case Outcome::kConflict: {
       counters_.cluster_conflicts.Add();
       Adopt(flight, r.stored, true);
       if (w.decisions < kMaxDecisions) {
-        // Steps 6-8 again, on the state Redis holds.
+        // Decided again, on the state Redis holds (a REGISTER: steps 6-8).
         Inbound inbound = w.inbound;
         inbound.redecide = true;
         inbound.state_read = true;
-        decisions_of_rerun_ = w.decisions;
-        rerun(w.bytes, inbound, w.origin);
-        decisions_of_rerun_ = 0;
+        RunAgain(w, inbound, w.decisions, rerun);
+        break;
+      }
+      if (w.admin) {
+        admin_.ReplyRemove(w.header.id, false, 0, {}, "{\"error\":\"the AOR kept changing on other nodes; try again\"}");
         break;
       }
       RequestHandler::FailureFor(w.ok, &failure_);
       deliver(w.route, 500, w.key, failure_);
       break;
+    }
     case Outcome::kFailed: {
       counters_.cluster_failures.Add();
       if (now_s_ != warned_s_) {
@@ -302,6 +378,11 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
       // Nothing of it is known to be in Redis: read again next time.
       table_.RemoveAor(f.aor);
       f.absent_version = 0;
+      if (w.admin) {
+        admin_.ReplyRemove(w.header.id, false, 0, {},
+                           Cat("{\"error\":\"Redis did not take it: ", JsonEscape(r.failure), "; try again\"}"));
+        break;
+      }
       RequestHandler::FailureFor(w.ok, &failure_);
       deliver(w.route, 500, w.key, failure_);
       break;
@@ -326,9 +407,19 @@ void ClusterRequests::Release(uint32_t flight, Rerun rerun) {
     Waiting& w = *waiting_[id];
     Inbound inbound = w.inbound;
     inbound.state_read = true;
-    rerun(w.bytes, inbound, w.origin);
+    RunAgain(w, inbound, 0, rerun);
     FreeWaiting(id);
   }
+}
+
+void ClusterRequests::RunAgain(Waiting& w, const Inbound& inbound, int decisions, Rerun rerun) {
+  if (w.admin) {
+    RunAdmin(w.header, w.bytes, decisions + 1, now_ms_);
+    return;
+  }
+  decisions_of_rerun_ = decisions;
+  rerun(w.bytes, inbound, w.origin);
+  decisions_of_rerun_ = 0;
 }
 
 void ClusterRequests::PublishGauges() {

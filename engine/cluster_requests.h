@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "engine/admin/shard_admin.h"
 #include "engine/cluster/aor_flights.h"
 #include "engine/cluster/cluster_client.h"
 #include "engine/counters.h"
@@ -67,7 +68,7 @@ class ClusterRequests {
   };
 
   ClusterRequests(Options options, store::BindingTable& table, RequestHandler& handler,
-                  ShardCounters& counters);
+                  ShardAdmin& admin, ShardCounters& counters);
   ClusterRequests(const ClusterRequests&) = delete;
   ClusterRequests& operator=(const ClusterRequests&) = delete;
 
@@ -88,6 +89,10 @@ class ClusterRequests {
   void Commit(std::string_view bytes, const Inbound& inbound, const MessageOrigin& origin,
               const ResponseRoute& route, int status, std::string_view key, std::string_view ok,
               const ClusterCommit& commit, uint64_t now_ms);
+
+  // An admin lookup or remove (ShardAdmin::TakeClusterRequests): answered
+  // once its AOR is known current; a remove is committed like a REGISTER.
+  void AdminRequest(const AdminHeader& header, std::string_view payload, uint64_t now_ms);
 
   // --- The loop's side -------------------------------------------------------
   // Publishes the cluster gauges (ShardCounters::cluster_*).
@@ -119,6 +124,9 @@ class ClusterRequests {
     std::string ok;
     ClusterCommit counts;
     int decisions = 0;
+    // An admin request (lookup or remove; bytes: its payload).
+    bool admin = false;
+    AdminHeader header{};
   };
   enum class Outcome : uint8_t { kNone, kCommitted, kConflict, kFailed, kRead, kReadFailed };
   struct FlightResult {
@@ -136,6 +144,12 @@ class ClusterRequests {
   // Replaces the cached state of the flight's AOR with `stored`.
   void Adopt(uint32_t flight, cluster::StoredAor& stored, bool current);
   void EndCommit(uint32_t flight, Deliver deliver, Rerun rerun);
+  // Answers an admin lookup, or applies and commits an admin remove.
+  void RunAdmin(const AdminHeader& header, std::string_view payload, int decisions, uint64_t now_ms);
+  // Sends the compare-and-set of the flight's AOR as cached now.
+  void SendCas(uint32_t flight, uint32_t waiting, uint64_t expected_version, uint64_t now_ms);
+  // A stored request handled again (SIP or admin).
+  void RunAgain(Waiting& w, const Inbound& inbound, int decisions, Rerun rerun);
   // Handles the flight's waiting requests again while it is idle; ends an
   // idle flight with nothing waiting.
   void Release(uint32_t flight, Rerun rerun);
@@ -151,6 +165,7 @@ class ClusterRequests {
 
   store::BindingTable& table_;
   RequestHandler& handler_;
+  ShardAdmin& admin_;
   ShardCounters& counters_;
   const int replica_acks_;
   cluster::ClusterClient client_;
@@ -167,6 +182,7 @@ class ClusterRequests {
   int decisions_of_rerun_ = 0;  // of the REGISTER being decided again
   std::string failure_;         // a held 200 turned into a 500
   uint32_t now_s_ = 0;
+  uint64_t now_ms_ = 0;
   uint32_t warned_s_ = 0;       // failures are logged at most once a second
 };
 

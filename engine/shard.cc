@@ -137,6 +137,9 @@ void Shard::Run() {
     admin_.Drain(now_s_);
     const bool stopping = stop_.load(std::memory_order_acquire);
     if (cluster_ != nullptr) {
+      admin_.TakeClusterRequests([this](const AdminHeader& header, std::string_view payload) {
+        cluster_->AdminRequest(header, payload, now_ms_);
+      });
       ClusterWork(/*turn=*/true);
       handoff_.FlushWakes();
     }
@@ -462,6 +465,7 @@ void Shard::ClusterWork(bool turn) {
   } else {
     cluster_->ProcessReady(now_ms_, deliver, rerun);
   }
+  admin_.Notify();
 }
 
 void Shard::DeliverHeld(const ResponseRoute& route, int status, std::string_view key,

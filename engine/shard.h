@@ -75,7 +75,8 @@ class Shard {
   // Cluster mode (docs/cluster.md), set before Open(): Redis holds the
   // state, the table is its cache, and no journal is kept.
   void SetCluster(ClusterRequests::Options options) {
-    cluster_ = std::make_unique<ClusterRequests>(std::move(options), table_, handler_, counters_);
+    cluster_ = std::make_unique<ClusterRequests>(std::move(options), table_, handler_, admin_, counters_);
+    admin_.SetClusterMode();
   }
   // Cluster mode: its client (for the admin thread's view), or null.
   const ClusterRequests* cluster() const { return cluster_.get(); }

@@ -45,10 +45,18 @@ void ShardAdmin::Drain(uint32_t now_s) {
     const std::string_view payload = record.substr(sizeof(AdminHeader));
     switch (header.op) {
       case AdminHeader::kLookup:
-        Lookup(header, payload, now_s);
+        if (cluster_mode_) {
+          cluster_requests_.emplace_back(header, std::string(payload));
+        } else {
+          Lookup(header, payload, now_s);
+        }
         break;
       case AdminHeader::kRemove:
-        Remove(header, payload);
+        if (cluster_mode_) {
+          cluster_requests_.emplace_back(header, std::string(payload));
+        } else {
+          Remove(header, payload);
+        }
         break;
       case AdminHeader::kDump:
         Dump(header, payload, now_s);
@@ -94,39 +102,48 @@ void ShardAdmin::Lookup(const AdminHeader& header, std::string_view aor, uint32_
   Reply(reply, text_);
 }
 
+void ShardAdmin::TakeClusterRequests(
+    absl::FunctionRef<void(const AdminHeader&, std::string_view payload)> take) {
+  for (const auto& [header, payload] : cluster_requests_) take(header, payload);
+  cluster_requests_.clear();
+}
+
+uint32_t ShardAdmin::RemoveBindings(std::string_view aor, std::string_view contact) {
+  store::AorRecord* record = table_.FindMutable(aor);
+  if (record == nullptr) return 0;
+  if (contact.empty()) {
+    const uint32_t count = static_cast<uint32_t>(record->bindings().size());
+    table_.RemoveAor(aor);
+    return count;
+  }
+  uint32_t count = 0;
+  sip::Uri wanted;
+  const bool parsed = sip::ParseUri(contact, sip::HeaderId::kContact, &wanted).ok();
+  const auto& bindings = record->bindings();
+  for (size_t i = bindings.size(); i-- > 0;) {
+    sip::Uri stored;
+    const bool match =
+        bindings[i].contact() == contact ||
+        (parsed && sip::ParseUri(bindings[i].contact(), sip::HeaderId::kContact, &stored).ok() &&
+         sip::UriEquals(stored, wanted));
+    if (match) {
+      table_.RemoveBinding(record, i);
+      ++count;
+    }
+  }
+  if (count > 0) table_.Rearm(record);
+  return count;
+}
+
 void ShardAdmin::Remove(const AdminHeader& header, std::string_view payload) {
-  const size_t newline = payload.find('\n');
-  const std::string_view aor = payload.substr(0, newline);
-  const std::string_view contact =
-      newline == std::string_view::npos ? std::string_view() : payload.substr(newline + 1);
+  const std::string_view aor = RemoveAorOf(payload);
   AdminHeader reply{header.id, header.op, true, 0};
   if (journal_ != nullptr && !journal_->Accepting()) {
     Reply(reply, "{\"error\":\"the journal cannot take changes now; try again\"}");
     return;
   }
   if (journal_ != nullptr) journal_->BeforeChange(aor);
-  if (store::AorRecord* record = table_.FindMutable(aor)) {
-    if (contact.empty()) {
-      reply.count = static_cast<uint32_t>(record->bindings().size());
-      table_.RemoveAor(aor);
-    } else {
-      sip::Uri wanted;
-      const bool parsed = sip::ParseUri(contact, sip::HeaderId::kContact, &wanted).ok();
-      const auto& bindings = record->bindings();
-      for (size_t i = bindings.size(); i-- > 0;) {
-        sip::Uri stored;
-        const bool match =
-            bindings[i].contact() == contact ||
-            (parsed && sip::ParseUri(bindings[i].contact(), sip::HeaderId::kContact, &stored).ok() &&
-             sip::UriEquals(stored, wanted));
-        if (match) {
-          table_.RemoveBinding(record, i);
-          ++reply.count;
-        }
-      }
-      if (reply.count > 0) table_.Rearm(record);
-    }
-  }
+  reply.count = RemoveBindings(aor, RemoveContactOf(payload));
   const std::string removed = Cat("{\"removed\":", reply.count, "}");
   if (journal_ == nullptr) {
     counters_.bindings_removed.Add(reply.count);

@@ -5,6 +5,10 @@
 //  - remove: an AOR's bindings (or one contact's), applied in one step
 //    (atomic with respect to REGISTERs) and journaled like a REGISTER; in
 //    sync mode answered once durable, through ReplyRemove();
+//  - in cluster mode, lookups and removes go to the shard's cluster side
+//    (TakeClusterRequests), which reads the AOR first when it is not known
+//    current, answers through AnswerLookup, and commits a remove to Redis
+//    (RemoveBindings, then ReplyRemove);
 //  - dump: a BindingTable snapshot walked 1,000 bindings or 256 KiB per
 //    request, the next chunk asked for only when the client read the last;
 //  - snapshot: starts a journal snapshot; set-users: swaps the users file;
@@ -17,9 +21,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "engine/admin/admin_channel.h"
 #include "engine/auth/authenticator.h"
 #include "engine/counters.h"
@@ -50,6 +56,23 @@ class ShardAdmin {
 
   // Answers up to 64 requests, then wakes the admin thread if it replied.
   void Drain(uint32_t now_s);
+
+  // Cluster mode: lookups and removes are kept for the cluster side.
+  void SetClusterMode() { cluster_mode_ = true; }
+  void TakeClusterRequests(absl::FunctionRef<void(const AdminHeader&, std::string_view payload)> take);
+  // A lookup's answer from the table as it is.
+  void AnswerLookup(const AdminHeader& header, std::string_view aor, uint32_t now_s) {
+    Lookup(header, aor, now_s);
+  }
+  // Removes the AOR's bindings (every one, or those of `contact`) from the
+  // table; returns how many.
+  uint32_t RemoveBindings(std::string_view aor, std::string_view contact);
+  // A remove's payload: "aor" or "aor\ncontact".
+  static std::string_view RemoveAorOf(std::string_view payload) { return payload.substr(0, payload.find('\n')); }
+  static std::string_view RemoveContactOf(std::string_view payload) {
+    const size_t newline = payload.find('\n');
+    return newline == std::string_view::npos ? std::string_view() : payload.substr(newline + 1);
+  }
   // The answer to a remove whose journal group was decided.
   void ReplyRemove(uint64_t id, bool committed, uint32_t count, std::string_view ok,
                    std::string_view fail);
@@ -73,6 +96,8 @@ class ShardAdmin {
   int notify_fd_ = -1;
   int wake_fd_ = -1;
   bool replied_ = false;
+  bool cluster_mode_ = false;
+  std::vector<std::pair<AdminHeader, std::string>> cluster_requests_;
   struct DumpState {
     std::vector<const store::AorRecord*> records;  // a table snapshot
     size_t next = 0;

@@ -644,10 +644,17 @@ class RedisDown(ClusterCase):
                                     expires=3600), timeout=8.0)
         self.assertStatus(resp, 500)
         self.assertTrue(retry_after_ok(resp), resp.dump())
-        # Nothing of a refused REGISTER was applied here.
+        # Nothing of a refused REGISTER was applied here. (What a lookup of an
+        # AOR the node cannot read answers is not specified: printed.)
         resp = lookup(c, refused_user, timeout=8.0)
         self.assertNotEqual(resp.status, 302, "a REGISTER answered 500 was applied:\n"
                             + resp.dump())
+        log("Redis down: a lookup of an AOR not in the cache got %d %s", resp.status, resp.reason)
+        # A query REGISTER of an AOR not in the cache needs Redis: 500, not a
+        # 200 claiming that the AOR has no bindings.
+        resp = c.request(c.register(user=refused_user), timeout=8.0)
+        self.assertStatus(resp, 500)
+        self.assertTrue(retry_after_ok(resp), resp.dump())
         # The AORs in the cache are still answered.
         for u in cached:
             resp = lookup(c, u, timeout=8.0)
