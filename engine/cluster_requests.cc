@@ -122,7 +122,7 @@ void ClusterRequests::SendCas(uint32_t flight, uint32_t waiting, uint64_t expect
   } else {
     f.cas.Assign(f.aor, expected_version, {});
   }
-  if (!client_.Submit(f.cas.key(), f.cas.args(), flight, now_ms)) {
+  if (!client_.Submit(f.cas.key(), f.cas.args(), flight, now_ms, /*write=*/true)) {
     results_[flight].outcome = Outcome::kFailed;
     results_[flight].failure = client_.last_error().empty() ? "Redis not reachable" : client_.last_error();
     ready_.push_back(flight);
@@ -316,8 +316,9 @@ void ClusterRequests::ProcessReady(uint64_t now_ms, Deliver deliver, Rerun rerun
       case Outcome::kNone:
         break;
     }
+    const bool read_failed = results_[flight].outcome == Outcome::kReadFailed;
     results_[flight].outcome = Outcome::kNone;
-    Release(flight, rerun);
+    Release(flight, read_failed, rerun);
   }
   ready_.clear();
 }
@@ -393,7 +394,7 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
   FreeWaiting(id);
 }
 
-void ClusterRequests::Release(uint32_t flight, Rerun rerun) {
+void ClusterRequests::Release(uint32_t flight, bool read_failed, Rerun rerun) {
   for (;;) {
     cluster::AorFlights::Flight& f = flights_.at(flight);
     if (f.busy()) return;
@@ -407,6 +408,7 @@ void ClusterRequests::Release(uint32_t flight, Rerun rerun) {
     Waiting& w = *waiting_[id];
     Inbound inbound = w.inbound;
     inbound.state_read = true;
+    inbound.read_failed = read_failed;
     RunAgain(w, inbound, 0, rerun);
     FreeWaiting(id);
   }
@@ -414,6 +416,12 @@ void ClusterRequests::Release(uint32_t flight, Rerun rerun) {
 
 void ClusterRequests::RunAgain(Waiting& w, const Inbound& inbound, int decisions, Rerun rerun) {
   if (w.admin) {
+    const std::string_view aor =
+        w.header.op == AdminHeader::kRemove ? ShardAdmin::RemoveAorOf(w.bytes) : std::string_view(w.bytes);
+    if (inbound.read_failed && table_.Find(aor) == nullptr) {
+      admin_.ReplyError(w.header, "Redis not reachable: the AOR's state is unknown; try again");
+      return;
+    }
     RunAdmin(w.header, w.bytes, decisions + 1, now_ms_);
     return;
   }

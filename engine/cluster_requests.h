@@ -150,9 +150,10 @@ class ClusterRequests {
   void SendCas(uint32_t flight, uint32_t waiting, uint64_t expected_version, uint64_t now_ms);
   // A stored request handled again (SIP or admin).
   void RunAgain(Waiting& w, const Inbound& inbound, int decisions, Rerun rerun);
+
   // Handles the flight's waiting requests again while it is idle; ends an
-  // idle flight with nothing waiting.
-  void Release(uint32_t flight, Rerun rerun);
+  // idle flight with nothing waiting. `read_failed`: its read just failed.
+  void Release(uint32_t flight, bool read_failed, Rerun rerun);
   void TakeInvalidations();
   // The client's Done: each command's end goes to OnResult.
   struct OnEnd {

@@ -123,6 +123,7 @@ MetricValues CounterValues(const ShardCounters& c) {
       {"cluster_waiting_refused", c.cluster_waiting_refused.Get()},
       {"cluster_reads", c.cluster_reads.Get()},
       {"cluster_invalidations", c.cluster_invalidations.Get()},
+      {"cluster_unanswerable", c.cluster_unanswerable.Get()},
       {"hep_packets", c.hep_packets.Get()},
       {"hep_errors", c.hep_errors.Get()},
       {"trace_dropped", c.trace_dropped.Get()},

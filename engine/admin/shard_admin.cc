@@ -30,6 +30,13 @@ void ShardAdmin::ReplyRemove(uint64_t id, bool committed, uint32_t count, std::s
   Reply({id, AdminHeader::kRemove, true, committed ? count : 0}, committed ? ok : fail);
 }
 
+void ShardAdmin::ReplyError(const AdminHeader& header, std::string_view error) {
+  text_.assign("{\"error\":");
+  AppendJsonString(error, &text_);
+  text_.push_back('}');
+  Reply({header.id, header.op, true, 0}, text_);
+}
+
 void ShardAdmin::Notify() {
   if (!replied_) return;
   replied_ = false;

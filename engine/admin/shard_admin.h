@@ -60,6 +60,8 @@ class ShardAdmin {
   // Cluster mode: lookups and removes are kept for the cluster side.
   void SetClusterMode() { cluster_mode_ = true; }
   void TakeClusterRequests(absl::FunctionRef<void(const AdminHeader&, std::string_view payload)> take);
+  // An error answer to `header`'s request ({"error":...}).
+  void ReplyError(const AdminHeader& header, std::string_view error);
   // A lookup's answer from the table as it is.
   void AnswerLookup(const AdminHeader& header, std::string_view aor, uint32_t now_s) {
     Lookup(header, aor, now_s);

@@ -129,7 +129,7 @@ bool ClusterClient::Queue(int conn, uint32_t op) {
     FreeOp(op);
     return false;
   }
-  if (ops_[op].kind == OpKind::kCommand) c.wait_wanted = options_.replica_acks > 0;
+  if (ops_[op].kind == OpKind::kWrite) c.wait_wanted = true;
   return true;
 }
 
@@ -159,11 +159,12 @@ void ClusterClient::EndUnreplicated(Connection& c, bool replicated, std::string_
 }
 
 bool ClusterClient::Submit(std::string_view key, std::span<const std::string_view> args, uint64_t tag,
-                           uint64_t now_ms) {
+                           uint64_t now_ms, bool write) {
   if (!have_map_) return false;
   const int conn = MasterConnection(HashSlot(key));
   if (conn < 0 || connections_[static_cast<size_t>(conn)]->state == ConnectionState::kBackoff) return false;
-  return Queue(conn, NewOp(OpKind::kCommand, tag, args, now_ms));
+  const OpKind kind = write && options_.replica_acks > 0 ? OpKind::kWrite : OpKind::kCommand;
+  return Queue(conn, NewOp(kind, tag, args, now_ms));
 }
 
 bool ClusterClient::ready() const {
@@ -341,11 +342,12 @@ void ClusterClient::OnReply(int conn, uint32_t op, Reply& owned, uint64_t now_ms
       FreeOp(op);
       return;
     case OpKind::kCommand:
+    case OpKind::kWrite:
       break;
   }
   const std::optional<Redirection> redirection = ParseRedirection(ErrorText(reply));
   if (!redirection) {
-    if (options_.replica_acks > 0 && reply.type != REDIS_REPLY_ERROR) {
+    if (o.kind == OpKind::kWrite && reply.type != REDIS_REPLY_ERROR) {
       // Ends once the WAIT behind it saw the replicas take it.
       connections_[static_cast<size_t>(conn)]->unreplicated.emplace_back(o.tag, std::move(owned));
       FreeOp(op);
@@ -383,7 +385,7 @@ void ClusterClient::OnReply(int conn, uint32_t op, Reply& owned, uint64_t now_ms
     Fail(op, "redirection: queue full", done);
     return;
   }
-  to.wait_wanted = options_.replica_acks > 0;
+  if (ops_[op].kind == OpKind::kWrite) to.wait_wanted = true;
 }
 
 void ClusterClient::OnClusterSlots(int conn, const redisReply& reply) {
@@ -406,7 +408,7 @@ void ClusterClient::OnClusterSlots(int conn, const redisReply& reply) {
 
 void ClusterClient::Fail(uint32_t op, std::string_view why, Done done) {
   const OpKind kind = ops_[op].kind;
-  if (kind == OpKind::kCommand) done(ops_[op].tag, nullptr, why);
+  if (kind == OpKind::kCommand || kind == OpKind::kWrite) done(ops_[op].tag, nullptr, why);
   if (kind == OpKind::kClusterSlots) {
     map_read_in_flight_ = false;
     map_wanted_ = true;

@@ -92,9 +92,10 @@ class ClusterClient {
   // --- The request path ----------------------------------------------------
   // Queues `args` for the master of `key`'s slot. False, with nothing queued,
   // when it cannot go now: no slot map yet, no master for the slot, the
-  // master's connection down (in back-off), or a bound reached.
+  // master's connection down (in back-off), or a bound reached. A `write`
+  // ends only once replica_acks replicas have it (reads end at once).
   bool Submit(std::string_view key, std::span<const std::string_view> args, uint64_t tag,
-              uint64_t now_ms);
+              uint64_t now_ms, bool write = false);
 
   // The slot map covers every slot and every master's connection is up.
   bool ready() const;
@@ -156,6 +157,7 @@ class ClusterClient {
     kTracking,   // data connection: CLIENT TRACKING on ... REDIRECT <id>
     kPing,       // invalidation connection: keep-alive
     kWait,       // data connection: WAIT for replicas (replica_acks)
+    kWrite,      // a command (as kCommand) that waits for replicas
   };
   enum class Role : uint8_t { kData, kInvalidations };
   struct Op {

@@ -230,6 +230,13 @@ Disposition RequestHandler::MustWait(std::string_view aor, const Inbound& inboun
   return Dropped();
 }
 
+Disposition RequestHandler::StoreUnreachable(const sip::Message& message, const Inbound& inbound,
+                                             std::string* response) {
+  counters_.cluster_unanswerable.Add();
+  return Reject(message, inbound, 500, "Server Internal Error (location store unreachable)",
+                kJournalRetryAfter, response);
+}
+
 Disposition RequestHandler::Reject(const sip::Message& message, const Inbound& inbound,
                                    int status, std::string_view reason, uint32_t retry_after,
                                    std::string* response) {
@@ -464,7 +471,10 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
       return wait;
     }
     // Not cached: its state is read before the answer.
-    if (!inbound.state_read && table_.Find(target_.aor) == nullptr) return Park(target_.aor, true);
+    if (table_.Find(target_.aor) == nullptr) {
+      if (!inbound.state_read) return Park(target_.aor, true);
+      if (inbound.read_failed) return StoreUnreachable(message, inbound, response);
+    }
   }
   const int status = redirect_.Answer(message, reply, target_, now_s_, config_.server, response);
   Disposition d = Respond(inbound, reply, status);
@@ -735,10 +745,11 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
     return Reject(message, inbound, 503, "Service Unavailable (registrar full)", kCapacityRetryAfter,
                   response);
   }
-  if (flights_ != nullptr && !changed && outcome.status == 200 && !inbound.state_read &&
-      !inbound.redecide && outcome.record == nullptr) {
+  if (flights_ != nullptr && !changed && outcome.status == 200 && !inbound.redecide &&
+      outcome.record == nullptr) {
     // Nothing to commit, and nothing cached to answer with: read it first.
-    return Park(aor, true);
+    if (!inbound.state_read) return Park(aor, true);
+    if (inbound.read_failed) return StoreUnreachable(message, inbound, response);
   }
   // The AOR's new state is the journal record.
   if (changed && journal_ != nullptr) journal_->AfterChange(aor, outcome.record);

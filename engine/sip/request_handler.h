@@ -67,8 +67,11 @@ struct Inbound {
   //  - redecide: its REGISTER was decided on a state another node had
   //    changed; the current one is adopted and steps 6-8 run again (steps
   //    3-4 passed already, its transaction is still held).
+  //  - read_failed: the read it waited for failed: an AOR not cached is
+  //    unknown, not "without bindings" (500 with Retry-After).
   bool state_read = false;
   bool redecide = false;
+  bool read_failed = false;
 };
 
 struct Disposition {
@@ -193,6 +196,10 @@ class RequestHandler {
   // Cluster mode: a request for `aor` must wait, or its state be read
   // first (kPark); otherwise kDrop.
   Disposition MustWait(std::string_view aor, const Inbound& inbound);
+  // Cluster mode: 500 with Retry-After for a request about an AOR whose
+  // state could not be read.
+  Disposition StoreUnreachable(const sip::Message& message, const Inbound& inbound,
+                               std::string* response);
   // A retransmitted request: the final response it had, again.
   Disposition Retransmitted(std::string_view cached, const Inbound& inbound, const ReplyTo& reply,
                             std::string* response);

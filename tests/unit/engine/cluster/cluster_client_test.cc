@@ -420,10 +420,18 @@ TEST(ClusterClient, WithReplicaAcksRepliesWaitForTheWaitBehindThem) {
   Start(client, loop);
   const std::string low = KeyIn(0, 8191);
   const std::string_view set[] = {"SET", low, "x"};
-  ASSERT_TRUE(client.Submit(low, set, 1, 0));
-  ASSERT_TRUE(client.Submit(low, set, 2, 0));
+  const std::string_view get[] = {"GET", low};
   client.QueueWaits(0);
-  client.QueueWaits(0);  // one WAIT for the commands queued since the last
+  ASSERT_TRUE(client.Submit(low, get, 9, 0));  // a read: no WAIT, not held
+  client.QueueWaits(0);
+  EXPECT_EQ(loop.TakeSent(0), "*2\r\n$3\r\nGET\r\n" + Bulk(low));
+  ASSERT_TRUE(loop.Reply(0, Bulk("x")));
+  ASSERT_EQ(loop.ended.size(), 1u);
+  loop.ended.clear();
+  ASSERT_TRUE(client.Submit(low, set, 1, 0, /*write=*/true));
+  ASSERT_TRUE(client.Submit(low, set, 2, 0, /*write=*/true));
+  client.QueueWaits(0);
+  client.QueueWaits(0);  // one WAIT for the writes queued since the last
   const std::string wait = "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n500\r\n";
   const std::string sent = loop.TakeSent(0);
   EXPECT_EQ(sent, "*3\r\n$3\r\nSET\r\n" + Bulk(low) + "$1\r\nx\r\n" + "*3\r\n$3\r\nSET\r\n" + Bulk(low) +
@@ -437,7 +445,7 @@ TEST(ClusterClient, WithReplicaAcksRepliesWaitForTheWaitBehindThem) {
   EXPECT_EQ(loop.ended[1].tag, 2u);
 
   // No replica took the next one within the wait: it fails.
-  ASSERT_TRUE(client.Submit(low, set, 3, 0));
+  ASSERT_TRUE(client.Submit(low, set, 3, 0, /*write=*/true));
   client.QueueWaits(0);
   EXPECT_EQ(loop.TakeSent(0), "*3\r\n$3\r\nSET\r\n" + Bulk(low) + "$1\r\nx\r\n" + wait);
   ASSERT_TRUE(loop.Reply(0, "+OK\r\n:0\r\n"));
@@ -447,7 +455,7 @@ TEST(ClusterClient, WithReplicaAcksRepliesWaitForTheWaitBehindThem) {
   EXPECT_NE(loop.ended[2].failure.find("not replicated"), std::string::npos) << loop.ended[2].failure;
 
   // A connection lost between the reply and the WAIT's: it fails too.
-  ASSERT_TRUE(client.Submit(low, set, 4, 0));
+  ASSERT_TRUE(client.Submit(low, set, 4, 0, /*write=*/true));
   client.QueueWaits(0);
   loop.TakeSent(0);
   ASSERT_TRUE(loop.Reply(0, "+OK\r\n"));
