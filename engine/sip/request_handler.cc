@@ -221,10 +221,11 @@ Disposition RequestHandler::MustWait(std::string_view aor, const Inbound& inboun
   if (flights_ == nullptr || inbound.redecide) return Dropped();
   // One Redis operation per AOR at a time: wait for the one in flight.
   if (!inbound.state_read && flights_->Busy(aor)) return Park(aor, false);
-  // Decide and answer only on a state known current; a record that is
-  // absent is read by lookups, while a REGISTER that changes bindings is
-  // decided on "none" and its compare-and-set brings the state if that is
-  // wrong (docs/cluster.md).
+  // Decide and answer on a state known current: a stale record (another
+  // node changed it) is read first. A record that is absent is read by
+  // lookups, while a REGISTER that changes bindings is decided on "none"
+  // and its compare-and-set brings the state if that is wrong
+  // (docs/cluster.md).
   const store::AorRecord* record = table_.Find(aor);
   if (record != nullptr && !inbound.state_read && !flights_->Current(*record)) return Park(aor, true);
   return Dropped();
