@@ -117,7 +117,7 @@ constexpr char kUsage[] =
     "                     every binding (of one domain, or of AORs starting with P)\n"
     "  remove AOR [CONTACT]\n"
     "                     remove an AOR's bindings, or one contact of it\n"
-    "  shards             per-shard CPU, load, bindings, queue depths, heartbeat\n"
+    "  shards             per-shard CPU, load, bindings, queues, heartbeat, cluster state\n"
     "  metrics            Prometheus text exposition, names locus_* (as HTTP /metrics)\n"
     "  health             exit 0 when every shard's loop turns, 1 when not\n"
     "  trace [--aor AOR] [--source IP]\n"

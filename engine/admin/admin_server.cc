@@ -772,6 +772,15 @@ HttpEndpoint::Reply AdminServer::Health() {
 HttpEndpoint::Reply AdminServer::Ready() {
   switch (phase_.load(std::memory_order_acquire)) {
     case kReady:
+      if (!config_.cluster.empty()) {
+        // Cluster mode: a node that cannot reach Redis answers REGISTERs 500.
+        for (const ShardView& shard : shards_) {
+          if (shard.counters->cluster_state.Get() != ShardCounters::kClusterUp) {
+            return {503, "application/json",
+                    "{\"ready\":false,\"reason\":\"Redis not reachable from every shard\"}\n"};
+          }
+        }
+      }
       return {200, "application/json", "{\"ready\":true}\n"};
     case kStarting:
       return {503, "application/json",

@@ -52,9 +52,13 @@ never a sleep taken as an assertion), every load by a count and a time.
 Traffic goes to 127.0.0.1 only; every process started is stopped by PID.
 """
 
+import os
 import random
 import re
+import secrets
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -237,6 +241,17 @@ class ClusterCase(LocusTestCase):
         c = UdpClient(node.udp_addr)
         self.addCleanup(c.close)
         return c
+
+    def wait_health(self, node, status, timeout=5.0):
+        """Polls the admin `health` until its status is `status`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with node.admin() as adm:
+                health = adm.request({"cmd": "health"})
+            if health.get("status") == status:
+                return health
+            self.assertLess(time.monotonic(), deadline, "health never %s: %s" % (status, health))
+            time.sleep(0.1)
 
     def wait_serving(self, node, timeout=10.0):
         """Registers throw-away AORs until one gets its 200: a node that has
@@ -602,6 +617,47 @@ class TwoNodes(ClusterCase):
 
 # ---------------------------------------------------------------------------
 
+class Authentication(ClusterCase):
+    """Digest authentication across nodes sharing --auth_secret."""
+
+    timeout = 60
+
+    def test_6_a_challenge_from_one_node_is_answered_on_the_other(self):
+        """A 401 from node A answered to node B: 200 (the nonce is the
+        shared secret's, not a node's), and node A's lookup then finds the
+        binding; a node with another secret asks again (401)."""
+        import test_auth as ta
+        secret = secrets.token_hex(32)
+        work = tempfile.mkdtemp(prefix="cluster-auth-")
+        self.addCleanup(shutil.rmtree, work, True)
+        users = os.path.join(work, "users.json")
+        ta.write_users(users, [ta.user_entry("alice", "password")])
+        flags = ["--auth=true", "--auth_realm=" + ta.REALM, "--auth_algorithms=MD5",
+                 "--users_file=" + users, "--auth_max_failures=0"]
+        a = self.node(2, extra=flags + ["--auth_secret=" + secret], warm_up=False)
+        b = self.node(1, extra=flags + ["--auth_secret=" + secret], warm_up=False)
+        other = self.node(1, extra=flags + ["--auth_secret=" + secrets.token_hex(32)],
+                          warm_up=False)
+        ua = ta.Ua(self.client(a), "alice")
+        challenge = ta.digest_challenge(ua.challenge(), "MD5")
+        # The same UA's next REGISTER, with the answer, through node B.
+        ub = ta.Ua(self.client(b), "alice")
+        ub.call_id, ub.cseq, ub.contact_uri = ua.call_id, ua.cseq, ua.contact_uri
+        deadline = time.monotonic() + 10.0
+        while True:  # B may not have read the slot map yet: 500, then 200
+            resp = ub.answer(challenge, "alice", algorithm="MD5", nc=ub.cseq)
+            if resp.status != 500 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertStatus(resp, 200)
+        self.assertIn(ub.contact_uri, resp.get("Contact") or "", resp.dump())
+        self.wait_lookup(self.client(a), "alice", {ub.contact_uri: (500, 600)})
+        uo = ta.Ua(self.client(other), "alice")
+        uo.call_id, uo.cseq = ua.call_id, ub.cseq
+        self.assertStatus(uo.answer(challenge, "alice", algorithm="MD5", nc=99), 401)
+
+
+
 class RedisDown(ClusterCase):
     """locusd on one stand-alone Redis (no cluster support: it serves every
     slot) that dies and comes back; and on no Redis at all."""
@@ -665,6 +721,8 @@ class RedisDown(ClusterCase):
             self.assertEqual(sorted(bindings(resp)), ["sip:%s@127.0.0.1:7200" % u], resp.dump())
         after = self.cluster_counters(d)
         self.assertGreater(after["cluster_failures"], before["cluster_failures"])
+        # health says so (published once a second).
+        self.wait_health(d, "degraded")
 
         # The same Redis back on its port (empty: no persistence).
         redis.start()
@@ -687,6 +745,7 @@ class RedisDown(ClusterCase):
         log("Redis back: first 200 after %.2f s (%d 500s meanwhile)", time.monotonic() - back,
             refused)
         self.assertBindings(resp, {"sip:%s@127.0.0.1:7202" % u: (3590, 3600)})
+        self.wait_health(d, "ok")
         self.assertIn("locus:aor:" + aor_of(u), redis.cli("KEYS", "locus:aor:*"))
         self.wait_lookup(c, u, {"sip:%s@127.0.0.1:7202" % u: (3590, 3600)})
 
@@ -902,7 +961,7 @@ class MasterFailover(ClusterCase):
 def load_tests(loader, standard_tests, pattern):
     """The classes in order: MasterFailover last (it kills a Redis master)."""
     suite = unittest.TestSuite()
-    for cls in (TwoNodes, RedisDown, MasterFailover):
+    for cls in (TwoNodes, Authentication, RedisDown, MasterFailover):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
 
