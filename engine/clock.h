@@ -21,6 +21,13 @@ inline uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Nanoseconds since the Unix epoch (to read kernel receive timestamps).
+inline uint64_t WallNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 // Seconds since the Unix epoch (binding expiry, Date).
 inline uint32_t WallSeconds() {
   timespec ts;

@@ -196,6 +196,9 @@ const std::vector<SettingInfo>& Settings() {
       {"tcp_idle_timeout", G::kLimits, "SECONDS",
        "seconds without traffic before a TCP connection is closed",
        [](const Config& c) { return Number(c.tcp_idle_timeout); }},
+      {"tcp_request_timeout", G::kLimits, "SECONDS",
+       "seconds a stream connection may take to send its first message, or to finish one it began",
+       [](const Config& c) { return Number(c.tcp_request_timeout); }},
       {"max_tcp_connections", G::kLimits, "N",
        "TCP connections per shard; further ones are accepted and closed at once",
        [](const Config& c) { return Number(c.max_tcp_connections); }},
@@ -382,6 +385,9 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
   }
   if (name == "max_message_size") {
     return SetUnsigned(name, value, 1024, 65535, &config->max_message_size);
+  }
+  if (name == "tcp_request_timeout") {
+    return SetUnsigned(name, value, 1, 3600, &config->tcp_request_timeout);
   }
   if (name == "tcp_idle_timeout") {
     return SetUnsigned(name, value, 1, 86400, &config->tcp_idle_timeout);

@@ -39,6 +39,9 @@ struct Config {
   store::RegistrarPolicy policy;     // expiry bounds, contacts per AOR
   size_t max_message_size = 65535;   // bytes, start line to end of body
   uint32_t tcp_idle_timeout = 900;   // seconds without a byte before a close
+  // Seconds a stream connection may take to send its first message (from
+  // its accept or TLS handshake), or to finish a message it began.
+  uint32_t tcp_request_timeout = 32;
   uint32_t max_tcp_connections = 10000;      // per shard; further accepts are closed
   // AORs the binding tables are sized for at start (all shards together):
   // growing a large hash table rehashes it at once, a pause of tens to

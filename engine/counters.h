@@ -38,7 +38,7 @@ struct alignas(64) ShardCounters {
   Counter overflows;          // hand-offs refused because a ring was full (503)
   Counter send_errors;        // responses that could not be sent
   Counter udp_packets_in, udp_bytes_in, udp_packets_out, udp_bytes_out;
-  Counter tcp_bytes_in, tcp_bytes_out, tcp_accepted, tcp_closed, tcp_refused;
+  Counter tcp_bytes_in, tcp_bytes_out, tcp_accepted, tcp_closed, tcp_refused, tcp_request_timeouts;
   // TLS and WebSocket (the tcp_* counters above count every stream): TLS
   // handshakes completed, failed (a bad client certificate, a protocol
   // error), timed out, refused at accept (too many under way); WebSocket

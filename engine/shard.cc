@@ -31,7 +31,8 @@ Shard::Shard(int index, int count, const Config& config, uint64_t tag_seed)
       table_(WallSeconds()),
       handler_(config, index, count, tag_seed, table_, counters_),
       udp_(counters_),
-      streams_({config.max_message_size, config.tcp_idle_timeout, config.max_tcp_connections,
+      streams_({config.max_message_size, config.tcp_idle_timeout, config.tcp_request_timeout,
+                config.max_tcp_connections,
                 config.tls_handshake_timeout, config.max_tls_handshakes},
                counters_, index, MonotonicMs() / 1000),
       handoff_(index),
@@ -210,9 +211,8 @@ void Shard::HandleCompletion(io_uring_cqe* cqe) {
   switch (IoOpOf(tag)) {
     case IoOp::kUdpMultishot:
     case IoOp::kUdpPlain: {
-      auto on_datagram = [this](size_t socket, std::string_view bytes, const Endpoint& source) {
-        OnDatagram(socket, bytes, source);
-      };
+      auto on_datagram = [this](size_t socket, std::string_view bytes, const Endpoint& source,
+                                uint64_t arrival_ns) { OnDatagram(socket, bytes, source, arrival_ns); };
       if (IoOpOf(tag) == IoOp::kUdpMultishot) {
         udp_.OnMultishot(index, cqe, stopping, on_datagram);
       } else {
@@ -258,7 +258,8 @@ void Shard::HandleCompletion(io_uring_cqe* cqe) {
   }
 }
 
-void Shard::OnDatagram(size_t socket, std::string_view bytes, const Endpoint& source) {
+void Shard::OnDatagram(size_t socket, std::string_view bytes, const Endpoint& source,
+                       uint64_t arrival_ns) {
   if (StunResponder::LooksLikeStun(bytes)) {
     AnswerStun(socket, bytes, source);
     return;
@@ -266,7 +267,7 @@ void Shard::OnDatagram(size_t socket, std::string_view bytes, const Endpoint& so
   Inbound inbound;
   inbound.source = source;
   inbound.transport = store::Transport::kUdp;
-  inbound.received_ns = MonotonicNs();
+  inbound.received_ns = arrival_ns;  // the kernel's: the queue's wait counts
   inbound.udp_socket = static_cast<uint16_t>(socket);
   Origin origin;
   origin.udp_socket = socket;

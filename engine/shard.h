@@ -102,7 +102,7 @@ class Shard {
   void HandleCompletion(io_uring_cqe* cqe);
   void ArmAdminWakeRead();
   using Origin = MessageOrigin;
-  void OnDatagram(size_t socket, std::string_view bytes, const Endpoint& source);
+  void OnDatagram(size_t socket, std::string_view bytes, const Endpoint& source, uint64_t arrival_ns);
   // A STUN Binding request on a SIP port (RFC 5626 section 8.4).
   void AnswerStun(size_t socket, std::string_view bytes, const Endpoint& source);
   void OnStreamMessage(const sip::Message& message, std::string_view bytes,

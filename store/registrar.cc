@@ -64,6 +64,16 @@ bool OutOfOrder(const Binding& binding, const RegisterRequest& request) {
   return binding.call_id() == request.call_id && request.cseq <= binding.cseq;
 }
 
+// Section 17.2.3 by other means: the request that made `binding` again --
+// the same Call-ID and CSeq, the same expiry asked -- once its transaction's
+// cached answer is gone (the cache is bounded, and a registration storm
+// outruns it). It is a retransmission, answered as the first was, with
+// nothing changed; any other request with that CSeq still fails.
+bool SameRequestAgain(const Binding& binding, const RegisterRequest& request, uint32_t expires) {
+  return binding.call_id() == request.call_id && request.cseq == binding.cseq && expires != 0 &&
+         binding.expires_at - binding.refreshed_at == expires;
+}
+
 uint32_t ExpiresAt(uint32_t now, uint32_t expires) {
   const uint64_t at = uint64_t{now} + expires;
   return at > std::numeric_limits<uint32_t>::max() ? std::numeric_limits<uint32_t>::max()
@@ -194,6 +204,7 @@ RegisterOutcome ApplyRegister(BindingTable& table, const RegisterRequest& reques
       expires = std::min(expires, policy.max_expires);
       const int existing = FindBinding(record, contact, now);
       if (existing >= 0 && OutOfOrder(record->bindings()[existing], request)) {
+        if (SameRequestAgain(record->bindings()[existing], request, expires)) continue;
         return Fail(400, "CSeq Out Of Order");
       }
       // The same contact twice in one request: the later one wins.

@@ -6,13 +6,14 @@
 // --count requests or --duration seconds, then waits for the stragglers (at
 // most Timer F, or --drain seconds; those still unanswered count as timeouts).
 //
-//   regload --target=127.0.0.1:5060 [--mode=register|refresh|mixed|lookup]
+//   regload --target=127.0.0.1:5060 [--mode=register|refresh|mixed|lookup|storm]
 //           [--mix=REGISTER:REFRESH:UNREGISTER:QUERY] [--rate=N | --window=N]
 //           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K] [--first-cseq=N]
 //           [--contact-port=P]
 //           [--sockets=N] [--domain=D] [--expires=S] [--t1-ms=500]
 //           [--drain=S] [--report-interval=S] [--json] [--quiet]
 //           [--auth-password=P] [--transport=udp|tcp|tls]
+//           [--storm-spread=S] [--backoff-base=S] [--backoff-max=S]
 //
 // Modes: `register` binds AORs aor-offset .. aor-offset+aors-1 once each, in
 // order (new bindings); `refresh` cycles over them (they must be bound: run
@@ -20,7 +21,15 @@
 // 10:80:5:5) over random AORs; `lookup` sends an INVITE to each AOR in turn,
 // as a proxy asking a redirect server where the user is (they must be bound:
 // run `register` first), counts its 302 as the success and answers every
-// final response with the ACK of section 17.1.1.3. Every AOR keeps its Call-ID and a CSeq that
+// final response with the ACK of section 17.1.1.3. `storm` is a fleet of --aors
+// phones coming back after an outage, all at once (or spread over
+// --storm-spread seconds): each registers, retransmits on Timer E, and
+// until it has a 200 keeps trying as a phone does -- after a 503 with
+// Retry-After no sooner than it says, after a 423 at once with the
+// Min-Expires given, after a timeout or another failure after the back-off
+// of RFC 5626 section 4.5 (base --backoff-base, default 30 s, doubling to
+// --backoff-max, 1800 s, times a random 50-100%); the run ends when every
+// phone is registered, and each report says how many are. Every AOR keeps its Call-ID and a CSeq that
 // grows by one per request, as a phone does (section 10.2.4), from --first-cseq
 // (default 1; a later run over the same AORs must start above the last). An
 // AOR's Contact is sip:+1415...@<local address>:<port of the AOR's socket, or
@@ -61,7 +70,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <functional>
 #include <queue>
+#include <utility>
 #include <random>
 #include <string>
 #include <string_view>
@@ -96,7 +107,10 @@ constexpr char kUsage[] =
     "                          refresh: cycle over AORs already bound; mixed: draw\n"
     "                          each request from --mix over random AORs; lookup: an\n"
     "                          INVITE to each bound AOR in turn, its 302 the success,\n"
-    "                          then the ACK (a proxy asking a redirect server)\n"
+    "                          then the ACK (a proxy asking a redirect server);\n"
+    "                          storm: --aors phones come back at once and each keeps\n"
+    "                          trying until registered (Retry-After, Min-Expires,\n"
+    "                          RFC 5626 back-off); ends when all are registered\n"
     "  --mix=R:F:U:Q           mixed mode weights of REGISTER, REFRESH, UNREGISTER and\n"
     "                          QUERY (default 10:80:5:5)\n"
     "  --rate=N                open loop: requests per second\n"
@@ -121,6 +135,9 @@ constexpr char kUsage[] =
     "  --t1-ms=MS              RFC 3261 T1 for retransmissions (default 500)\n"
     "  --auth-password=P       answer 401 challenges as a phone does, with this\n"
     "                          password and the AOR's user part as username\n"
+    "  --storm-spread=S        storm: the phones come back over S seconds (default 0)\n"
+    "  --backoff-base=S        storm: RFC 5626 back-off base-time (default 30)\n"
+    "  --backoff-max=S         storm: back-off max-time (default 1800)\n"
     "\n"
     "Output:\n"
     "  --report-interval=S     seconds between report lines (default 1)\n"
@@ -161,6 +178,11 @@ struct Options {
   std::string auth_password;  // answer 401s with this password
   std::string transport = "udp";  // udp, tcp or tls
   bool stream() const { return transport != "udp"; }
+  // Storm mode.
+  double storm_spread = 0;     // seconds over which the phones come back
+  double backoff_base = 30;    // RFC 5626 section 4.5 base-time, seconds
+  double backoff_max = 1800;   // and max-time
+  bool storm() const { return mode == "storm"; }
 };
 
 Options ParseOptions(int argc, char** argv) {
@@ -188,8 +210,9 @@ Options ParseOptions(int argc, char** argv) {
       if (!Endpoint::Parse(value, &o.target)) Usage("--target=IP:PORT");
       have_target = true;
     } else if (name == "mode") {
-      if (value != "register" && value != "refresh" && value != "mixed" && value != "lookup") {
-        Usage("--mode=register|refresh|mixed|lookup");
+      if (value != "register" && value != "refresh" && value != "mixed" && value != "lookup" &&
+          value != "storm") {
+        Usage("--mode=register|refresh|mixed|lookup|storm");
       }
       o.mode = value;
     } else if (name == "mix") {
@@ -229,6 +252,12 @@ Options ParseOptions(int argc, char** argv) {
       o.transport = value;
     } else if (name == "auth-password") {
       o.auth_password = value;
+    } else if (name == "storm-spread") {
+      o.storm_spread = number(0, 3600);
+    } else if (name == "backoff-base") {
+      o.backoff_base = number(0.01, 3600);
+    } else if (name == "backoff-max") {
+      o.backoff_max = number(0.01, 86400);
     } else if (name == "json") {
       o.json = true;
     } else if (name == "quiet") {
@@ -240,6 +269,12 @@ Options ParseOptions(int argc, char** argv) {
   if (!have_target) Usage("--target=IP:PORT is required");
   if (o.rate == 0 && o.window == 0) o.window = 100;
   if (o.rate > 0 && o.window > 0) Usage("--rate (open loop) or --window (closed loop), not both");
+  if (o.storm()) {
+    if (o.stream()) Usage("--mode=storm is for UDP");
+    o.rate = 0;
+    o.window = static_cast<uint32_t>(std::min<uint64_t>(o.aors, 4000000));  // every phone may be in flight
+    if (o.duration == 0) o.duration = 3600;  // a bound, whatever happens
+  }
   if (o.count == 0 && o.duration == 0) {
     if (o.mode == "register") {
       o.count = o.aors;
@@ -302,6 +337,11 @@ class Generator {
     for (uint32_t i = 0; i < o.sockets; ++i) OpenSocket();
     mix_total_ = o.mix[0] + o.mix[1] + o.mix[2] + o.mix[3];
     if (mix_total_ <= 0) Usage("--mix needs a positive weight");
+    if (o.storm()) {
+      phone_failures_.assign(o.aors, 0);
+      phone_expires_.assign(o.aors, o.expires);
+      phone_registered_.assign(o.aors, 0);
+    }
   }
 
   int Run();
@@ -361,7 +401,7 @@ class Generator {
   }
 
   Kind NextKind() {
-    if (o_.mode == "register") return Kind::kRegister;
+    if (o_.mode == "register" || o_.storm()) return Kind::kRegister;
     if (o_.mode == "refresh") return Kind::kRefresh;
     if (o_.mode == "lookup") return Kind::kLookup;
     double r = std::uniform_real_distribution<double>(0, mix_total_)(rng_);
@@ -460,7 +500,8 @@ class Generator {
     }
     char expires[40] = "";
     if (t.kind == Kind::kRegister || t.kind == Kind::kRefresh) {
-      std::snprintf(expires, sizeof(expires), "Expires: %u\r\n", o_.expires);
+      std::snprintf(expires, sizeof(expires), "Expires: %u\r\n",
+                    o_.storm() ? phone_expires_[t.aor] : o_.expires);
     }
     const int n = std::snprintf(
         out, kMaxMessage,
@@ -480,8 +521,9 @@ class Generator {
     return static_cast<size_t>(std::clamp<int>(n, 0, kMaxMessage - 1));
   }
 
-  // Starts a new request in a free slot; false when none is free.
-  bool Start(uint64_t now) {
+  // Starts a new request in a free slot (storm: phone `phone`'s); false
+  // when none is free.
+  bool Start(uint64_t now, uint64_t phone = UINT64_MAX) {
     if (free_.empty()) return false;
     const uint32_t slot = free_.back();
     free_.pop_back();
@@ -489,7 +531,7 @@ class Generator {
     ++t.generation;
     t.active = true;
     t.kind = NextKind();
-    t.aor = NextAor();
+    t.aor = phone != UINT64_MAX ? phone : NextAor();
     t.cseq = ++cseq_[t.aor];
     t.socket = static_cast<uint32_t>(started_ % fds_.size());
     t.retransmissions = 0;
@@ -660,6 +702,57 @@ class Generator {
       ++interval_.other;
       ++interval_.by_code[code];
     }
+    if (o_.storm()) StormOutcome(t.aor, code, r, now);
+  }
+
+  // Storm: what a phone does after its REGISTER ended (code 0: Timer F).
+  void StormOutcome(uint64_t phone, int code, std::string_view response, uint64_t now) {
+    if (code >= 200 && code < 300) {
+      if (!phone_registered_[phone]) {
+        phone_registered_[phone] = 1;
+        ++registered_;
+        if (registered_ == o_.aors) all_registered_ns_ = now;
+      }
+      return;
+    }
+    if (code == 423) {  // section 10.2.8: again at once, with Min-Expires
+      const uint32_t min = static_cast<uint32_t>(HeaderNumber(response, "Min-Expires", 0));
+      if (min > phone_expires_[phone]) phone_expires_[phone] = min;
+      ready_.push({now, phone});
+      return;
+    }
+    const uint64_t retry_after_s = code == 503 ? HeaderNumber(response, "Retry-After", 0) : 0;
+    if (retry_after_s > 0) {  // section 21.5.4: not before it says
+      ready_.push({now + retry_after_s * 1000000000ull, phone});
+      return;
+    }
+    // RFC 5626 section 4.5: min(max-time, base-time * 2^failures) times a
+    // random 50-100%.
+    const uint32_t failures = phone_failures_[phone]++;
+    const double wait_s = std::min(o_.backoff_max, o_.backoff_base * std::pow(2.0, std::min(failures, 30u))) *
+                          std::uniform_real_distribution<double>(0.5, 1.0)(rng_);
+    ready_.push({now + static_cast<uint64_t>(wait_s * 1e9), phone});
+  }
+
+  // The value of header `name` of a response as a number, or `otherwise`.
+  static uint64_t HeaderNumber(std::string_view r, std::string_view name, uint64_t otherwise) {
+    size_t at = 0;
+    while ((at = r.find(name, at)) != std::string_view::npos) {
+      if (at >= 2 && r[at - 2] == '\r' && r[at - 1] == '\n' && at + name.size() < r.size() &&
+          r[at + name.size()] == ':') {
+        size_t p = at + name.size() + 1;
+        while (p < r.size() && r[p] == ' ') ++p;
+        uint64_t v = 0;
+        bool any = false;
+        while (p < r.size() && r[p] >= '0' && r[p] <= '9' && v < (1ull << 40)) {
+          v = v * 10 + static_cast<uint64_t>(r[p++] - '0');
+          any = true;
+        }
+        return any ? v : otherwise;
+      }
+      at += name.size();
+    }
+    return otherwise;
   }
 
   // Section 17.1.1.3: a final non-2xx response to an INVITE is acknowledged
@@ -722,6 +815,7 @@ class Generator {
         --outstanding_;
         free_.push_back(timer.slot);
         ++interval_.timeouts;
+        if (o_.storm()) StormOutcome(t.aor, 0, {}, now);
         continue;
       }
       if (o_.stream()) {  // reliable: only Timer F
@@ -737,6 +831,8 @@ class Generator {
   }
 
   void Report(double elapsed, const Stats& s, double seconds, bool final);
+  // Storm: ",\"registered\":N" (and the time to all registered, at the end).
+  std::string StormJson(bool final) const;
 
   struct Timer {
     uint64_t at;
@@ -773,7 +869,28 @@ class Generator {
   uint64_t reports_printed_ = 0;
   uint64_t stopped_sending_ns_ = 0;
   double sending_seconds_ = 0;  // start to last send, for the summary
+  // Storm: each phone's failures in a row, Expires, whether registered;
+  // the phones due to try again (at, phone), soonest first.
+  std::vector<uint32_t> phone_failures_;
+  std::vector<uint32_t> phone_expires_;
+  std::vector<uint8_t> phone_registered_;
+  std::priority_queue<std::pair<uint64_t, uint64_t>, std::vector<std::pair<uint64_t, uint64_t>>,
+                      std::greater<>> ready_;
+  uint64_t registered_ = 0;
+  uint64_t all_registered_ns_ = 0;
+  uint64_t start_ns_ = 0;
 };
+
+std::string Generator::StormJson(bool final) const {
+  if (!o_.storm()) return {};
+  std::string out = ",\"registered\":" + std::to_string(registered_);
+  if (final) {
+    out += ",\"all_registered_seconds\":";
+    out += all_registered_ns_ != 0 ? std::to_string(static_cast<double>(all_registered_ns_ - start_ns_) / 1e9)
+                                   : std::string("null");
+  }
+  return out;
+}
 
 std::string LatencyText(const Stats& s, bool json) {
   auto us = [&](double q) { return static_cast<double>(LatencyHistogram::Quantile(s.latency, q)) / 1000; };
@@ -805,7 +922,9 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
                 final ? "summary_seconds" : "t", elapsed, s.sent, s.ok, s.other, s.timeouts,
                 s.retransmissions, s.challenges, static_cast<double>(s.sent) / seconds,
                 static_cast<double>(s.ok) / seconds, codes.c_str(), LatencyText(s, true).c_str(),
-                final ? (",\"sending_seconds\":" + std::to_string(sending_seconds_)).c_str() : "");
+                ((final ? ",\"sending_seconds\":" + std::to_string(sending_seconds_) : std::string()) +
+                 StormJson(final))
+                    .c_str());
   } else {
     if (final) {
       std::printf("summary over %.1f s:\n", seconds);
@@ -814,9 +933,10 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
                   "other", "timeout", "retrans", "p50(us)", "p90(us)", "p99(us)", "p999(us)",
                   "max(us)", "codes");
     }
-    std::printf("%7.1f %9.0f %9.0f %7" PRIu64 " %8" PRIu64 " %8" PRIu64 " %s  %s\n", elapsed,
+    std::printf("%7.1f %9.0f %9.0f %7" PRIu64 " %8" PRIu64 " %8" PRIu64 " %s  %s%s\n", elapsed,
                 static_cast<double>(s.sent) / seconds, static_cast<double>(s.ok) / seconds, s.other,
-                s.timeouts, s.retransmissions, LatencyText(s, false).c_str(), codes.c_str());
+                s.timeouts, s.retransmissions, LatencyText(s, false).c_str(), codes.c_str(),
+                o_.storm() ? (" registered " + std::to_string(registered_)).c_str() : "");
     if (final) {
       std::printf("sent %" PRIu64 ", 2xx %" PRIu64 ", other %" PRIu64 ", timeouts %" PRIu64
                   ", retransmissions %" PRIu64 ", 401s answered %" PRIu64 "\n",
@@ -829,6 +949,14 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
 int Generator::Run() {
   pending_.resize(fds_.size());
   const uint64_t start = NowNs();
+  start_ns_ = start;
+  if (o_.storm()) {
+    // Every phone comes back at once, or evenly over --storm-spread.
+    for (uint64_t phone = 0; phone < o_.aors; ++phone) {
+      const double at = o_.storm_spread * static_cast<double>(phone) / static_cast<double>(o_.aors);
+      ready_.push({start + static_cast<uint64_t>(at * 1e9), phone});
+    }
+  }
   const uint64_t stop_sending = o_.duration > 0 ? start + static_cast<uint64_t>(o_.duration * 1e9) : UINT64_MAX;
   const uint64_t interval_ns = static_cast<uint64_t>(o_.report_interval * 1e9);
   uint64_t next_report = start + interval_ns;
@@ -837,8 +965,16 @@ int Generator::Run() {
   for (int fd : fds_) polls.push_back({fd, POLLIN, 0});
   for (;;) {
     uint64_t now = NowNs();
-    const bool sending = now < stop_sending && (o_.count == 0 || started_ < o_.count);
-    if (sending) {
+    const bool sending = o_.storm() ? now < stop_sending && registered_ < o_.aors
+                                    : now < stop_sending && (o_.count == 0 || started_ < o_.count);
+    if (sending && o_.storm()) {
+      // Storm: every phone whose time has come, as slots allow.
+      while (!ready_.empty() && ready_.top().first <= now && !free_.empty()) {
+        const uint64_t phone = ready_.top().second;
+        ready_.pop();
+        Start(now, phone);
+      }
+    } else if (sending) {
       if (o_.rate > 0) {
         // Open loop: as many as the rate says should have started by now.
         const uint64_t due = static_cast<uint64_t>(static_cast<double>(now - start) * o_.rate / 1e9);
@@ -851,7 +987,7 @@ int Generator::Run() {
       }
     } else {
       if (stopped_sending_ns_ == 0) stopped_sending_ns_ = now;
-      if (outstanding_ == 0) break;
+      if (outstanding_ == 0 || o_.storm()) break;
       if (o_.drain > 0 && now - stopped_sending_ns_ >= static_cast<uint64_t>(o_.drain * 1e9)) {
         interval_.timeouts += outstanding_;  // given up on: as Timer F would
         break;
@@ -876,6 +1012,7 @@ int Generator::Run() {
   const uint64_t end = NowNs();
   sending_seconds_ = static_cast<double>((stopped_sending_ns_ != 0 ? stopped_sending_ns_ : end) - start) / 1e9;
   Report(static_cast<double>(end - start) / 1e9, total_, static_cast<double>(end - start) / 1e9, true);
+  if (o_.storm()) return registered_ == o_.aors ? 0 : 1;
   return total_.ok == total_.sent ? 0 : 1;
 }
 

@@ -80,6 +80,7 @@ MetricValues CounterValues(const ShardCounters& c) {
       {"tcp_accepted", c.tcp_accepted.Get()},
       {"tcp_closed", c.tcp_closed.Get()},
       {"tcp_refused", c.tcp_refused.Get()},
+      {"tcp_request_timeouts", c.tcp_request_timeouts.Get()},
       {"tls_handshakes", c.tls_handshakes.Get()},
       {"tls_handshake_failures", c.tls_handshake_failures.Get()},
       {"tls_handshake_timeouts", c.tls_handshake_timeouts.Get()},

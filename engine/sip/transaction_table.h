@@ -9,7 +9,9 @@
 // order, so expiry and eviction both pop the oldest entry. At either bound the
 // oldest response is dropped before its Timer J (counted in evicted_early()):
 // under overload the absorption window shrinks from 32 s to bound / rate, and a
-// retransmission arriving after that is processed again as a new request.
+// retransmission arriving after that is processed again as a new request (a
+// REGISTER that is the very request that set its bindings changes nothing and
+// is answered 200 again: store/registrar.cc, SameRequestAgain).
 // Lookups and inserts allocate nothing once the hash index has grown.
 #ifndef LOCUS_ENGINE_SIP_TRANSACTION_TABLE_H_
 #define LOCUS_ENGINE_SIP_TRANSACTION_TABLE_H_

@@ -112,8 +112,10 @@ void StreamConnections::OnAccept(size_t listener, const io_uring_cqe* cqe, bool 
       c.handshaking = tls;
       c.accepted_s = now_s;
       c.last_activity_s = now_s;
+      c.partial_since_s = 0;
+      c.messages = 0;
       if (tls) ++handshakes_;
-      idle_wheel_.Schedule(&c, now_s + (tls ? limits_.handshake_timeout_s : limits_.idle_timeout_s));
+      idle_wheel_.Schedule(&c, tls ? now_s + limits_.handshake_timeout_s : DeadlineOf(c));
       ++open_;
       ++open_by_kind_[static_cast<size_t>(kind)];
       counters_.tcp_accepted.Add();
@@ -192,10 +194,15 @@ void StreamConnections::OnReceive(size_t slot, uint32_t generation, int result, 
   counters_.tcp_bytes_in.Add(static_cast<uint64_t>(result));
   c.in_size += static_cast<size_t>(result);
   c.last_activity_s = now_s;
+  auto counted = [&c, sink](const sip::Message& message, std::string_view bytes,
+                            const StreamConnection& connection) {
+    ++c.messages;
+    sink(message, bytes, connection);
+  };
   if (c.tls != nullptr) {
-    ReceiveTls(c, now_s, sink);
+    ReceiveTls(c, now_s, counted);
   } else {
-    const size_t consumed = Consume(c, {c.in.data(), c.in_size}, sink);
+    const size_t consumed = Consume(c, {c.in.data(), c.in_size}, counted);
     if (!c.closing && consumed > 0) {
       std::memmove(c.in.data(), c.in.data() + consumed, c.in_size - consumed);
       c.in_size -= consumed;
@@ -206,7 +213,32 @@ void StreamConnections::OnReceive(size_t slot, uint32_t generation, int result, 
     MaybeFree(c);
     return;
   }
+  if (!c.handshaking) TrackPartial(c, now_s);
   ArmReceive(c);
+}
+
+void StreamConnections::TrackPartial(StreamConnection& c, uint64_t now_s) {
+  // Bytes left unconsumed are the start of a message (or of a WebSocket
+  // frame) not yet complete.
+  const bool partial = c.in_size > 0 || c.plain_size > 0;
+  if (!partial) {
+    c.partial_since_s = 0;
+    return;
+  }
+  if (c.partial_since_s != 0) return;
+  c.partial_since_s = now_s;
+  // The wheel may hold a later deadline (the idle one): bring it forward.
+  const uint64_t deadline = DeadlineOf(c);
+  if (!c.scheduled() || deadline < c.expiry) idle_wheel_.Schedule(&c, deadline);
+}
+
+uint64_t StreamConnections::DeadlineOf(const StreamConnection& c) const {
+  uint64_t deadline = c.last_activity_s + limits_.idle_timeout_s;
+  if (c.messages == 0) deadline = std::min(deadline, c.accepted_s + limits_.request_timeout_s);
+  if (c.partial_since_s != 0) {
+    deadline = std::min(deadline, c.partial_since_s + limits_.request_timeout_s);
+  }
+  return deadline;
 }
 
 void StreamConnections::ReceiveTls(StreamConnection& c, uint64_t now_s, MessageSink sink) {
@@ -225,7 +257,8 @@ void StreamConnections::ReceiveTls(StreamConnection& c, uint64_t now_s, MessageS
     c.handshaking = false;
     --handshakes_;
     counters_.tls_handshakes.Add();
-    idle_wheel_.Schedule(&c, now_s + limits_.idle_timeout_s);
+    c.accepted_s = now_s;  // the first message is due from here
+    idle_wheel_.Schedule(&c, DeadlineOf(c));
   }
   // Decrypt and consume until OpenSSL has nothing more.
   while (!c.closing && !c.close_when_sent) {
@@ -405,14 +438,21 @@ void StreamConnections::ExpireIdle(uint64_t now_s) {
       Close(c);
       return;
     }
-    const uint64_t idle_until = c.last_activity_s + limits_.idle_timeout_s;
-    if (idle_until > now_s) {
-      idle_wheel_.Schedule(&c, idle_until);
+    const uint64_t deadline = DeadlineOf(c);
+    if (deadline > now_s) {
+      idle_wheel_.Schedule(&c, deadline);
+      return;
+    }
+    if (c.messages == 0 || c.partial_since_s != 0) {
+      // Nothing asked within the request timeout, or a message left half sent.
+      counters_.tcp_request_timeouts.Add();
+      Log(LogLevel::kDebug, "shard %d: closing stream connection from %s: no complete request within %u s",
+          shard_, c.peer.ToString(), limits_.request_timeout_s);
     } else {
       Log(LogLevel::kDebug, "shard %d: closing idle stream connection from %s", shard_,
           c.peer.ToString());
-      Close(c);
     }
+    Close(c);
   });
 }
 

@@ -22,7 +22,11 @@
 //    grows like the TCP one.
 //  - More than 1 MiB of responses the client has not read closes it.
 //  - No byte for `idle_timeout_s` closes it; so does the peer's close or
-//    any receive or send error. A TLS handshake must end within
+//    any receive or send error. A connection must send its first message
+//    within `request_timeout_s` of its accept (or of its TLS handshake's
+//    end), and finish a message within `request_timeout_s` of its first
+//    byte (slowloris: a byte now and then does not keep a half message
+//    open). A TLS handshake must end within
 //    `handshake_timeout_s`, and at most `max_handshakes` run at once per
 //    shard (further TLS connections are closed at accept).
 //  - At `max_connections` open, further accepts are closed at once.
@@ -81,8 +85,10 @@ struct StreamConnection : store::TimerNode {
   bool closing = false;
   bool close_when_sent = false;  // close once what is queued has gone out
   bool handshaking = false;      // TLS handshake under way
-  uint64_t accepted_s = 0;       // monotonic seconds
+  uint64_t accepted_s = 0;       // monotonic seconds (a TLS one: its handshake's end)
   uint64_t last_activity_s = 0;  // monotonic seconds
+  uint64_t partial_since_s = 0;  // a message started then and not yet complete; 0: none
+  uint64_t messages = 0;         // SIP messages received
 
   // Names the connection across shards and slot reuse.
   uint64_t id() const { return (static_cast<uint64_t>(slot) << 32) | generation; }
@@ -100,6 +106,7 @@ class StreamConnections {
   struct Limits {
     size_t max_message_size = 65535;
     uint32_t idle_timeout_s = 900;
+    uint32_t request_timeout_s = 32;
     uint32_t max_connections = 10000;
     uint32_t handshake_timeout_s = 10;
     uint32_t max_handshakes = 256;
@@ -132,8 +139,8 @@ class StreamConnections {
   // write per connection (so a burst of responses makes few records). The
   // shard calls it once per loop turn, before submitting.
   void FlushTlsWrites();
-  // Closes connections idle for longer than the limit, and TLS handshakes
-  // past theirs.
+  // Closes connections idle for longer than the limit, those past their
+  // request timeout, and TLS handshakes past theirs.
   void ExpireIdle(uint64_t now_s);
 
   // WebSocket connections closed since the last call (their ids): the
@@ -155,6 +162,11 @@ class StreamConnections {
  private:
   StreamConnection* Find(uint64_t id);
   StreamConnection* Completed(size_t slot, uint32_t generation);
+  // When an established connection must close unless something happens:
+  // its idle limit, or its request timeout (no message yet, or one started).
+  uint64_t DeadlineOf(const StreamConnection& c) const;
+  // After bytes were consumed: starts or ends the message timer.
+  void TrackPartial(StreamConnection& c, uint64_t now_s);
   void ArmAccept(size_t listener);
   void ArmReceive(StreamConnection& c);
   void ArmSend(StreamConnection& c);

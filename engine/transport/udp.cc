@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/clock.h"
 #include "engine/log.h"
 #include "engine/text.h"
 #include "engine/transport/listen_socket.h"
@@ -19,6 +20,8 @@ constexpr uint32_t kBuffers = 256;           // provided buffers per shard
 constexpr size_t kPlainSlotsPerSocket = 16;  // fallback: recvmsg calls in flight
 constexpr size_t kSendSlots = 2048;
 constexpr size_t kMaxDatagram = 65536;
+// Room for a receive's control data: the SO_TIMESTAMPNS stamp.
+constexpr size_t kControlBytes = CMSG_SPACE(sizeof(timespec));
 
 }  // namespace
 
@@ -37,6 +40,7 @@ struct UdpTransport::RecvSlot {
   size_t socket = 0;
   std::unique_ptr<char[]> data;
   sockaddr_storage from{};
+  alignas(cmsghdr) char control[kControlBytes];
   iovec iov{};
   msghdr msg{};
 };
@@ -56,11 +60,19 @@ absl::Status UdpTransport::Open(io_uring* ring, const std::vector<Endpoint>& add
     if (!fd.ok()) return fd.status();
     fds_.push_back(*fd);
   }
+  // Each datagram's arrival time, for the time it waited in the queue.
+  for (int fd : fds_) {
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+  }
   // Receive buffers: each holds the io_uring_recvmsg_out header, the source
-  // address and the largest datagram, so nothing is ever truncated.
+  // address, the timestamp and the largest datagram, so nothing is ever
+  // truncated.
   recv_template_.msg_namelen = sizeof(sockaddr_storage);
+  recv_template_.msg_controllen = kControlBytes;
   buffer_size_ =
-      (sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + kMaxDatagram + 63) & ~size_t{63};
+      (sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + kControlBytes + kMaxDatagram + 63) &
+      ~size_t{63};
   buffer_count_ = kBuffers;
   if (!fds_.empty()) {
     buffers_.reset(new char[buffer_size_ * buffer_count_]);
@@ -140,6 +152,8 @@ void UdpTransport::ArmPlain(RecvSlot* slot) {
   slot->msg.msg_namelen = sizeof(slot->from);
   slot->msg.msg_iov = &slot->iov;
   slot->msg.msg_iovlen = 1;
+  slot->msg.msg_control = slot->control;
+  slot->msg.msg_controllen = sizeof(slot->control);
   io_uring_sqe* sqe = GetSqe(ring_);
   io_uring_prep_recvmsg(sqe, fds_[slot->socket], &slot->msg, 0);
   io_uring_sqe_set_data64(sqe, IoTag(IoOp::kUdpPlain, slot->index));
@@ -157,7 +171,8 @@ void UdpTransport::OnMultishot(size_t socket, const io_uring_cqe* cqe, bool stop
       const size_t size = io_uring_recvmsg_payload_length(out, cqe->res, &recv_template_);
       const Endpoint source = Endpoint::FromSockaddr(
           static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), out->namelen);
-      Received(socket, {payload, size}, source, sink);
+      const uint64_t arrival = ArrivalOf(&recv_template_, io_uring_recvmsg_cmsg_firsthdr(out, &recv_template_));
+      Received(socket, {payload, size}, source, arrival, sink);
     } else {
       counters_.parse_errors.Add();
     }
@@ -178,17 +193,35 @@ void UdpTransport::OnPlain(size_t slot_index, const io_uring_cqe* cqe, bool stop
   if (cqe->res > 0) {
     Received(slot->socket, {slot->data.get(), static_cast<size_t>(cqe->res)},
              Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&slot->from), slot->msg.msg_namelen),
-             sink);
+             ArrivalOf(&slot->msg, CMSG_FIRSTHDR(&slot->msg)), sink);
   }
   if (!stopping) ArmPlain(slot);
 }
 
 void UdpTransport::Received(size_t socket, std::string_view bytes, const Endpoint& source,
-                            DatagramSink sink) {
+                            uint64_t arrival_ns, DatagramSink sink) {
   counters_.udp_packets_in.Add();
   counters_.udp_bytes_in.Add(bytes.size());
   if (!source.valid()) return;
-  sink(socket, bytes, source);
+  sink(socket, bytes, source, arrival_ns);
+}
+
+uint64_t UdpTransport::ArrivalOf(const msghdr* msg, const cmsghdr* first) {
+  const uint64_t now = MonotonicNs();
+  for (const cmsghdr* c = first; c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(msg), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
+        c->cmsg_len < CMSG_LEN(sizeof(timespec))) {
+      continue;
+    }
+    timespec stamp;
+    std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
+    const uint64_t stamped = static_cast<uint64_t>(stamp.tv_sec) * 1000000000ull + static_cast<uint64_t>(stamp.tv_nsec);
+    const uint64_t wall = WallNs();
+    // Waited (wall - stamped) before now; a stamp from the future (the
+    // clock stepped back) counts as no wait.
+    return wall > stamped && wall - stamped < now ? now - (wall - stamped) : now;
+  }
+  return now;
 }
 
 void UdpTransport::ReturnBuffers() {

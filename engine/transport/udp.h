@@ -35,8 +35,11 @@ namespace locus::engine {
 
 class UdpTransport {
  public:
-  using DatagramSink =
-      absl::FunctionRef<void(size_t socket, std::string_view bytes, const Endpoint& source)>;
+  // (socket, bytes, source, arrival): `arrival` is when the kernel took the
+  // datagram in, on the monotonic clock (ns), so that the time it waited in
+  // the socket's queue counts in the latency.
+  using DatagramSink = absl::FunctionRef<void(size_t socket, std::string_view bytes,
+                                              const Endpoint& source, uint64_t arrival_ns)>;
 
   explicit UdpTransport(ShardCounters& counters);
   ~UdpTransport();
@@ -71,7 +74,11 @@ class UdpTransport {
   struct RecvSlot;
   void ArmMultishot(size_t socket);
   void ArmPlain(RecvSlot* slot);
-  void Received(size_t socket, std::string_view bytes, const Endpoint& source, DatagramSink sink);
+  void Received(size_t socket, std::string_view bytes, const Endpoint& source, uint64_t arrival_ns,
+                DatagramSink sink);
+  // The arrival time (monotonic ns) in a received message's control data
+  // (SO_TIMESTAMPNS, a realtime stamp); now when it has none.
+  static uint64_t ArrivalOf(const msghdr* msg, const cmsghdr* first);
 
   ShardCounters& counters_;
   io_uring* ring_ = nullptr;

@@ -44,7 +44,7 @@ POLICY = ["--shards=2", "--min_expires=60", "--default_expires=3600", "--max_exp
 DOC_COUNTERS = """requests_received handed_off handoffs_received responses_sent parse_errors
 responses_ignored retransmissions_absorbed queue_overflows send_errors udp_packets_in
 udp_bytes_in udp_packets_out udp_bytes_out tcp_bytes_in tcp_bytes_out tcp_accepted tcp_closed
-tcp_refused tls_handshakes tls_handshake_failures tls_handshake_timeouts tls_refused ws_upgrades
+tcp_refused tcp_request_timeouts tls_handshakes tls_handshake_failures tls_handshake_timeouts tls_refused ws_upgrades
 ws_upgrade_failures requests_register requests_options requests_cancel requests_ack requests_invite
 requests_other lookups invite_retransmissions acks_absorbed stun_requests stun_invalid
 bindings_created bindings_refreshed bindings_removed bindings_expired capacity_refused

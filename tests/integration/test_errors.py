@@ -892,6 +892,87 @@ class Tcp(LocusTestCase):
         self.assertStatus(c.request(c.options()), 200)
 
 
+class HostileStreams(LocusTestCase):
+    """Clients that hold stream connections without asking anything: one that
+    sends nothing, one that sends half a REGISTER a byte at a time
+    (slowloris), one that never reads its answers. Each is closed within a
+    bound (tcp_request_timeout, the unread-output bound), counted, and an
+    honest client is served meanwhile."""
+
+    def test_silent_and_slow_connections_are_closed(self):
+        with Locusd(["--shards=1", "--tcp_request_timeout=2", "--max_tcp_connections=8"],
+                    admin=True) as d:
+            admin = d.admin()
+            self.addCleanup(admin.close)
+            silent = [socket.create_connection(d.tcp_addr, timeout=5) for _ in range(4)]
+            slow = socket.create_connection(d.tcp_addr, timeout=5)
+            for s in silent + [slow]:
+                self.addCleanup(s.close)
+            # An honest client is served while they hold their slots.
+            honest = TcpClient(d.tcp_addr)
+            self.addCleanup(honest.close)
+            self.assertStatus(honest.request(honest.options()), 200)
+            # The slow one: half a request, a byte every 0.5 s.
+            half = (b"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;"
+                    b"branch=z9hG4bKslow\r\nMax-Forwards: 70\r\n")
+            slow.sendall(half[:-10])
+            started = time.monotonic()
+            closed = {}
+            tail = list(half[-10:])
+            while len(closed) < 5 and time.monotonic() < started + 8:
+                if tail and slow.fileno() not in closed:
+                    try:
+                        slow.sendall(bytes([tail.pop(0)]))
+                    except OSError:
+                        closed[slow.fileno()] = time.monotonic() - started
+                for s in silent + [slow]:
+                    if s.fileno() in closed:
+                        continue
+                    s.setblocking(False)
+                    try:
+                        if s.recv(1) == b"":
+                            closed[s.fileno()] = time.monotonic() - started
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        closed[s.fileno()] = time.monotonic() - started
+                time.sleep(0.1)
+            self.assertEqual(len(closed), 5, "connections still open after 8 s: %d closed" % len(closed))
+            # Within the request timeout (2 s) and the wheel's second, not
+            # kept alive by the slow one's bytes.
+            self.assertLessEqual(max(closed.values()), 4.5, closed)
+            totals = admin.stats()["totals"]["counters"]
+            self.assertEqual(totals["tcp_request_timeouts"], 5)
+            # The honest client's connection asked something: still open.
+            self.assertStatus(honest.request(honest.options()), 200)
+
+    def test_a_client_that_never_reads_is_closed(self):
+        with Locusd(["--shards=1"], admin=True) as d:
+            s = socket.create_connection(d.tcp_addr, timeout=5)
+            self.addCleanup(s.close)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            # Thousands of OPTIONS, answers never read: past 1 MiB unread
+            # (plus what the sockets buffer) the connection is closed.
+            opts = TcpClient(d.tcp_addr)
+            self.addCleanup(opts.close)
+            request = bytes(opts.options())
+            deadline = time.monotonic() + 20
+            sent = 0
+            closed = False
+            s.settimeout(2)
+            while time.monotonic() < deadline:
+                try:
+                    s.sendall(request * 50)
+                    sent += 50
+                except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                    closed = True
+                    break
+            self.assertTrue(closed, "still open after %d unread answers" % sent)
+            honest = TcpClient(d.tcp_addr)
+            self.addCleanup(honest.close)
+            self.assertStatus(honest.request(honest.options()), 200)
+
+
 class Retransmission(MainCase):
 
     def test_retransmission_gets_cached_answer_and_is_not_reapplied(self):

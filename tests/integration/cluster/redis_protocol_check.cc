@@ -551,7 +551,7 @@ uint64_t NowUs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 
-TEST_F(RedisCluster, InvalidationsReachAnotherClientButNotTheWriter) {
+TEST_F(RedisCluster, InvalidationsReachEveryTrackingClientTheWriterIncluded) {
   ClientRun writer(seeds_);
   ClusterClient::Options options = ClientRun::Options(seeds_);
   options.tracking_prefix = std::string(kAorKeyPrefix);

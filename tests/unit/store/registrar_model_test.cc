@@ -31,6 +31,7 @@ struct ModelBinding {
   std::string call_id;
   uint32_t cseq;
   uint32_t expires_at;
+  uint32_t granted;  // the expiry the request that set it was given
 };
 
 struct ModelContact {
@@ -74,10 +75,18 @@ class Model {
           return 423;
         }
         if (e > policy_.max_expires) e = policy_.max_expires;
-        // CSeq ordering is judged against the bindings as they were before the request.
+        // CSeq ordering is judged against the bindings as they were before the
+        // request; the request that set a binding, again, changes nothing.
+        bool again = false;
         for (const ModelBinding& b : before) {
-          if (b.contact_class == c.contact_class && b.call_id == r.call_id && r.cseq <= b.cseq) return 400;
+          if (b.contact_class != c.contact_class || b.call_id != r.call_id || r.cseq > b.cseq) continue;
+          if (r.cseq == b.cseq && e != 0 && e == b.granted) {
+            again = true;
+            continue;
+          }
+          return 400;
         }
+        if (again) continue;
         auto it = std::find_if(next.begin(), next.end(),
                                [&](const ModelBinding& b) { return b.contact_class == c.contact_class; });
         if (e == 0) {
@@ -86,8 +95,9 @@ class Model {
           it->call_id = r.call_id;
           it->cseq = r.cseq;
           it->expires_at = now + e;
+          it->granted = e;
         } else {
-          next.push_back({c.contact_class, r.call_id, r.cseq, now + e});
+          next.push_back({c.contact_class, r.call_id, r.cseq, now + e, e});
         }
       }
       if (policy_.max_contacts != 0 && next.size() > policy_.max_contacts) return 403;

@@ -192,6 +192,18 @@ TEST_F(RegistrarTest, Rfc3261_10_3_Step7_SameCallIdNotHigherCSeqFailsTheWholeReq
   }
 }
 
+TEST_F(RegistrarTest, TheSameRequestAgainAfterItsTransactionWasForgottenChangesNothing) {
+  Apply(RequestBuilder().CSeq(10).Contact("sip:bob@192.0.2.4", 600), kT0);
+  // A retransmission whose cached answer is gone: 200, as the first, and the
+  // binding keeps the expiry the first gave it.
+  const RegisterOutcome out = Apply(RequestBuilder().CSeq(10).Contact("sip:bob@192.0.2.4", 600), kT0 + 3);
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(Only()->expires_at, kT0 + 600);
+  EXPECT_EQ(Only()->refreshed_at, kT0);
+  // Another expiry with that CSeq is not the same request: it fails.
+  EXPECT_EQ(Apply(RequestBuilder().CSeq(10).Contact("sip:bob@192.0.2.4", 900), kT0 + 3).status, 400);
+}
+
 TEST_F(RegistrarTest, Rfc3261_10_3_Step7_DifferentCallIdUpdatesWhateverTheCSeq) {
   Apply(RequestBuilder().CallId("first@host").CSeq(50).Contact("sip:bob@192.0.2.4", 600));
   Apply(RequestBuilder().CallId("rebooted@host").CSeq(1).Contact("sip:bob@192.0.2.4", 900));
