@@ -4,7 +4,8 @@
 set -euo pipefail
 fuzzer=$1 seeds=$2 work=$3 seconds=$4
 rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
-cp "$seeds"/*.sip "$work/corpus/"
+# Seeds: messages (*.sip) or programs (*.seed).
+find "$seeds" -maxdepth 1 -type f \( -name '*.sip' -o -name '*.seed' \) -exec cp {} "$work/corpus/" \;
 "$fuzzer" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus" 2>"$work/log" || {
   tail -n 60 "$work/log"
