@@ -57,16 +57,23 @@ void Check(bool ok, const char* what) {
   }
 }
 
-// The writer's side of group commit, driven by the input.
+// The writer's side of group commit, as the journal drives it
+// (durability/journal.cc), its writes' outcomes chosen by the input.
 class FuzzJournal : public GroupCommit {
  public:
   using GroupCommit::GroupCommit;
   bool in_flight() const { return inflight() != nullptr; }
-  void Begin() { BeginGroup(); }
-  void Commit() {
-    GroupCommitted();
-    ReleaseHeld();
+  // The journal's turn with nothing in flight: the pending group's write
+  // starts (true), or responses held only behind committed groups leave.
+  bool Turn() {
+    if (!pending()->records.empty()) {
+      BeginGroup();
+      return true;
+    }
+    if (!pending()->held.empty()) ReleaseHeld();
+    return false;
   }
+  void Commit() { GroupCommitted(); }
   void Fail(uint32_t now) { GroupFailed(now); }
   void Drop() {
     TakeDecided([](const HeldResponse&, std::string_view, std::string_view, std::string_view, bool) {});
@@ -311,11 +318,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         handler.Expire();
         break;
       }
-      case 6:  // the pending group starts its write
-        if (!journal.in_flight()) {
-          journal.Begin();
-          in_group = Snapshot(table, 0);
-        }
+      case 6:  // the journal's turn: the pending group starts its write
+        if (!journal.in_flight() && journal.Turn()) in_group = Snapshot(table, 0);
+        journal.Drop();
         break;
       case 7:  // the write ends: durable, or failed
         if (journal.in_flight()) {
@@ -345,6 +350,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Nothing held forever: the rest of the groups decided.
   if (journal.in_flight()) journal.Commit();
+  if (journal.Turn()) journal.Commit();
   journal.Drop();
   return 0;
 }
