@@ -65,15 +65,15 @@ void ClusterRequests::FreeWaiting(uint32_t id) {
 }
 
 bool ClusterRequests::Park(std::string_view bytes, const Inbound& inbound,
-                           const MessageOrigin& origin, std::string_view aor, bool read,
-                           uint64_t now_ms) {
+                           const MessageOrigin& origin, std::string_view aor, uint64_t now_ms) {
   if (waiting_count_ >= kMaxWaiting || waiting_bytes_ + bytes.size() > kMaxWaitingBytes) {
     counters_.cluster_waiting_refused.Add();
     return false;
   }
   const uint32_t flight = flights_.Get(aor);
   flights_.at(flight).waiting.push_back(NewWaiting(bytes, inbound, origin));
-  if (read && !flights_.at(flight).busy()) SendRead(flight, now_ms);
+  // It waits for the operation in flight, or else for a read of its AOR.
+  if (!flights_.at(flight).busy()) SendRead(flight, now_ms);
   return true;
 }
 
@@ -405,6 +405,11 @@ void ClusterRequests::Release(uint32_t flight, bool read_failed, Rerun rerun) {
       return;
     }
     const uint32_t id = f.waiting[f.head++];
+    if (f.head >= 64 && 2 * f.head >= f.waiting.size()) {
+      // An AOR that is never idle: drop the handled part of its queue.
+      f.waiting.erase(f.waiting.begin(), f.waiting.begin() + static_cast<std::ptrdiff_t>(f.head));
+      f.head = 0;
+    }
     Waiting& w = *waiting_[id];
     Inbound inbound = w.inbound;
     inbound.state_read = true;

@@ -79,11 +79,11 @@ class ClusterRequests {
   void Open(io_uring* ring);
 
   // --- The request path ------------------------------------------------------
-  // A request the handler parked: kept until its AOR's operation ends (the
-  // read it asks for is sent). False when the waiting bound is reached
-  // (the caller answers 503).
+  // A request the handler parked: kept until its AOR's operation in flight
+  // ends, or else until a read of the AOR does. False when the waiting bound
+  // is reached (the caller answers 503).
   bool Park(std::string_view bytes, const Inbound& inbound, const MessageOrigin& origin,
-            std::string_view aor, bool read, uint64_t now_ms);
+            std::string_view aor, uint64_t now_ms);
   // A REGISTER that changed its AOR (handler.cluster_commit()): sends the
   // AOR's cached state; `ok` (the 200) leaves once Redis took it.
   void Commit(std::string_view bytes, const Inbound& inbound, const MessageOrigin& origin,

@@ -395,7 +395,7 @@ void Shard::Route(Disposition d, const sip::Message& message, std::string_view b
   }
   if (d.kind == Disposition::Kind::kPark) {
     // Cluster mode: it waits for its AOR's read or commit.
-    if (cluster_->Park(bytes, inbound, origin, handler_.parked_aor(), d.read, now_ms_)) return;
+    if (cluster_->Park(bytes, inbound, origin, handler_.parked_aor(), now_ms_)) return;
     d = handler_.Reject(message, inbound, 503, "Service Unavailable", kOverloadRetryAfter,
                         &response_);
   }

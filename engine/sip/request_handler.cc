@@ -209,25 +209,24 @@ Disposition RequestHandler::Respond(const Inbound& inbound, const ReplyTo& reply
   return d;
 }
 
-Disposition RequestHandler::Park(std::string_view aor, bool read) {
+Disposition RequestHandler::Park(std::string_view aor) {
   decided_aor_.assign(aor);
   Disposition d;
   d.kind = Disposition::Kind::kPark;
-  d.read = read;
   return d;
 }
 
 Disposition RequestHandler::MustWait(std::string_view aor, const Inbound& inbound) {
   if (flights_ == nullptr || inbound.redecide) return Dropped();
   // One Redis operation per AOR at a time: wait for the one in flight.
-  if (!inbound.state_read && flights_->Busy(aor)) return Park(aor, false);
+  if (!inbound.state_read && flights_->Busy(aor)) return Park(aor);
   // Decide and answer on a state known current: a stale record (another
   // node changed it) is read first. A record that is absent is read by
   // lookups, while a REGISTER that changes bindings is decided on "none"
   // and its compare-and-set brings the state if that is wrong
   // (docs/cluster.md).
   const store::AorRecord* record = table_.Find(aor);
-  if (record != nullptr && !inbound.state_read && !flights_->Current(*record)) return Park(aor, true);
+  if (record != nullptr && !inbound.state_read && !flights_->Current(*record)) return Park(aor);
   return Dropped();
 }
 
@@ -473,7 +472,7 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
     }
     // Not cached: its state is read before the answer.
     if (table_.Find(target_.aor) == nullptr) {
-      if (!inbound.state_read) return Park(target_.aor, true);
+      if (!inbound.state_read) return Park(target_.aor);
       if (inbound.read_failed) return StoreUnreachable(message, inbound, response);
     }
   }
@@ -749,7 +748,7 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   if (flights_ != nullptr && !changed && outcome.status == 200 && !inbound.redecide &&
       outcome.record == nullptr) {
     // Nothing to commit, and nothing cached to answer with: read it first.
-    if (!inbound.state_read) return Park(aor, true);
+    if (!inbound.state_read) return Park(aor);
     if (inbound.read_failed) return StoreUnreachable(message, inbound, response);
   }
   // The AOR's new state is the journal record.

@@ -76,8 +76,8 @@ struct Inbound {
 
 struct Disposition {
   // kPark (cluster mode): the request waits for its AOR's Redis operation --
-  // the read it asks for (`read`), or the one in flight -- and is handled
-  // again once it ends (RequestHandler::parked_aor()).
+  // the one in flight, or else a read -- and is handled again once it ends
+  // (RequestHandler::parked_aor()).
   enum class Kind : uint8_t { kDrop, kRespond, kHandOff, kPark };
   Kind kind = Kind::kDrop;
   int owner = -1;        // kHandOff: the shard that owns the AOR
@@ -91,7 +91,6 @@ struct Disposition {
   // bindings; the response leaves once Redis took the new state
   // (RequestHandler::cluster_commit()).
   bool commit = false;
-  bool read = false;  // kPark: its AOR's state must be read first
 };
 
 // Cluster mode: a decided REGISTER's commit, for the compare-and-set.
@@ -191,8 +190,8 @@ class RequestHandler {
   // Where and how a response to a request from `inbound` goes.
   ReplyTo ReplyToOf(const Inbound& inbound) const;
   Disposition Respond(const Inbound& inbound, const ReplyTo& reply, int status, bool hold = false);
-  // Cluster mode: the request waits for `aor` (read: its state is read first).
-  Disposition Park(std::string_view aor, bool read);
+  // Cluster mode: the request waits for `aor`.
+  Disposition Park(std::string_view aor);
   // Cluster mode: a request for `aor` must wait, or its state be read
   // first (kPark); otherwise kDrop.
   Disposition MustWait(std::string_view aor, const Inbound& inbound);
