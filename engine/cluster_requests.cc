@@ -186,7 +186,7 @@ void ClusterRequests::RunAdmin(const AdminHeader& header, std::string_view paylo
   w.key.clear();
   w.ok = Cat("{\"removed\":", count, "}");
   w.counts = ClusterCommit();
-  w.counts.removed = count;
+  w.counts.changes.removed = count;
   w.decisions = decisions;
   SendCas(flight, id, expected, now_ms);
 }
@@ -334,9 +334,7 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
   switch (r.outcome) {
     case Outcome::kCommitted: {
       counters_.cluster_commits.Add();
-      counters_.bindings_created.Add(w.counts.created);
-      counters_.bindings_refreshed.Add(w.counts.refreshed);
-      counters_.bindings_removed.Add(w.counts.removed);
+      counters_.CountBindings(w.counts.changes);
       // Our own change comes back as one invalidation; more mean another
       // writer too, and the next lookup reads the AOR again.
       if (store::AorRecord* record = table_.FindMutable(f.aor)) {

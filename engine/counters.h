@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "engine/latency_histogram.h"
+#include "store/binding_changes.h"
 
 namespace locus::engine {
 
@@ -59,6 +60,12 @@ struct alignas(64) ShardCounters {
   // Binding changes applied by this shard; REGISTERs refused (503) because
   // they would have added an AOR or a binding past the memory budget.
   Counter bindings_created, bindings_refreshed, bindings_removed, bindings_expired, capacity_refused;
+  void CountBindings(const store::BindingChanges& c) {
+    bindings_created.Add(c.created);
+    bindings_refreshed.Add(c.refreshed);
+    bindings_removed.Add(c.removed);
+    bindings_expired.Add(c.expired);
+  }
   // Digest authentication: 401s sent, and what the credentials were.
   Counter auth_challenges, auth_successes, auth_failures, auth_stale, auth_replays,
       auth_forbidden, auth_malformed, auth_locked_out;

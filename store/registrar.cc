@@ -140,9 +140,19 @@ bool StageDropOldest(const AorRecord* record, uint32_t now, size_t excess,
   return true;
 }
 
+// A request that changes an AOR takes its lapsed bindings along, so that the
+// journal's new state of the AOR holds only live ones. A request that changes
+// nothing leaves them to the timer wheel.
+void StageLapsed(const AorRecord* record, uint32_t now, std::vector<StagedChange>& changes) {
+  if (record == nullptr || changes.empty()) return;
+  for (size_t i = 0; i < record->bindings().size(); ++i) {
+    const Binding& b = record->bindings()[i];
+    if (!Live(b, now)) changes.push_back({Kind::kLapse, b.contact(), nullptr, 0, static_cast<int>(i)});
+  }
+}
+
 // Applies staged changes to the table: updates in place, then removals
-// (highest index first, so indices stay valid), then additions. Lapsed
-// bindings not yet collected by the wheel go too.
+// (highest index first, so indices stay valid), then additions.
 const AorRecord* ApplyChanges(BindingTable& table, AorRecord* record, const RegisterRequest& request,
                               uint32_t now, std::vector<StagedChange>& changes, std::vector<int>& removals) {
   const bool adds = std::any_of(changes.begin(), changes.end(),
@@ -153,10 +163,9 @@ const AorRecord* ApplyChanges(BindingTable& table, AorRecord* record, const Regi
   removals.clear();
   for (const StagedChange& change : changes) {
     if (change.kind == Kind::kUpdate) UpdateBinding(bindings[change.binding_index], change, request, now);
-    if (change.kind == Kind::kRemove) removals.push_back(change.binding_index);
-  }
-  for (size_t i = 0; i < bindings.size(); ++i) {
-    if (!Live(bindings[i], now)) removals.push_back(static_cast<int>(i));
+    if (change.kind == Kind::kRemove || change.kind == Kind::kLapse) {
+      removals.push_back(change.binding_index);
+    }
   }
   std::sort(removals.begin(), removals.end(), std::greater<int>());
   removals.erase(std::unique(removals.begin(), removals.end()), removals.end());
@@ -234,6 +243,7 @@ RegisterOutcome ApplyRegister(BindingTable& table, const RegisterRequest& reques
     }
   }
 
+  StageLapsed(record, now, changes);
   // Step 8 (and the atomicity the architecture asks for): record durably,
   // then apply everything.
   if (!changes.empty()) {
@@ -243,6 +253,19 @@ RegisterOutcome ApplyRegister(BindingTable& table, const RegisterRequest& reques
   RegisterOutcome outcome;
   outcome.record = ApplyChanges(table, record, request, now, changes, scratch.removals);
   return outcome;
+}
+
+BindingChanges Tally(std::span<const StagedChange> changes) {
+  BindingChanges tally;
+  for (const StagedChange& change : changes) {
+    switch (change.kind) {
+      case Kind::kAdd: ++tally.created; break;
+      case Kind::kUpdate: ++tally.refreshed; break;
+      case Kind::kRemove: ++tally.removed; break;
+      case Kind::kLapse: ++tally.expired; break;
+    }
+  }
+  return tally;
 }
 
 size_t LookupBindings(const BindingTable& table, AorKey aor, uint32_t now,

@@ -15,6 +15,7 @@
 #include "parser/uri.h"
 #include "store/aor_record.h"
 #include "store/binding.h"
+#include "store/binding_changes.h"
 #include "store/binding_table.h"
 
 namespace locus::store {
@@ -61,14 +62,19 @@ struct RegistrarPolicy {
 };
 
 // One change of a request, as committed: the journal records these.
+// kLapse is a binding past its expiry that the timer wheel has not collected
+// yet: it leaves with the request's other changes, and counts as expired.
 struct StagedChange {
-  enum class Kind : uint8_t { kAdd, kUpdate, kRemove };
+  enum class Kind : uint8_t { kAdd, kUpdate, kRemove, kLapse };
   Kind kind = Kind::kAdd;
-  std::string_view contact;  // the contact URI: as stored (update, remove) or received (add)
+  std::string_view contact;  // the contact URI: as stored (update, remove, lapse) or received (add)
   const ContactSpec* spec = nullptr;  // kAdd and kUpdate: the request's contact
   uint32_t expires_at = 0;            // kAdd and kUpdate: absolute expiry granted
-  int binding_index = -1;             // kUpdate and kRemove: which existing binding
+  int binding_index = -1;             // kUpdate, kRemove, kLapse: which existing binding
 };
+
+// How many bindings the changes create, refresh, remove and let lapse.
+BindingChanges Tally(std::span<const StagedChange> changes);
 
 struct StagedRequest {
   AorKey aor;
@@ -90,7 +96,9 @@ struct RegisterOutcome {
   uint32_t min_expires = 0;    // with 423: the Min-Expires value to send
   // With 200: the AOR's record after the request, holding every current
   // binding (expires_at - now is the expiry granted); nullptr when the AOR has
-  // none. Valid until the table changes.
+  // none. After a request that changed nothing it may also hold lapsed
+  // bindings (expires_at <= now) that the timer wheel has not collected yet:
+  // skip those. Valid until the table changes.
   const AorRecord* record = nullptr;
 };
 

@@ -153,14 +153,14 @@ void ShardAdmin::Remove(const AdminHeader& header, std::string_view payload) {
   reply.count = RemoveBindings(aor, RemoveContactOf(payload));
   const std::string removed = Cat("{\"removed\":", reply.count, "}");
   if (journal_ == nullptr) {
-    counters_.bindings_removed.Add(reply.count);
+    counters_.CountBindings({.removed = reply.count});
     Reply(reply, removed);
     return;
   }
   // Journaled like a REGISTER, and in sync mode answered like one: once the
   // group is durable (or, when it failed and was undone, with an error).
   journal_->AfterChange(aor, table_.Find(aor));
-  journal_->CountChanges(0, 0, reply.count);
+  journal_->CountChanges({.removed = reply.count});
   if (journal_->MustHold()) {
     ResponseRoute route;
     route.admin = true;

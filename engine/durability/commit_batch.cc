@@ -10,7 +10,7 @@ void CommitBatch::Clear() {
   undo_offsets.clear();
   held.clear();
   arena_.clear();
-  created = refreshed = removed = 0;
+  changes = {};
 }
 
 void CommitBatch::AppendState(store::AorKey aor, const store::AorRecord* record,

@@ -13,6 +13,7 @@
 
 #include "engine/endpoint.h"
 #include "store/binding.h"
+#include "store/binding_changes.h"
 #include "store/binding_table.h"
 
 namespace locus::engine {
@@ -56,7 +57,7 @@ class CommitBatch {
   std::vector<HeldResponse> held;
   uint64_t id = 0;  // groups are numbered in commit order
   // Binding changes, counted once the group is durable.
-  uint64_t created = 0, refreshed = 0, removed = 0;
+  store::BindingChanges changes;
 
   bool empty() const { return records.empty() && held.empty(); }
   void Clear();

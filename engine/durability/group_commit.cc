@@ -38,16 +38,12 @@ void GroupCommit::AfterChange(store::AorKey aor, const store::AorRecord* record)
   CommitBatch::AppendState(aor, record, &pending_->records);
 }
 
-void GroupCommit::CountChanges(uint64_t created, uint64_t refreshed, uint64_t removed) {
+void GroupCommit::CountChanges(const store::BindingChanges& changes) {
   if (mode_ == DurabilityMode::kSync) {
     // Counted once durable (a failed group is undone, as if never applied).
-    pending_->created += created;
-    pending_->refreshed += refreshed;
-    pending_->removed += removed;
+    pending_->changes += changes;
   } else {
-    counters_.bindings_created.Add(created);
-    counters_.bindings_refreshed.Add(refreshed);
-    counters_.bindings_removed.Add(removed);
+    counters_.CountBindings(changes);
   }
 }
 
@@ -72,9 +68,7 @@ void GroupCommit::ReleaseHeld() {
 }
 
 void GroupCommit::GroupCommitted() {
-  counters_.bindings_created.Add(inflight_->created);
-  counters_.bindings_refreshed.Add(inflight_->refreshed);
-  counters_.bindings_removed.Add(inflight_->removed);
+  counters_.CountBindings(inflight_->changes);
   failing_ = false;
   decided_.emplace_back(inflight_, true);
   inflight_ = nullptr;

@@ -52,7 +52,7 @@ class GroupCommit {
   void BeforeChange(store::AorKey aor);
   // `record`: the AOR's record after the change (null: it has none left).
   void AfterChange(store::AorKey aor, const store::AorRecord* record);
-  void CountChanges(uint64_t created, uint64_t refreshed, uint64_t removed);
+  void CountChanges(const store::BindingChanges& changes);
   // Sync mode, with changes not yet durable: a response showing bindings must
   // be held until they are.
   bool MustHold() const;

@@ -172,9 +172,9 @@ void RequestHandler::FlowClosed(int connection_shard, uint64_t connection_id) {
     if (removed > 0) table_.Rearm(record);
     if (journal_ != nullptr) {
       journal_->AfterChange(aor, table_.Find(aor));
-      journal_->CountChanges(0, 0, removed);
+      journal_->CountChanges({.removed = removed});
     } else {
-      counters_.bindings_removed.Add(removed);
+      counters_.CountBindings({.removed = removed});
     }
   }
   ws_flows_.erase(it);
@@ -700,18 +700,12 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
   const store::RegisterOutcome outcome = store::ApplyRegister(
       table_, request, now_s_, config_.policy, scratch_, [&](const store::StagedRequest& staged) {
         // Every staged change is applied once the commit succeeds.
-        uint64_t created = 0, refreshed = 0, removed = 0;
-        for (const store::StagedChange& change : staged.changes) {
-          switch (change.kind) {
-            case store::StagedChange::Kind::kAdd: ++created; break;
-            case store::StagedChange::Kind::kUpdate: ++refreshed; break;
-            case store::StagedChange::Kind::kRemove: ++removed; break;
-          }
-        }
+        const store::BindingChanges tally = store::Tally(staged.changes);
+        const uint64_t leaving = tally.removed + tally.expired;
         // The memory budget (ARCHITECTURE section 13): nothing is added past
         // this shard's share; refreshes and removals always pass.
-        if (created > removed &&
-            (table_.binding_count() + (created - removed) > max_bindings_ ||
+        if (tally.created > leaving &&
+            (table_.binding_count() + (tally.created - leaving) > max_bindings_ ||
              (table_.aor_count() >= max_aors_ && table_.Find(staged.aor) == nullptr))) {
           over_budget = true;
           return false;
@@ -720,23 +714,19 @@ Disposition RequestHandler::HandleRegister(const sip::Message& message, const In
           // Cluster mode: applied to the cache now, committed to Redis by the
           // caller, counted once Redis took it.
           commit_.expected_version = flights_->ExpectedVersion(aor, table_.Find(aor));
-          commit_.created = created;
-          commit_.refreshed = refreshed;
-          commit_.removed = removed;
+          commit_.changes = tally;
           changed = true;
           return true;
         }
         if (journal_ == nullptr) {
-          counters_.bindings_created.Add(created);
-          counters_.bindings_refreshed.Add(refreshed);
-          counters_.bindings_removed.Add(removed);
+          counters_.CountBindings(tally);
           return true;
         }
         // Refused (500, nothing applied) when the journal cannot take it;
         // otherwise the state before goes to the undo log.
         if (!journal_->Accepting()) return false;
         journal_->BeforeChange(staged.aor);
-        journal_->CountChanges(created, refreshed, removed);
+        journal_->CountChanges(tally);
         changed = true;
         return true;
       });

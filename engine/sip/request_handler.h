@@ -97,7 +97,7 @@ struct Disposition {
 struct ClusterCommit {
   std::string_view aor;           // valid until the next Handle()
   uint64_t expected_version = 0;  // the version its decision was made on
-  uint64_t created = 0, refreshed = 0, removed = 0;  // bindings, counted once committed
+  store::BindingChanges changes;  // counted once committed
 };
 
 // The shard that owns a canonical AOR (ARCHITECTURE section 3).

@@ -392,9 +392,44 @@ TEST_F(RegistrarTest, Expiry_BindingsLapseOnTheTimerWheel) {
 TEST_F(RegistrarTest, Expiry_LapsedBindingIsNeverReportedEvenBeforeTheTimerRuns) {
   Apply(RequestBuilder().Contact("sip:bob@192.0.2.4", 60));
   const RegisterOutcome out = Apply(RequestBuilder().CallId("q@h"), kT0 + 60);  // query, no Expire() yet
-  EXPECT_EQ(out.record, nullptr);
+  for (size_t i = 0; out.record != nullptr && i < out.record->bindings().size(); ++i) {
+    EXPECT_LE(out.record->bindings()[i].expires_at, kT0 + 60) << "only a lapsed one, for the wheel";
+  }
   const Binding* found[4];
   EXPECT_EQ(LookupBindings(table_, "sip:bob@biloxi.com", kT0 + 60, found), 0u);
+}
+
+TEST_F(RegistrarTest, Expiry_ALapsedBindingLeavesWithAChangeAndIsCountedAsExpired) {
+  Apply(RequestBuilder().Contact("sip:bob@192.0.2.4", 60).Contact("sip:bob@192.0.2.5", 600));
+  RequestBuilder builder;
+  builder.CSeq(2).Contact("sip:bob@192.0.2.6", 600);
+  const RegisterRequest request = builder.Build();
+  BindingChanges tally;
+  ApplyRegister(table_, request, kT0 + 60, policy_, scratch_, [&](const StagedRequest& staged) {
+    tally = Tally(staged.changes);
+    return true;
+  });
+  EXPECT_EQ(tally.created, 1u);
+  EXPECT_EQ(tally.expired, 1u) << "the lapsed 192.0.2.4, not collected by the wheel yet";
+  EXPECT_EQ(tally.removed, 0u);
+  EXPECT_EQ(Contacts(), (Strings{"sip:bob@192.0.2.5", "sip:bob@192.0.2.6"}));
+  EXPECT_EQ(table_.binding_count(), 2u);
+}
+
+TEST_F(RegistrarTest, Expiry_AQueryLeavesLapsedBindingsToTheWheel) {
+  Apply(RequestBuilder().Contact("sip:bob@192.0.2.4", 60));
+  bool committed = false;
+  RequestBuilder builder;
+  builder.CallId("q@h");
+  const RegisterRequest request = builder.Build();
+  ApplyRegister(table_, request, kT0 + 60, policy_, scratch_, [&](const StagedRequest&) {
+    committed = true;
+    return true;
+  });
+  EXPECT_FALSE(committed) << "a query changes nothing, so records nothing";
+  std::vector<std::string> expired;
+  table_.Expire(kT0 + 60, [&](const AorRecord&, const Binding& b) { expired.emplace_back(b.contact()); });
+  EXPECT_EQ(expired, Strings{"sip:bob@192.0.2.4"}) << "the wheel counts it, once";
 }
 
 TEST_F(RegistrarTest, Lookup_OrdersByQThenMostRecentlyRefreshed) {

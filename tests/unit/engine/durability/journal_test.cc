@@ -152,7 +152,7 @@ TEST_F(JournalTest, SyncHoldsResponsesUntilTheGroupIsDurable) {
   Hold("a");
   Set("sip:b@x", "sip:b1@h");
   Hold("b");
-  journal_->CountChanges(2, 0, 0);
+  journal_->CountChanges({.created = 2});
   EXPECT_TRUE(TakeDecided().empty());
   EXPECT_EQ(counters_.bindings_created.Get(), 0u);  // not durable yet
 
@@ -273,7 +273,7 @@ TEST_F(JournalTest, AsyncWritesOnItsIntervalAndNeverHolds) {
   Make(DurabilityMode::kAsync);
   Set("sip:a@x", "sip:a1@h");
   EXPECT_FALSE(journal_->MustHold());
-  journal_->CountChanges(1, 0, 0);
+  journal_->CountChanges({.created = 1});
   EXPECT_EQ(counters_.bindings_created.Get(), 1u);  // counted at once
   Turn();
   EXPECT_EQ(counters_.journal_commits.Get(), 1u);

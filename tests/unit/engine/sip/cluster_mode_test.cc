@@ -87,7 +87,7 @@ TEST_F(ClusterModeTest, ANewRegistrationIsDecidedAsVersionZeroAndHeldForItsCommi
   EXPECT_TRUE(d.commit);
   EXPECT_EQ(handler_.cluster_commit().aor, "sip:ann@example.com");
   EXPECT_EQ(handler_.cluster_commit().expected_version, 0u);
-  EXPECT_EQ(handler_.cluster_commit().created, 1u);
+  EXPECT_EQ(handler_.cluster_commit().changes.created, 1u);
   EXPECT_EQ(StatusLine(), "SIP/2.0 200 OK");
   EXPECT_TRUE(Has("Contact: <sip:ann@10.0.0.1>;expires=3600\r\n"));
   // Applied to the cache at once; counted only once Redis took it.
@@ -109,7 +109,7 @@ TEST_F(ClusterModeTest, ARefreshOfACurrentAorIsDecidedOnItsVersion) {
   const Disposition d = Send(Register("cat", "Contact: <sip:cat@10.0.0.1>;expires=600\r\n", 2, "z9hG4bKc2"));
   ASSERT_TRUE(d.commit);
   EXPECT_EQ(handler_.cluster_commit().expected_version, 77u);
-  EXPECT_EQ(handler_.cluster_commit().refreshed, 1u);
+  EXPECT_EQ(handler_.cluster_commit().changes.refreshed, 1u);
 }
 
 TEST_F(ClusterModeTest, RequestsForAnAorWithAnOperationInFlightWait) {
