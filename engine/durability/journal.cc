@@ -14,6 +14,11 @@ namespace locus::engine {
 namespace {
 
 constexpr uint64_t kSnapshotChunkBytes = 512 << 10;  // serialized per loop turn
+// A snapshot is written back as it goes, this much at a time, so that its data
+// never piles up in the page cache: ext4 (data=ordered) writes a file's newly
+// allocated blocks before the metadata commit that the journal's next
+// fdatasync waits for, and a whole snapshot there stalls a group for seconds.
+constexpr uint64_t kSnapshotFlushBytes = 8 << 20;
 constexpr uint64_t kSnapshotRetryMs = 10000;         // after a failed snapshot
 constexpr uint64_t kAsyncEagerBytes = 1 << 20;        // async: write early past this
 
@@ -30,6 +35,8 @@ struct Journal::Snapshot {
   uint64_t aors = 0;
   std::string buffer;  // the chunk being written
   uint64_t offset = 0;
+  uint64_t flushed = 0;      // bytes from the start whose writeback is done
+  uint64_t flushing_to = 0;  // the end of the range being written back
   bool in_flight = false;
   bool syncing = false;
   bool synced = false;    // written and fdatasync'ed: waits for its groups
@@ -84,7 +91,7 @@ bool Journal::Idle() const { return !InFlight() && Drained(); }
 
 bool Journal::InFlight() const {
   return (inflight() != nullptr && completions_due_ > 0) ||
-         (snapshot_ != nullptr && snapshot_->in_flight);
+         (snapshot_ != nullptr && snapshot_->in_flight) || removals_in_flight_ > 0;
 }
 
 void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_flush,
@@ -146,8 +153,18 @@ void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
       (op == kJournalWrite ? write_result_ : sync_result_) = result;
       if (--completions_due_ == 0) DecideGroup(now_s);
       break;
+    case kFileRemove:
+      if (result < 0 && result != -ENOENT) {
+        // Harmless: start-up reads the newest snapshot and the journals
+        // after it, and removes older files.
+        Log(LogLevel::kWarning, "shard %d: cannot remove an obsolete file: %s", options_.shard,
+            std::strerror(-result));
+      }
+      if (--removals_in_flight_ == 0) removing_.clear();
+      break;
     case kSnapshotWrite:
-    case kSnapshotSync: {
+    case kSnapshotSync:
+    case kSnapshotFlush: {
       if (snapshot_ == nullptr) break;
       Snapshot& s = *snapshot_;
       s.in_flight = false;
@@ -157,6 +174,10 @@ void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
         AbandonSnapshot("write", result < 0 ? -result : ENOSPC, now_ms);
       } else if (op == kSnapshotSync && result < 0) {
         AbandonSnapshot("fdatasync", -result, now_ms);
+      } else if (op == kSnapshotFlush && result < 0) {
+        AbandonSnapshot("sync_file_range", -result, now_ms);
+      } else if (op == kSnapshotFlush) {
+        s.flushed = s.flushing_to;
       } else if (op == kSnapshotWrite) {
         s.offset += s.buffer.size();
         s.buffer.clear();
@@ -260,11 +281,26 @@ void Journal::StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_b
     // replaces the journals only once they are durable (a failed one
     // abandons it, as its changes were undone).
     const bool undecided = mode() == DurabilityMode::kSync && Undecided(s.last_group);
-    if (!undecided) FinishSnapshot(now_ms);
+    if (!undecided) FinishSnapshot(ring, now_ms, user_data_base);
     return;
   }
   if (FaultInjected()) {
     AbandonSnapshot("write", ENOSPC, now_ms);
+    return;
+  }
+  io_uring_sqe* sqe = io_uring_get_sqe(ring);
+  if (sqe == nullptr) {
+    io_uring_submit(ring);
+    sqe = io_uring_get_sqe(ring);
+  }
+  if (s.offset - s.flushed >= kSnapshotFlushBytes) {
+    // Written back, and waited for, before the next chunk is written.
+    s.flushing_to = s.offset;
+    io_uring_prep_sync_file_range(
+        sqe, s.fd, static_cast<unsigned>(s.flushing_to - s.flushed), s.flushed,
+        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    io_uring_sqe_set_data64(sqe, user_data_base | kSnapshotFlush);
+    s.in_flight = true;
     return;
   }
   s.buffer.clear();
@@ -283,11 +319,6 @@ void Journal::StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_b
     ++s.aors;
   }
   s.last_group = pending()->id;  // every change so far is in it or an older group
-  io_uring_sqe* sqe = io_uring_get_sqe(ring);
-  if (sqe == nullptr) {
-    io_uring_submit(ring);
-    sqe = io_uring_get_sqe(ring);
-  }
   if (!s.buffer.empty()) {
     io_uring_prep_write(sqe, s.fd, s.buffer.data(), static_cast<unsigned>(s.buffer.size()),
                         s.offset);
@@ -300,7 +331,7 @@ void Journal::StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_b
   s.in_flight = true;
 }
 
-void Journal::FinishSnapshot(uint64_t now_ms) {
+void Journal::FinishSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_base) {
   Snapshot& s = *snapshot_;
   close(s.fd);
   s.fd = -1;
@@ -308,17 +339,10 @@ void Journal::FinishSnapshot(uint64_t now_ms) {
     AbandonSnapshot("rename", errno, now_ms);
     return;
   }
-  absl::Status status = store::SyncDirectory(options_.generation_dir);
-  // The snapshot replaces every older file of the shard.
-  for (uint64_t seq : old_seqs_) {
-    if (!status.ok()) break;
-    status = store::RemoveFile(store::SnapshotPath(options_.generation_dir, options_.shard, seq));
-    if (status.ok()) {
-      status = store::RemoveFile(store::JournalPath(options_.generation_dir, options_.shard, seq));
-    }
-  }
-  if (status.ok()) {
-    old_seqs_.clear();
+  // The snapshot replaces every older file of the shard, once its name is
+  // durable.
+  if (absl::Status status = store::SyncDirectory(options_.generation_dir); status.ok()) {
+    RemoveObsoleteFiles(ring, user_data_base);
   } else {
     Log(LogLevel::kWarning, "shard %d: snapshot written, but: %s", options_.shard, status.message());
   }
@@ -328,6 +352,26 @@ void Journal::FinishSnapshot(uint64_t now_ms) {
   Log(LogLevel::kInfo, "shard %d: snapshot %s: %d AORs, %d bytes, in %d ms", options_.shard,
       s.path, s.aors, s.offset, now_ms - s.started_ms);
   snapshot_.reset();
+}
+
+void Journal::RemoveObsoleteFiles(io_uring* ring, uint64_t user_data_base) {
+  if (removals_in_flight_ > 0) return;  // the next snapshot takes them
+  removing_.clear();
+  for (uint64_t seq : old_seqs_) {
+    removing_.push_back(store::SnapshotPath(options_.generation_dir, options_.shard, seq));
+    removing_.push_back(store::JournalPath(options_.generation_dir, options_.shard, seq));
+  }
+  old_seqs_.clear();
+  for (const std::string& path : removing_) {
+    io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    if (sqe == nullptr) {
+      io_uring_submit(ring);
+      sqe = io_uring_get_sqe(ring);
+    }
+    io_uring_prep_unlinkat(sqe, AT_FDCWD, path.c_str(), 0);
+    io_uring_sqe_set_data64(sqe, user_data_base | kFileRemove);
+    ++removals_in_flight_;
+  }
 }
 
 void Journal::AbandonSnapshot(std::string_view why, int error, uint64_t now_ms) {

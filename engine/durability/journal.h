@@ -59,7 +59,14 @@ class Journal : public GroupCommit {
  public:
   // Which of our operations a completion is about (the low bits of its
   // user_data, below the shard's own tag).
-  enum Op : uint64_t { kJournalWrite = 0, kJournalSync = 1, kSnapshotWrite = 2, kSnapshotSync = 3 };
+  enum Op : uint64_t {
+    kJournalWrite = 0,
+    kJournalSync = 1,
+    kSnapshotWrite = 2,
+    kSnapshotSync = 3,
+    kSnapshotFlush = 4,
+    kFileRemove = 5,
+  };
 
   Journal(JournalOptions options, store::BindingTable& table, ShardCounters& counters);
   ~Journal();
@@ -83,7 +90,7 @@ class Journal : public GroupCommit {
   void RequestSnapshot() { snapshot_requested_ = snapshot_ == nullptr; }
   // Nothing in flight and nothing pending: safe to stop.
   bool Idle() const;
-  // A group write or a snapshot operation is in the ring.
+  // A group write, a snapshot operation or a file removal is in the ring.
   bool InFlight() const;
 
  private:
@@ -94,7 +101,8 @@ class Journal : public GroupCommit {
   void FailGroup(int error, uint32_t now_s);
   void StartSnapshot(uint64_t now_ms);
   void StepSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_base);
-  void FinishSnapshot(uint64_t now_ms);
+  void FinishSnapshot(io_uring* ring, uint64_t now_ms, uint64_t user_data_base);
+  void RemoveObsoleteFiles(io_uring* ring, uint64_t user_data_base);
   void AbandonSnapshot(std::string_view why, int error, uint64_t now_ms);
   absl::Status OpenJournalFile(uint64_t seq);
 
@@ -106,6 +114,11 @@ class Journal : public GroupCommit {
   uint64_t journal_bytes_ = 0;   // journal bytes since the last snapshot
   uint64_t snapshot_bytes_ = 0;  // size of the last snapshot
   std::vector<uint64_t> old_seqs_;  // files the next snapshot makes obsolete
+  // Obsolete files being unlinked through the ring (an unlink of a large file
+  // takes the file system 50-300 ms: never on the loop thread). The paths
+  // stay alive until their completions.
+  std::vector<std::string> removing_;
+  int removals_in_flight_ = 0;
 
   int write_result_ = 0;
   int sync_result_ = 0;

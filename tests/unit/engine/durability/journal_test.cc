@@ -98,6 +98,7 @@ class JournalTest : public ::testing::Test {
       const int result = cqe->res;
       io_uring_cqe_seen(&ring_, cqe);
       ASSERT_EQ(data & ~uint64_t{0xFF}, kBase);
+      ++ops_seen_[data & 0xFF];
       journal_->OnCompletion(static_cast<Journal::Op>(data & 0xFF), result, now_ms_, kNow);
     }
   }
@@ -142,6 +143,7 @@ class JournalTest : public ::testing::Test {
   ShardCounters counters_;
   std::unique_ptr<Journal> journal_;
   uint64_t now_ms_ = 5000;
+  std::map<uint64_t, int> ops_seen_;  // completions by operation
 };
 
 TEST_F(JournalTest, SyncHoldsResponsesUntilTheGroupIsDurable) {
@@ -340,6 +342,22 @@ TEST_F(JournalTest, SnapshotReplacesOlderFilesWhileTheTableChanges) {
   EXPECT_FALSE(Exists(store::SnapshotPath(dir_, 0, 2)));
   EXPECT_FALSE(Exists(store::JournalPath(dir_, 0, 2)));
   EXPECT_TRUE(Exists(store::SnapshotPath(dir_, 0, 3)));
+  EXPECT_EQ(Load(), TableContents());
+}
+
+TEST_F(JournalTest, ALargeSnapshotIsWrittenBackAsItGoes) {
+  Make(DurabilityMode::kSync);
+  const std::string padding(120, 'p');
+  for (int i = 0; i < 90000; ++i) {
+    Set("sip:user" + std::to_string(i) + "@example.com", "sip:" + padding + std::to_string(i) + "@h");
+  }
+  Turn();
+  TakeDecided();
+  journal_->RequestSnapshot();
+  for (int i = 0; counters_.snapshots.Get() == 0 && i < 10000; ++i) Turn();
+  ASSERT_EQ(counters_.snapshots.Get(), 1u);
+  EXPECT_GE(ops_seen_[Journal::kSnapshotFlush], 1) << "more than 8 MiB, flushed in steps";
+  EXPECT_EQ(ops_seen_[Journal::kSnapshotSync], 1);
   EXPECT_EQ(Load(), TableContents());
 }
 
