@@ -43,9 +43,9 @@ struct Config {
   // its accept or TLS handshake), or to finish a message it began.
   uint32_t tcp_request_timeout = 32;
   uint32_t max_tcp_connections = 10000;      // per shard; further accepts are closed
-  // AORs the binding tables are sized for at start (all shards together):
-  // growing a large hash table rehashes it at once, a pause of tens to
-  // hundreds of milliseconds at millions of AORs.
+  // AORs the binding tables are sized for at start (all shards together);
+  // past it a table grows incrementally, its records moving to one twice the
+  // size a few per new AOR (memory for both tables meanwhile).
   uint64_t expected_aors = 1000000;
   // The node's memory budget (ARCHITECTURE section 13): AORs and bindings of
   // all shards together, split evenly among them; past it, a REGISTER that

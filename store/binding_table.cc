@@ -1,13 +1,17 @@
 #include "store/binding_table.h"
 
+#include <algorithm>
+
 namespace locus::store {
 
 BindingTable::BindingTable(uint64_t now) : wheel_(now) {}
 
 BindingTable::~BindingTable() {
-  for (AorRecord* record : records_) {
-    wheel_.Cancel(record);
-    AorRecord::Destroy(record);
+  for (RecordSet* set : {&records_, &moving_}) {
+    for (AorRecord* record : *set) {
+      wheel_.Cancel(record);
+      AorRecord::Destroy(record);
+    }
   }
   for (AorRecord* record : erased_while_snapshot_) AorRecord::Destroy(record);
 }
@@ -17,8 +21,9 @@ std::vector<const AorRecord*> BindingTable::BeginSnapshot() {
   // One pass over the slots (constructing from the iterator range would
   // count them first: two passes).
   std::vector<const AorRecord*> records;
-  records.reserve(records_.size());
+  records.reserve(aor_count());
   for (const AorRecord* record : records_) records.push_back(record);
+  for (const AorRecord* record : moving_) records.push_back(record);
   return records;
 }
 
@@ -41,15 +46,46 @@ void BindingTable::Release(AorRecord* record) {
 
 const AorRecord* BindingTable::Find(AorKey key) const {
   auto it = records_.find(key);
-  return it == records_.end() ? nullptr : *it;
+  if (it != records_.end()) return *it;
+  if (moving_.empty()) return nullptr;
+  auto old = moving_.find(key);
+  return old == moving_.end() ? nullptr : *old;
 }
 
 AorRecord* BindingTable::FindMutable(AorKey key) {
-  auto it = records_.find(key);
-  return it == records_.end() ? nullptr : *it;
+  return const_cast<AorRecord*>(Find(key));  // the table owns its records
+}
+
+void BindingTable::Reserve(size_t aors) {
+  room_ = std::max(room_, aors);
+  records_.reserve(room_);
+}
+
+void BindingTable::StartGrowing() {
+  moving_ = std::move(records_);
+  records_ = RecordSet();
+  room_ = std::max(2 * moving_.size(), kMinimumRoom);
+  records_.reserve(room_);
+  next_ = moving_.begin();
+}
+
+void BindingTable::MoveSome() {
+  for (int i = 0; i < kMovedPerInsertion && next_ != moving_.end(); ++i) {
+    const auto victim = next_++;
+    records_.insert(*victim);
+    moving_.erase(victim);  // other iterators stay valid, and moving_ never grows
+  }
+  if (next_ == moving_.end()) moving_ = RecordSet();  // its memory goes back now
 }
 
 AorRecord* BindingTable::FindOrCreate(AorKey key) {
+  if (!moving_.empty()) {
+    auto old = moving_.find(key);
+    if (old != moving_.end()) return *old;
+    MoveSome();
+  } else if (records_.size() >= room_) {
+    StartGrowing();
+  }
   // One probe: finds the slot, and builds the record only when it is empty.
   return *records_.lazy_emplace(key, [key](const auto& construct) { construct(AorRecord::Create(key)); });
 }
@@ -80,19 +116,29 @@ AorRecord* BindingTable::Rearm(AorRecord* record) {
 }
 
 bool BindingTable::RemoveAor(AorKey key) {
-  auto it = records_.find(key);
-  if (it == records_.end()) return false;
-  AorRecord* record = *it;
-  wheel_.Cancel(record);
-  records_.erase(it);  // by position: no second probe
-  Release(record);
+  AorRecord* record = FindMutable(key);
+  if (record == nullptr) return false;
+  Erase(record);
   return true;
 }
 
 void BindingTable::Erase(AorRecord* record) {
   wheel_.Cancel(record);
-  records_.erase(record->key());
+  Unlink(record);
   Release(record);
+}
+
+void BindingTable::Unlink(AorRecord* record) {
+  auto it = records_.find(record->key());
+  if (it != records_.end()) {
+    records_.erase(it);
+    return;
+  }
+  auto old = moving_.find(record->key());
+  if (old == moving_.end()) return;
+  if (old == next_) ++next_;  // the move goes on from the one after it
+  moving_.erase(old);
+  if (next_ == moving_.end()) moving_ = RecordSet();
 }
 
 }  // namespace locus::store

@@ -2,7 +2,9 @@
 // locks. Lookup by canonical AOR is heterogeneous (a string_view finds a
 // record without building a string). Expiry is driven by a timer wheel with one
 // timer per AOR, armed at its earliest binding expiry: lapsed bindings are
-// removed without scanning the table.
+// removed without scanning the table. The hash table grows incrementally: when
+// it is full, a table twice the size takes new records and the old one's move
+// to it a few per insertion, so no request pays for rehashing millions.
 #ifndef LOCUS_STORE_BINDING_TABLE_H_
 #define LOCUS_STORE_BINDING_TABLE_H_
 
@@ -25,12 +27,15 @@ class BindingTable {
   BindingTable(const BindingTable&) = delete;
   BindingTable& operator=(const BindingTable&) = delete;
 
-  // Makes room for `aors` records without rehashing (a carrier knows its
-  // subscriber count; growing a large table rehashes every record at once).
-  void Reserve(size_t aors) { records_.reserve(aors); }
+  // Makes room for `aors` records up front (a carrier knows its subscriber
+  // count): the table then never grows below it.
+  void Reserve(size_t aors);
   // Starts loading the hash-table memory for `key`, so that a Find() a little
   // later does not wait for it (for callers that see a batch of requests).
-  void Prefetch(AorKey key) const { records_.prefetch(key); }
+  void Prefetch(AorKey key) const {
+    records_.prefetch(key);
+    if (!moving_.empty()) moving_.prefetch(key);
+  }
 
   const AorRecord* Find(AorKey key) const;
   AorRecord* FindMutable(AorKey key);
@@ -57,7 +62,9 @@ class BindingTable {
   void Expire(uint64_t now, OnExpired&& on_expired);
 
   uint64_t now() const { return wheel_.now(); }
-  size_t aor_count() const { return records_.size(); }
+  size_t aor_count() const { return records_.size() + moving_.size(); }
+  // Whether the table is growing: records still in the previous hash table.
+  bool growing() const { return !moving_.empty(); }
   size_t binding_count() const { return binding_count_; }
 
   // Snapshots, for readers that walk the whole table over many turns of the
@@ -74,6 +81,7 @@ class BindingTable {
   template <typename F>
   void ForEach(F&& f) const {
     for (const AorRecord* record : records_) f(*record);
+    for (const AorRecord* record : moving_) f(*record);
   }
 
  private:
@@ -92,11 +100,26 @@ class BindingTable {
     }
   };
 
-  void Erase(AorRecord* record);
-  // Frees a record no longer in records_, or keeps it while a snapshot is open.
-  void Release(AorRecord* record);
+  using RecordSet = absl::flat_hash_set<AorRecord*, KeyHash, KeyEq>;
+  // Records moved from the previous hash table per insertion while growing:
+  // the move ends after an eighth as many insertions as it had records, well
+  // before the new table (twice the size) fills.
+  static constexpr int kMovedPerInsertion = 8;
+  static constexpr size_t kMinimumRoom = 1024;
 
-  absl::flat_hash_set<AorRecord*, KeyHash, KeyEq> records_;
+  void Erase(AorRecord* record);
+  // Removes `record` from whichever hash table holds it.
+  void Unlink(AorRecord* record);
+  // Frees a record no longer in the hash tables, or keeps it while a snapshot
+  // is open.
+  void Release(AorRecord* record);
+  void StartGrowing();
+  void MoveSome();
+
+  RecordSet records_;         // new records go here
+  RecordSet moving_;          // while growing: the previous table, emptied into records_
+  RecordSet::iterator next_;  // while growing: the next record of moving_ to move
+  size_t room_ = 0;           // records_ takes this many before it must grow
   TimerWheel wheel_;
   size_t binding_count_ = 0;
   size_t open_snapshots_ = 0;
