@@ -102,6 +102,9 @@ void BindingTable::RemoveBinding(AorRecord* record, size_t index) {
 }
 
 AorRecord* BindingTable::Rearm(AorRecord* record) {
+  // Every change moves the growth on, not only new AORs: a table whose AOR
+  // count stops growing must not keep two hash tables for ever.
+  if (!moving_.empty()) MoveSome();
   if (record->bindings().empty()) {
     Erase(record);
     return nullptr;

@@ -4,7 +4,7 @@
 // timer per AOR, armed at its earliest binding expiry: lapsed bindings are
 // removed without scanning the table. The hash table grows incrementally: when
 // it is full, a table twice the size takes new records and the old one's move
-// to it a few per insertion, so no request pays for rehashing millions.
+// to it a few per insertion or change, so no request pays for rehashing millions.
 #ifndef LOCUS_STORE_BINDING_TABLE_H_
 #define LOCUS_STORE_BINDING_TABLE_H_
 
@@ -101,9 +101,9 @@ class BindingTable {
   };
 
   using RecordSet = absl::flat_hash_set<AorRecord*, KeyHash, KeyEq>;
-  // Records moved from the previous hash table per insertion while growing:
-  // the move ends after an eighth as many insertions as it had records, well
-  // before the new table (twice the size) fills.
+  // Records moved from the previous hash table per insertion (and per change)
+  // while growing: the move ends after an eighth as many insertions as it had
+  // records, well before the new table (twice the size) fills.
   static constexpr int kMovedPerInsertion = 8;
   static constexpr size_t kMinimumRoom = 1024;
 

@@ -94,6 +94,21 @@ TEST(BindingTableGrowth, ASnapshotTakenWhileGrowingHoldsEveryRecord) {
   EXPECT_EQ(table.aor_count(), 512u + 1000u);
 }
 
+TEST(BindingTableGrowth, ChangesToExistingRecordsFinishTheMoveToo) {
+  BindingTable table(1000);
+  for (int i = 0; i < 1025; ++i) Bind(table, Aor(i), 9000);
+  ASSERT_TRUE(table.growing());
+  // No new AOR from now on: refreshes alone move the rest.
+  for (int round = 0; round < 200 && table.growing(); ++round) {
+    AorRecord* record = table.FindMutable(Aor(round));
+    ASSERT_NE(record, nullptr);
+    record->mutable_bindings()[0].expires_at = 9500;
+    table.Rearm(record);
+  }
+  EXPECT_FALSE(table.growing());
+  EXPECT_EQ(Keys(table).size(), 1025u);
+}
+
 TEST(BindingTableGrowth, AReservedTableDoesNotGrowBelowItsRoom) {
   BindingTable table(1000);
   table.Reserve(50000);
