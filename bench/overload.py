@@ -202,42 +202,37 @@ def write_docs(root, results, args, machine):
     replace_docs_section(root, "<!-- overload:begin -->",
                          "<!-- overload:end -->", "Overload and storms (`bench/overload`)",
                          "<!-- overload:begin -->\n" + "\n".join(lines) + "<!-- overload:end -->")
-    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as f:
-        for i, name in enumerate(names):
-            if i:
-                f.write("\n\n")
-            for row in results[name]["rows"]:
-                f.write(f"{row['multiple']} {row['goodput'] / results[name]['maximum'] * 100:.1f}\n")
-        data = f.name
-    plots = ", ".join(f"'{data}' index {i} with linespoints lw 2 title '{n}'" for i, n in enumerate(names))
-    script = (f"set terminal pngcairo size 800,480; set output '{os.path.join(root, 'docs', 'overload.png')}';"
-              "set xlabel 'offered load (multiple of the maximum)'; set ylabel 'goodput (% of the maximum)';"
-              "set logscale x; set xtics (1,2,5,10); set yrange [0:150]; set key bottom left; set grid;"
-              f"plot {plots}")
-    subprocess.run(["gnuplot", "-e", script], check=True)
-    os.unlink(data)
-    storms = [n for n in names if results[n]["storm"]]
-    if not storms:
-        return
-    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as f:
-        for i, name in enumerate(storms):
-            if i:
-                f.write("\n\n")
-            st = results[name]["storm"]
-            f.write("0 0\n")
-            for t, registered in st["curve"]:
-                f.write(f"{t / st['ideal']:.3f} {registered / st['phones'] * 100:.2f}\n")
-            if st["all_registered"]:
-                f.write(f"{st['seconds'] / st['ideal']:.3f} 100\n")
-        data = f.name
-    plots = ", ".join(f"'{data}' index {i} with lines lw 2 title '{n}'" for i, n in enumerate(storms))
-    script = (f"set terminal pngcairo size 800,480; set output '{os.path.join(root, 'docs', 'storm.png')}';"
-              "set xlabel 'time (multiple of what the maximum rate allows)';"
-              "set ylabel 'phones registered (%)'; set yrange [0:105]; set key bottom right; set grid;"
-              f"set arrow from 1,0 to 1,105 nohead dt 2; plot {plots}")
-    subprocess.run(["gnuplot", "-e", script], check=True)
-    os.unlink(data)
+    goodput = {n: [(row["multiple"], row["goodput"] / results[n]["maximum"] * 100) for row in results[n]["rows"]]
+               for n in names}
+    plot(os.path.join(root, "docs", "overload.png"), goodput, "linespoints",
+         "set xlabel 'offered load (multiple of the maximum)'; set ylabel 'goodput (% of the maximum)';"
+         "set logscale x; set xtics (1,2,5,10); set yrange [0:150]; set key bottom left;")
+    storms = {}
+    for name in names:
+        st = results[name]["storm"]
+        if not st:
+            continue
+        points = [(0, 0)] + [(t / st["ideal"], r / st["phones"] * 100) for t, r in st["curve"]]
+        if st["all_registered"]:
+            points.append((st["seconds"] / st["ideal"], 100))
+        storms[name] = points
+    if storms:
+        plot(os.path.join(root, "docs", "storm.png"), storms, "lines",
+             "set xlabel 'time (multiple of what the maximum rate allows)';"
+             "set ylabel 'phones registered (%)'; set yrange [0:105]; set key bottom right;"
+             "set arrow from 1,0 to 1,105 nohead dt 2;")
 
+
+def plot(png, series, style, settings):
+    """Draws `series` (name -> [(x, y)]) into `png` with gnuplot."""
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as f:
+        f.write("\n\n\n".join("\n".join(f"{x:.3f} {y:.2f}" for x, y in points) for points in series.values()))
+        f.write("\n")
+        data = f.name
+    plots = ", ".join(f"'{data}' index {i} with {style} lw 2 title '{n}'" for i, n in enumerate(series))
+    subprocess.run(["gnuplot", "-e", f"set terminal pngcairo size 800,480; set output '{png}'; set grid;"
+                    f"{settings} plot {plots}"], check=True)
+    os.unlink(data)
 
 def main():
     parser = argparse.ArgumentParser()

@@ -8,20 +8,12 @@
 #include <vector>
 
 #include "store/binding_table.h"
+#include "tests/unit/store/bind_for_test.h"
 
 namespace locus::store {
 namespace {
 
 std::string Aor(int i) { return "sip:u" + std::to_string(i) + "@example.com"; }
-
-void Bind(BindingTable& table, const std::string& aor, uint32_t expires_at) {
-  AorRecord* record = table.FindOrCreate(aor);
-  Binding binding;
-  binding.AssignText({"sip:c@10.0.0.1", "call", "", "", ""});
-  binding.expires_at = expires_at;
-  table.AddBinding(record, std::move(binding));
-  table.Rearm(record);
-}
 
 std::set<std::string> Keys(const BindingTable& table) {
   std::set<std::string> keys;
