@@ -32,6 +32,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import SERVER_CPU, CLIENT_CPU, cpu_seconds, free_port, regload, replace_docs_section  # noqa: E402
 
+LOCUSD_FLAGS = []  # --locusd-flag: added to every locusd of the throughput and rate phases
+
 BEGIN = "<!-- durability:begin (bench/durability writes this section) -->"
 END = "<!-- durability:end -->"
 
@@ -102,7 +104,8 @@ def one_shard(build, mode, count, settle_seconds):
     os.sync()  # no writeback of an earlier run's files during this one
     time.sleep(settle_seconds)
     work = tempfile.mkdtemp(prefix=f"durability-{mode}-")
-    d = Daemon(build, work, [f"--durability={mode}", "--shards=1", f"--expected_aors={count}"])
+    d = Daemon(build, work, [f"--durability={mode}", "--shards=1", f"--expected_aors={count}"]
+               + LOCUSD_FLAGS)
     d.start()
     try:
         yield d
@@ -330,7 +333,10 @@ def main():
     p.add_argument("--only-rate", action="store_true",
                    help="only the fixed-rate phase and the floor (no docs)")
     p.add_argument("--write-docs", action="store_true")
+    p.add_argument("--locusd-flag", action="append", default=[],
+                   help="a flag for locusd (repeatable), e.g. --locusd-flag=--sync_commit_window=0")
     args = p.parse_args()
+    LOCUSD_FLAGS.extend(args.locusd_flag)
     if args.only_rate:
         measure_rate(args)
         return 0

@@ -258,6 +258,10 @@ const std::vector<SettingInfo>& Settings() {
       {"async_flush_interval", G::kDurability, "MS",
        "ms between journal writes in async mode (1-10000): the most a crash loses",
        [](const Config& c) { return Number(c.async_flush_interval); }},
+      {"sync_commit_window", G::kDurability, "US",
+       "sync: microseconds a group of fewer than 8 requests waits for more before its write and fdatasync "
+       "(0-100000; 0: no wait)",
+       [](const Config& c) { return Number(c.sync_commit_window); }},
       {"snapshot_journal_size", G::kDurability, "BYTES",
        "a shard's journal bytes that start a snapshot",
        [](const Config& c) { return Number(c.snapshot_journal_size); }},
@@ -502,6 +506,9 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
   }
   if (name == "async_flush_interval") {
     return SetUnsigned(name, value, 1, 10000, &config->async_flush_interval);
+  }
+  if (name == "sync_commit_window") {
+    return SetUnsigned(name, value, 0, 100000, &config->sync_commit_window);
   }
   if (name == "snapshot_journal_size") {
     return SetUnsigned(name, value, 4096, uint64_t{1} << 40, &config->snapshot_journal_size);

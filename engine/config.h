@@ -76,6 +76,7 @@ struct Config {
   // <data_dir>/bindings.
   DurabilityMode durability = DurabilityMode::kSync;
   uint32_t async_flush_interval = 100;         // ms between group writes in async mode
+  uint32_t sync_commit_window = 500;   // µs a sync group of few requests waits for more
   uint64_t snapshot_journal_size = 64ull << 20;  // journal bytes that start a snapshot
   std::string journal_fault_file;  // testing: journal writes fail while this file exists
 

@@ -146,7 +146,7 @@ void Shard::Run() {
     }
     if (journal_ != nullptr) {
       // Group commit: this turn's changes in one write (and sync).
-      journal_->Poll(&ring_, now_ms_, now_s_, stopping, IoTag(IoOp::kJournal, 0));
+      journal_->Poll(&ring_, MonotonicNs(), now_ms_, now_s_, stopping, IoTag(IoOp::kJournal, 0));
       DeliverDecided();
       handoff_.FlushWakes();
     }
@@ -181,7 +181,15 @@ void Shard::Run() {
     if (const std::optional<uint64_t> next = handler_.NextTimerMs()) {
       sleep_ms = std::clamp<uint64_t>(*next > now_ms_ ? *next - now_ms_ : 1, 1, 100);
     }
-    __kernel_timespec timeout{0, static_cast<long long>(sleep_ms) * 1000 * 1000};
+    uint64_t sleep_ns = sleep_ms * 1000 * 1000;
+    if (journal_ != nullptr) {
+      // A sync group waiting out its commit window.
+      if (const std::optional<uint64_t> due = journal_->GroupDueInNs(MonotonicNs())) {
+        sleep_ns = std::clamp<uint64_t>(*due, 1000, sleep_ns);
+      }
+    }
+    __kernel_timespec timeout{static_cast<long long>(sleep_ns / 1000000000),
+                              static_cast<long long>(sleep_ns % 1000000000)};
     io_uring_cqe* cqe = nullptr;
     if (backlog) {
       io_uring_submit(&ring_);

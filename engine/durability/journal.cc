@@ -21,6 +21,10 @@ constexpr uint64_t kSnapshotChunkBytes = 512 << 10;  // serialized per loop turn
 constexpr uint64_t kSnapshotFlushBytes = 8 << 20;
 constexpr uint64_t kSnapshotRetryMs = 10000;         // after a failed snapshot
 constexpr uint64_t kAsyncEagerBytes = 1 << 20;        // async: write early past this
+// Sync: a group holding this many responses is written without waiting for
+// its commit window; at the loads where groups are this big, the write of
+// the previous group already made it wait about a flush's time.
+constexpr size_t kFullGroup = 8;
 
 }  // namespace
 
@@ -94,8 +98,13 @@ bool Journal::InFlight() const {
          (snapshot_ != nullptr && snapshot_->in_flight) || removals_in_flight_ > 0;
 }
 
-void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_flush,
-                   uint64_t user_data_base) {
+void Journal::Poll(io_uring* ring, uint64_t now_ns, uint64_t now_ms, uint32_t now_s,
+                   bool final_flush, uint64_t user_data_base) {
+  if (pending()->records.empty()) {
+    pending_since_ns_ = 0;
+  } else if (pending_since_ns_ == 0) {
+    pending_since_ns_ = now_ns;
+  }
   if (snapshot_ == nullptr && inflight() == nullptr &&
       (snapshot_requested_ ||
        (now_ms >= snapshot_retry_ms_ && journal_bytes_ >= options_.snapshot_journal_bytes &&
@@ -106,7 +115,7 @@ void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_f
   if (inflight() == nullptr) {
     if (mode() == DurabilityMode::kSync) {
       if (!pending()->records.empty()) {
-        StartGroupWrite(ring, now_ms, now_s, user_data_base);
+        if (SyncGroupDue(now_ns, final_flush)) StartGroupWrite(ring, now_ms, now_s, user_data_base);
       } else if (!pending()->held.empty()) {
         // Held only behind a group that has since committed: nothing of
         // their own to write.
@@ -121,10 +130,25 @@ void Journal::Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_f
   StepSnapshot(ring, now_ms, user_data_base);
 }
 
+bool Journal::SyncGroupDue(uint64_t now_ns, bool final_flush) const {
+  return final_flush || pending()->held.size() >= kFullGroup ||
+         now_ns >= pending_since_ns_ + options_.commit_window_us * 1000;
+}
+
+std::optional<uint64_t> Journal::GroupDueInNs(uint64_t now_ns) const {
+  if (mode() != DurabilityMode::kSync || inflight() != nullptr || pending()->records.empty() ||
+      pending_since_ns_ == 0) {
+    return std::nullopt;
+  }
+  const uint64_t due = pending_since_ns_ + options_.commit_window_us * 1000;
+  return due > now_ns ? due - now_ns : 0;
+}
+
 void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
                               uint64_t user_data_base) {
   const CommitBatch* group = BeginGroup();
   last_write_ms_ = now_ms;
+  pending_since_ns_ = 0;
   if (FaultInjected()) {
     write_result_ = -ENOSPC;
     sync_result_ = -ECANCELED;

@@ -5,8 +5,11 @@
 //
 // Group writes. Once per loop turn, when no write is in flight, the pending
 // group becomes the in-flight group: one IORING_OP_WRITE at the end of the
-// journal, linked to one IORING_OP_FSYNC (DATASYNC). In sync mode every
-// group is written as soon as the previous one is back; in async mode every
+// journal, linked to one IORING_OP_FSYNC (DATASYNC). In sync mode a group is
+// written as soon as the previous one is back when it holds enough requests
+// (kFullGroup) or its first change is `commit_window_us` old: at low load a
+// few requests share one fdatasync instead of each paying for its own. In
+// async mode every
 // `async_interval_ms` (or sooner past 1 MiB), so a crash loses at most that
 // much plus one write. A failed write is cut back off the file (ftruncate)
 // and reported to the group commit, which undoes (sync) or retries (async);
@@ -25,6 +28,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +48,9 @@ struct JournalOptions {
   std::string generation_dir;  // store::GenerationDir of the current generation
   int shard = 0;
   uint64_t async_interval_ms = 100;
+  // Sync: how long a group of few requests waits for more before it is
+  // written (0: written as soon as the previous group is back).
+  uint64_t commit_window_us = 500;
   // A snapshot starts when the journal is this big and bigger than the last
   // snapshot (so snapshots cost at most as many bytes as the journal).
   uint64_t snapshot_journal_bytes = 64ull << 20;
@@ -79,11 +86,15 @@ class Journal : public GroupCommit {
 
   // --- Event loop ----------------------------------------------------------
   // Once per loop turn, before submitting: starts the group write when one is
-  // due, and moves a snapshot on. `final_flush`: write what is pending now
-  // (shutdown). SQEs go to `ring` (the shard's); user_data is
+  // due, and moves a snapshot on. `now_ns`: a fine monotonic clock (the
+  // commit window), `now_ms` the coarse one. `final_flush`: write what is
+  // pending now (shutdown). SQEs go to `ring` (the shard's); user_data is
   // user_data_base | Op.
-  void Poll(io_uring* ring, uint64_t now_ms, uint32_t now_s, bool final_flush,
+  void Poll(io_uring* ring, uint64_t now_ns, uint64_t now_ms, uint32_t now_s, bool final_flush,
             uint64_t user_data_base);
+  // Sync: nanoseconds until the pending group's commit window closes (0: it
+  // is due now), when one waits for it; the loop must not sleep longer.
+  std::optional<uint64_t> GroupDueInNs(uint64_t now_ns) const;
   void OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s);
 
   // Starts a snapshot at the next Poll (no-op when one is running).
@@ -96,6 +107,7 @@ class Journal : public GroupCommit {
  private:
   struct Snapshot;
   bool FaultInjected() const;
+  bool SyncGroupDue(uint64_t now_ns, bool final_flush) const;
   void StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s, uint64_t user_data_base);
   void DecideGroup(uint32_t now_s);
   void FailGroup(int error, uint32_t now_s);
@@ -125,6 +137,7 @@ class Journal : public GroupCommit {
   int completions_due_ = 0;     // of the in-flight group
   uint64_t failed_groups_ = 0;  // in the current failure burst
   uint64_t last_write_ms_ = 0;
+  uint64_t pending_since_ns_ = 0;  // when Poll first saw the pending group's records
 
   std::unique_ptr<Snapshot> snapshot_;
   bool snapshot_requested_ = false;

@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Journal>> StartShardJournal(const DurableStart& s
   options.generation_dir = dir;
   options.shard = shard;
   options.async_interval_ms = config.async_flush_interval;
+  options.commit_window_us = config.sync_commit_window;
   options.snapshot_journal_bytes = config.snapshot_journal_size;
   options.fault_file = config.journal_fault_file;
   auto journal = std::make_unique<Journal>(std::move(options), table, counters);

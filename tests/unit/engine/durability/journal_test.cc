@@ -53,6 +53,7 @@ class JournalTest : public ::testing::Test {
     options.generation_dir = dir_;
     options.shard = 0;
     options.async_interval_ms = 100;
+    options.commit_window_us = commit_window_us_;
     options.max_pending_bytes = max_pending_bytes;
     options.snapshot_journal_bytes = snapshot_journal_bytes;
     options.fault_file = fault_;
@@ -84,7 +85,7 @@ class JournalTest : public ::testing::Test {
 
   // One loop turn: Poll, submit, then every completion within 1 s.
   void Turn(bool final_flush = false) {
-    journal_->Poll(&ring_, now_ms_, kNow, final_flush, kBase);
+    journal_->Poll(&ring_, now_ns_, now_ms_, kNow, final_flush, kBase);
     io_uring_submit(&ring_);
     Reap();
   }
@@ -143,6 +144,9 @@ class JournalTest : public ::testing::Test {
   ShardCounters counters_;
   std::unique_ptr<Journal> journal_;
   uint64_t now_ms_ = 5000;
+  uint64_t now_ns_ = 5000000000;
+  // Most tests write every group at once; the commit window has its own.
+  uint64_t commit_window_us_ = 0;
   std::map<uint64_t, int> ops_seen_;  // completions by operation
 };
 
@@ -158,7 +162,7 @@ TEST_F(JournalTest, SyncHoldsResponsesUntilTheGroupIsDurable) {
   EXPECT_TRUE(TakeDecided().empty());
   EXPECT_EQ(counters_.bindings_created.Get(), 0u);  // not durable yet
 
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   EXPECT_TRUE(TakeDecided().empty());  // submitted, not back
   EXPECT_TRUE(journal_->MustHold());   // a query now would see in-flight changes
   io_uring_submit(&ring_);
@@ -176,11 +180,57 @@ TEST_F(JournalTest, SyncHoldsResponsesUntilTheGroupIsDurable) {
   EXPECT_EQ(Load(), (std::map<std::string, std::string>{{"sip:a@x", "sip:a1@h"}, {"sip:b@x", "sip:b1@h"}}));
 }
 
+TEST_F(JournalTest, SmallGroupWaitsOutItsCommitWindow) {
+  commit_window_us_ = 50000;
+  Make(DurabilityMode::kSync);
+  EXPECT_FALSE(journal_->GroupDueInNs(now_ns_).has_value());  // nothing pending
+  Set("sip:a@x", "sip:a1@h");
+  Hold("a");
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
+  EXPECT_FALSE(journal_->InFlight());  // waits for more
+  EXPECT_EQ(journal_->GroupDueInNs(now_ns_), 50000000u);
+
+  now_ns_ += 30000000;  // 30 ms on: a second request joins the same group
+  Set("sip:b@x", "sip:b1@h");
+  Hold("b");
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
+  EXPECT_FALSE(journal_->InFlight());
+  EXPECT_EQ(journal_->GroupDueInNs(now_ns_), 20000000u);  // from the first change
+
+  now_ns_ += 20000000;  // the window closes
+  Turn();
+  EXPECT_FALSE(journal_->GroupDueInNs(now_ns_).has_value());
+  const std::vector<Decided> decided = TakeDecided();
+  ASSERT_EQ(decided.size(), 2u);
+  EXPECT_TRUE(decided[0].committed && decided[1].committed);
+  EXPECT_EQ(counters_.journal_commits.Get(), 1u);  // one fdatasync for both
+}
+
+TEST_F(JournalTest, FullGroupOrShutdownDoesNotWaitForTheWindow) {
+  commit_window_us_ = 50000;
+  Make(DurabilityMode::kSync);
+  for (int i = 0; i < 8; ++i) {
+    Set("sip:" + std::to_string(i) + "@x", "sip:c@h");
+    Hold(std::to_string(i));
+  }
+  Turn();  // eight requests: written at once
+  EXPECT_EQ(TakeDecided().size(), 8u);
+  EXPECT_EQ(counters_.journal_commits.Get(), 1u);
+
+  Set("sip:a@x", "sip:a1@h");
+  Hold("a");
+  Turn();
+  EXPECT_TRUE(TakeDecided().empty());
+  Turn(/*final_flush=*/true);  // stopping: written now
+  EXPECT_EQ(TakeDecided().size(), 1u);
+  EXPECT_EQ(counters_.journal_commits.Get(), 2u);
+}
+
 TEST_F(JournalTest, HeldBehindACommittedGroupLeaveWithoutAWrite) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
   Hold("a");
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   Hold("query");  // a query while the group is in flight: no change of its own
   io_uring_submit(&ring_);
   Reap();
@@ -234,7 +284,7 @@ TEST_F(JournalTest, KernelErrorUndoesInFlightAndPendingNewestFirst) {
   Hold("first");
   // Prepared but never submitted: the completions below stand in for the
   // kernel's (a write cut short by a full disk).
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   Set("sip:a@x", "sip:a2@h");  // pending, on top of the in-flight change
   Hold("second");
   journal_->OnCompletion(Journal::kJournalWrite, 7, now_ms_, kNow);
@@ -251,7 +301,7 @@ TEST_F(JournalTest, SyncFailureAfterTheWriteStillFails) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
   Hold("a");
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   journal_->OnCompletion(Journal::kJournalWrite, 0, now_ms_, kNow);  // nothing written
   journal_->OnCompletion(Journal::kJournalSync, -EIO, now_ms_, kNow);
   const std::vector<Decided> decided = TakeDecided();
@@ -369,18 +419,18 @@ TEST_F(JournalTest, SnapshotWaitsForTheGroupsItHoldsAndDiesWithThem) {
   Hold("b");
   journal_->RequestSnapshot();
   // Prepared, never submitted: the completions below stand in for the kernel.
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);  // rotation, group write, first chunk
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);  // rotation, group write, first chunk
   std::string chunk;
   for (const char* aor : {"sip:a@x", "sip:b@x"}) CommitBatch::AppendState(aor, table_.Find(aor), &chunk);
   journal_->OnCompletion(Journal::kSnapshotWrite, static_cast<int>(chunk.size()), now_ms_, kNow);
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);  // the snapshot's fdatasync
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);  // the snapshot's fdatasync
   journal_->OnCompletion(Journal::kSnapshotSync, 0, now_ms_, kNow);
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   EXPECT_EQ(counters_.snapshots.Get(), 0u);  // b's group is not decided yet
   // b's group fails: b is undone, so the snapshot holding it must not stand.
   journal_->OnCompletion(Journal::kJournalWrite, -ENOSPC, now_ms_, kNow);
   journal_->OnCompletion(Journal::kJournalSync, -ECANCELED, now_ms_, kNow);
-  journal_->Poll(&ring_, now_ms_, kNow, false, kBase);
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   EXPECT_EQ(counters_.snapshots.Get(), 0u);
   EXPECT_EQ(counters_.snapshot_failures.Get(), 1u);
   EXPECT_FALSE(Exists(store::SnapshotPath(dir_, 0, 2)));
