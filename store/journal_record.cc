@@ -131,7 +131,9 @@ void AppendAorState(AorKey aor, std::span<const Binding> bindings, std::string* 
 
 bool RecordReader::Next(std::string* aor, std::vector<Binding>* bindings) {
   if (corrupt_ || offset_ >= data_.size()) return false;
-  Cursor frame(data_.substr(offset_));
+  const std::string_view rest = data_.substr(offset_);
+  if (rest.find_first_not_of('\0') == std::string_view::npos) return false;  // the zeroed tail
+  Cursor frame(rest);
   const uint32_t size = frame.U32();
   const uint32_t crc = frame.U32();
   const std::string_view payload = frame.Take(size);

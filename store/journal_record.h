@@ -40,6 +40,8 @@ class RecordReader {
   // The next record: its AOR and bindings (replacing `bindings`' contents).
   // False at the end of the data, or at the first torn or corrupt record
   // (then corrupt() is true and valid_bytes() is where the damage starts).
+  // Zeros from a record boundary to the end are the end of the data (a
+  // journal file is extended with zeros ahead of its records), not damage.
   bool Next(std::string* aor, std::vector<Binding>* bindings);
 
   bool corrupt() const { return corrupt_; }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -25,6 +26,12 @@ constexpr uint64_t kAsyncEagerBytes = 1 << 20;        // async: write early past
 // its commit window; at the loads where groups are this big, the write of
 // the previous group already made it wait about a flush's time.
 constexpr size_t kFullGroup = 8;
+// The journal file is extended with zeros ahead of its records, a chunk at a
+// time, so that a group write lands inside the file's size and its
+// fdatasync has no metadata to commit.
+constexpr uint64_t kZeroChunkBytes = 1 << 20;
+constexpr uint64_t kZeroAheadLowWater = 256 << 10;  // extend when less is left
+alignas(4096) char zero_chunk[kZeroChunkBytes];  // never written: zeros
 
 }  // namespace
 
@@ -60,7 +67,19 @@ Journal::~Journal() {
     unlink(snapshot_->tmp_path.c_str());
     table_.EndSnapshot();
   }
-  if (fd_ >= 0) close(fd_);
+  CloseJournalFile();
+}
+
+void Journal::CloseJournalFile() {
+  if (fd_ < 0) return;
+  // A journal closed in order loses its zeroed tail (one left by a crash is
+  // read as the end of its records).
+  if (completions_due_ == 0 && ftruncate(fd_, static_cast<off_t>(file_size_)) != 0) {
+    Log(LogLevel::kWarning, "shard %d: cannot cut the journal's zeroed tail: %s", options_.shard,
+        std::strerror(errno));
+  }
+  close(fd_);
+  fd_ = -1;
 }
 
 absl::Status Journal::OpenJournalFile(uint64_t seq) {
@@ -72,10 +91,11 @@ absl::Status Journal::OpenJournalFile(uint64_t seq) {
     close(fd);
     return s;
   }
-  if (fd_ >= 0) close(fd_);
+  CloseJournalFile();
   fd_ = fd;
   seq_ = seq;
   file_size_ = 0;
+  zeroed_end_ = 0;
   return absl::OkStatus();
 }
 
@@ -149,6 +169,8 @@ void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
   const CommitBatch* group = BeginGroup();
   last_write_ms_ = now_ms;
   pending_since_ns_ = 0;
+  zero_result_ = 0;
+  zeroing_to_ = 0;
   if (FaultInjected()) {
     write_result_ = -ENOSPC;
     sync_result_ = -ECANCELED;
@@ -157,24 +179,37 @@ void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
     return;
   }
   // The write and its fdatasync are linked: the sync starts only after the
-  // whole write succeeded. Both SQEs go in the same submission.
-  if (io_uring_sq_space_left(ring) < 2) io_uring_submit(ring);
+  // whole write succeeded. When the zeroed space ahead runs low, a chunk of
+  // zeros is written after the group in the same chain (that one fdatasync
+  // then commits the file's new size too). All SQEs go in the same submission.
+  const uint64_t group_end = file_size_ + group->records.size();
+  const bool extend = group_end + kZeroAheadLowWater > zeroed_end_;
+  if (io_uring_sq_space_left(ring) < 3) io_uring_submit(ring);
   io_uring_sqe* write = io_uring_get_sqe(ring);
   io_uring_prep_write(write, fd_, group->records.data(),
                       static_cast<unsigned>(group->records.size()), file_size_);
   write->flags |= IOSQE_IO_LINK;
   io_uring_sqe_set_data64(write, user_data_base | kJournalWrite);
+  if (extend) {
+    const uint64_t from = std::max(group_end, zeroed_end_);
+    io_uring_sqe* zeros = io_uring_get_sqe(ring);
+    io_uring_prep_write(zeros, fd_, zero_chunk, kZeroChunkBytes, from);
+    zeros->flags |= IOSQE_IO_LINK;
+    io_uring_sqe_set_data64(zeros, user_data_base | kJournalZeros);
+    zeroing_to_ = from + kZeroChunkBytes;
+  }
   io_uring_sqe* sync = io_uring_get_sqe(ring);
   io_uring_prep_fsync(sync, fd_, IORING_FSYNC_DATASYNC);
   io_uring_sqe_set_data64(sync, user_data_base | kJournalSync);
-  completions_due_ = 2;
+  completions_due_ = extend ? 3 : 2;
 }
 
 void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
   switch (op) {
     case kJournalWrite:
+    case kJournalZeros:
     case kJournalSync:
-      (op == kJournalWrite ? write_result_ : sync_result_) = result;
+      (op == kJournalWrite ? write_result_ : op == kJournalZeros ? zero_result_ : sync_result_) = result;
       if (--completions_due_ == 0) DecideGroup(now_s);
       break;
     case kFileRemove:
@@ -215,8 +250,10 @@ void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
 
 void Journal::DecideGroup(uint32_t now_s) {
   const uint64_t size = inflight()->records.size();
-  if (write_result_ >= 0 && static_cast<uint64_t>(write_result_) == size && sync_result_ == 0) {
+  const bool zeroed = zeroing_to_ == 0 || zero_result_ == static_cast<int>(kZeroChunkBytes);
+  if (write_result_ >= 0 && static_cast<uint64_t>(write_result_) == size && zeroed && sync_result_ == 0) {
     file_size_ += size;
+    zeroed_end_ = std::max(zeroed_end_, std::max(file_size_, zeroing_to_));
     journal_bytes_ += size;
     counters_.journal_commits.Add();
     counters_.journal_bytes.Add(size);
@@ -228,14 +265,18 @@ void Journal::DecideGroup(uint32_t now_s) {
     GroupCommitted();
     return;
   }
-  const int error = write_result_ < 0                        ? -write_result_
-                    : static_cast<uint64_t>(write_result_) != size ? ENOSPC
-                                                                  : -sync_result_;
+  const int error = write_result_ < 0                               ? -write_result_
+                    : static_cast<uint64_t>(write_result_) != size   ? ENOSPC
+                    : zero_result_ < 0                                ? -zero_result_
+                    : !zeroed                                         ? ENOSPC
+                                                                      : -sync_result_;
   FailGroup(error, now_s);
 }
 
 void Journal::FailGroup(int error, uint32_t now_s) {
-  // A partial write must not stay: the next group goes where this one began.
+  // A partial write must not stay: the next group goes where this one began
+  // (and the zeroed tail goes with it: it is made again).
+  zeroed_end_ = file_size_;
   if (ftruncate(fd_, static_cast<off_t>(file_size_)) != 0) {
     Log(LogLevel::kError, "shard %d: cannot cut the journal back after a failed write: %s",
         options_.shard, std::strerror(errno));

@@ -4,12 +4,16 @@
 // keep flowing.
 //
 // Group writes. Once per loop turn, when no write is in flight, the pending
-// group becomes the in-flight group: one IORING_OP_WRITE at the end of the
-// journal, linked to one IORING_OP_FSYNC (DATASYNC). In sync mode a group is
-// written as soon as the previous one is back when it holds enough requests
-// (kFullGroup) or its first change is `commit_window_us` old: at low load a
-// few requests share one fdatasync instead of each paying for its own. In
-// async mode every
+// group becomes the in-flight group: one IORING_OP_WRITE after the last
+// record, linked to one IORING_OP_FSYNC (DATASYNC). The file is kept ahead of
+// its records with zeros (a 1 MiB chunk written in the same chain when less
+// than 256 KiB is left), so most group writes change no metadata and their
+// fdatasync flushes data only; a journal closed in order is cut back to its
+// records, and a zeroed tail left by a crash reads as the end of them. In
+// sync mode a group is written as soon as the previous one is back when it
+// holds enough requests (kFullGroup) or its first change is
+// `commit_window_us` old: at low load a few requests share one fdatasync
+// instead of each paying for its own. In async mode every
 // `async_interval_ms` (or sooner past 1 MiB), so a crash loses at most that
 // much plus one write. A failed write is cut back off the file (ftruncate)
 // and reported to the group commit, which undoes (sync) or retries (async);
@@ -73,6 +77,7 @@ class Journal : public GroupCommit {
     kSnapshotSync = 3,
     kSnapshotFlush = 4,
     kFileRemove = 5,
+    kJournalZeros = 6,
   };
 
   Journal(JournalOptions options, store::BindingTable& table, ShardCounters& counters);
@@ -117,12 +122,15 @@ class Journal : public GroupCommit {
   void RemoveObsoleteFiles(io_uring* ring, uint64_t user_data_base);
   void AbandonSnapshot(std::string_view why, int error, uint64_t now_ms);
   absl::Status OpenJournalFile(uint64_t seq);
+  // Cuts the open journal's zeroed tail off and closes it.
+  void CloseJournalFile();
 
   JournalOptions options_;
 
   int fd_ = -1;
   uint64_t seq_ = 0;             // number of the open journal
   uint64_t file_size_ = 0;       // durable (decided) bytes of the open journal
+  uint64_t zeroed_end_ = 0;      // the file's durable size: zeros from file_size_ on
   uint64_t journal_bytes_ = 0;   // journal bytes since the last snapshot
   uint64_t snapshot_bytes_ = 0;  // size of the last snapshot
   std::vector<uint64_t> old_seqs_;  // files the next snapshot makes obsolete
@@ -133,7 +141,9 @@ class Journal : public GroupCommit {
   int removals_in_flight_ = 0;
 
   int write_result_ = 0;
+  int zero_result_ = 0;
   int sync_result_ = 0;
+  uint64_t zeroing_to_ = 0;     // of the in-flight group: the zeros' end, 0 if none
   int completions_due_ = 0;     // of the in-flight group
   uint64_t failed_groups_ = 0;  // in the current failure burst
   uint64_t last_write_ms_ = 0;

@@ -105,6 +105,32 @@ TEST(JournalRecord, TornTailAtEveryOffsetKeepsExactlyTheWholeRecordsBeforeIt) {
   }
 }
 
+TEST(JournalRecord, AZeroedTailIsTheEndNotDamage) {
+  const std::string data = ThreeRecords();
+  auto read = [](const std::string& bytes, size_t* records) {
+    RecordReader reader(bytes);
+    std::string aor;
+    std::vector<Binding> bindings;
+    *records = 0;
+    while (reader.Next(&aor, &bindings)) ++*records;
+    return reader;
+  };
+  size_t records = 0;
+  RecordReader zeroed = read(data + std::string(5000, '\0'), &records);
+  EXPECT_EQ(records, 3u);
+  EXPECT_FALSE(zeroed.corrupt());
+  EXPECT_EQ(zeroed.valid_bytes(), data.size());
+  // Anything but zeros after the last record is damage, as before.
+  RecordReader dirty = read(data + std::string(100, '\0') + "x" + std::string(100, '\0'), &records);
+  EXPECT_EQ(records, 3u);
+  EXPECT_TRUE(dirty.corrupt());
+  EXPECT_EQ(dirty.valid_bytes(), data.size());
+  // A record torn off into zeros (its header written, its payload not).
+  RecordReader torn = read(data.substr(0, data.size() - 5) + std::string(500, '\0'), &records);
+  EXPECT_EQ(records, 2u);
+  EXPECT_TRUE(torn.corrupt());
+}
+
 TEST(JournalRecord, CorruptionAnywhereStopsAtTheDamagedRecord) {
   const std::string data = ThreeRecords();
   RecordReader first(data);

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <liburing.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -226,6 +227,34 @@ TEST_F(JournalTest, FullGroupOrShutdownDoesNotWaitForTheWindow) {
   EXPECT_EQ(counters_.journal_commits.Get(), 2u);
 }
 
+TEST_F(JournalTest, TheFileIsZeroedAheadOfItsRecordsAndCutBackWhenClosed) {
+  Make(DurabilityMode::kSync);
+  const std::string path = store::JournalPath(dir_, 0, 1);
+  auto file_size = [&] {
+    struct stat st;
+    EXPECT_EQ(stat(path.c_str(), &st), 0);
+    return static_cast<uint64_t>(st.st_size);
+  };
+  Set("sip:a@x", "sip:a1@h");
+  Turn();
+  const uint64_t first = counters_.journal_bytes.Get();
+  EXPECT_EQ(file_size(), first + (1u << 20));  // the group, then 1 MiB of zeros
+  // The next groups land inside the zeroed part: the size stays.
+  for (int i = 0; i < 50; ++i) {
+    Set("sip:n" + std::to_string(i) + "@x", "sip:c@h");
+    Turn();
+  }
+  EXPECT_GT(counters_.journal_bytes.Get(), first);
+  EXPECT_EQ(file_size(), first + (1u << 20));
+  EXPECT_EQ(counters_.journal_commits.Get(), 51u);
+  // Read back as a crash leaves it: zeros are the end, not damage.
+  EXPECT_EQ(Load().size(), 51u);
+  // Closed in order: cut back to its records.
+  journal_.reset();
+  EXPECT_EQ(file_size(), counters_.journal_bytes.Get());
+  EXPECT_EQ(Load().size(), 51u);
+}
+
 TEST_F(JournalTest, HeldBehindACommittedGroupLeaveWithoutAWrite) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
@@ -288,6 +317,7 @@ TEST_F(JournalTest, KernelErrorUndoesInFlightAndPendingNewestFirst) {
   Set("sip:a@x", "sip:a2@h");  // pending, on top of the in-flight change
   Hold("second");
   journal_->OnCompletion(Journal::kJournalWrite, 7, now_ms_, kNow);
+  journal_->OnCompletion(Journal::kJournalZeros, -ECANCELED, now_ms_, kNow);  // the new file's zeros
   journal_->OnCompletion(Journal::kJournalSync, -ECANCELED, now_ms_, kNow);
   const std::vector<Decided> decided = TakeDecided();
   ASSERT_EQ(decided.size(), 2u);
@@ -303,6 +333,7 @@ TEST_F(JournalTest, SyncFailureAfterTheWriteStillFails) {
   Hold("a");
   journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   journal_->OnCompletion(Journal::kJournalWrite, 0, now_ms_, kNow);  // nothing written
+  journal_->OnCompletion(Journal::kJournalZeros, 1 << 20, now_ms_, kNow);
   journal_->OnCompletion(Journal::kJournalSync, -EIO, now_ms_, kNow);
   const std::vector<Decided> decided = TakeDecided();
   ASSERT_EQ(decided.size(), 1u);
@@ -429,6 +460,7 @@ TEST_F(JournalTest, SnapshotWaitsForTheGroupsItHoldsAndDiesWithThem) {
   EXPECT_EQ(counters_.snapshots.Get(), 0u);  // b's group is not decided yet
   // b's group fails: b is undone, so the snapshot holding it must not stand.
   journal_->OnCompletion(Journal::kJournalWrite, -ENOSPC, now_ms_, kNow);
+  journal_->OnCompletion(Journal::kJournalZeros, -ECANCELED, now_ms_, kNow);  // the new file's zeros
   journal_->OnCompletion(Journal::kJournalSync, -ECANCELED, now_ms_, kNow);
   journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
   EXPECT_EQ(counters_.snapshots.Get(), 0u);
