@@ -17,6 +17,7 @@ Prints the table, rewrites the section between the compare markers of
 docs/benchmarks.md and draws docs/benchmarks-latency.png (gnuplot).
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -30,6 +31,8 @@ import time
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 FAIL_RATIO = 0.001
+# A durable peer that writes through to SQLite does hundreds per second.
+SLOW_RATES = [100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000, 5000]
 RATES = [5000, 10000, 15000, 20000, 25000, 30000, 40000, 50000, 60000, 70000, 80000, 100000,
          120000, 140000, 170000, 200000, 250000, 300000]
 
@@ -88,6 +91,39 @@ def pss_bytes(pids):
         except OSError:
             pass
     return total
+
+
+KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+KAMAILIO_SCHEMA = "/usr/share/kamailio/db_sqlite"
+
+
+def kamailio_config(root, port, children, sqlite_database=None):
+    """bench/peers/kamailio.cfg filled in: usrloc in memory, or written
+    through to the SQLite database at `sqlite_database` (an absolute path)."""
+    if sqlite_database:
+        storage = "\n".join([f'loadmodule "{KAMAILIO_MODULES}/db_sqlite.so"',
+                              f'modparam("usrloc", "db_url", "sqlite:///{sqlite_database}")',
+                              'modparam("usrloc", "db_mode", 1)'])
+    else:
+        storage = 'modparam("usrloc", "db_mode", 0)'
+    template = open(os.path.join(root, "bench", "peers", "kamailio.cfg")).read()
+    return (template.replace("@PORT@", str(port)).replace("@CHILDREN@", str(children))
+            .replace("@HASH_SIZE@", "16").replace("@USRLOC_STORAGE@", storage))
+
+
+def create_kamailio_database(path):
+    """A fresh SQLite database with Kamailio's version and location tables
+    (the schema files of kamailio-sqlite-modules)."""
+    import sqlite3
+    for suffix in ("", "-journal", "-wal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path + suffix)
+    db = sqlite3.connect(path)
+    for name in ("standard-create.sql", "usrloc-create.sql"):
+        with open(os.path.join(KAMAILIO_SCHEMA, name)) as f:
+            db.executescript(f.read())
+    db.commit()
+    db.close()
 
 
 def replace_docs_section(root, begin, end, title, section):
@@ -211,9 +247,9 @@ class Bench:
         time.sleep(1)
         return result
 
-    def sweep(self, server):
+    def sweep(self, server, rates):
         curve, last_pass, first_fail = [], None, None
-        for rate in RATES:
+        for rate in rates:
             res = self.probe(server, rate)
             curve.append(res)
             if res["passed"]:
@@ -268,19 +304,19 @@ class Bench:
         finally:
             server.stop()
 
-    def run_server(self, name, make_server, memory_window):
+    def run_server(self, name, make_server, memory_window, rates=RATES, warm_aors=20000, memory=True):
         print(f"== {name}", flush=True)
         server = make_server()
         server.start()
         try:
-            regload(self.build, server.port, ["--window=200", "--aors=20000",
-                                              f"--aor-offset={self.next_offset(20000)}"], timeout=120)
-            best, curve = self.sweep(server)
+            regload(self.build, server.port, ["--window=200", f"--aors={warm_aors}",
+                                              f"--aor-offset={self.next_offset(warm_aors)}"], timeout=120)
+            best, curve = self.sweep(server, rates)
             self.curves[name] = curve
             result = dict(max_rate=best["rate"] if best else 0,
-                          top_of_sweep=bool(best) and best["rate"] == RATES[-1])
+                          top_of_sweep=bool(best) and best["rate"] == rates[-1])
             if best:
-                half = max(1000, best["rate"] // 2)
+                half = max(min(1000, best["rate"]), best["rate"] // 2)
                 at_half = self.probe(server, half)
                 result.update(p50=at_half["p50"], p99=at_half["p99"], half=half,
                               cpu_per_100k=at_half["cpu"] / max(at_half["ok"], 1) * 1e5,
@@ -289,20 +325,24 @@ class Bench:
                     result["sipp"] = self.sipp(server, min(half, 20000))
         finally:
             server.stop()
-        if name != "null" and (not self.args.quick or name == "locusd"):
+        if memory and name != "null" and (not self.args.quick or name.startswith("locusd")):
             result["memory"] = self.memory(make_server, memory_window)
         self.results[name] = result
 
-    def kamailio_factory(self, children, work):
-        cfg = os.path.join(work, f"kamailio-{children}.cfg")
-        template = open(os.path.join(self.root, "bench", "peers", "kamailio.cfg")).read()
+    def kamailio_factory(self, children, work, sqlite=False):
+        """Kamailio with usrloc in memory, or written through to SQLite
+        (db_mode 1, on a fresh database for every start)."""
+        name = "kamailio-sqlite" if sqlite else "kamailio"
+        cfg = os.path.join(work, f"{name}-{children}.cfg")
+        database = os.path.join(work, "kamailio-location.sqlite") if sqlite else None
 
         def prepare(port):
+            if database:
+                create_kamailio_database(database)
             with open(cfg, "w") as f:
-                f.write(template.replace("@PORT@", str(port)).replace("@CHILDREN@", str(children))
-                        .replace("@HASH_SIZE@", "16"))
-        return lambda: Server("kamailio", ["kamailio", "-f", cfg, "-DD", "-E", "-m", "4096", "-M", "64",
-                                           "-w", work], work, "Listening on", prepare)
+                f.write(kamailio_config(self.root, port, children, database))
+        return lambda: Server(name, ["kamailio", "-f", cfg, "-DD", "-E", "-m", "4096", "-M", "64",
+                                     "-w", work], work, "Listening on", prepare)
 
     def best_kamailio_children(self, work):
         """Closed-loop throughput for 1, 2, 4 and 8 workers on one core."""
@@ -326,9 +366,16 @@ class Bench:
 
 def write_outputs(bench, children, path_md, path_png, machine):
     rows = []
-    names = [("null", "trivial responder (floor)"), ("locusd", "locusd, 1 shard"),
-             ("kamailio", f"Kamailio 5.6, {children} worker{'s' if children != 1 else ''}")]
-    for key, label in names:
+    workers = f"{children} worker{'s' if children != 1 else ''}"
+    # key, label, what a 200 promises about the binding
+    names = [("null", "trivial responder (floor)", "—"),
+             ("locusd", "locusd, 1 shard, `--durability=sync` (default)",
+              "on disk: the 200 leaves after the journal's fdatasync (group commit)"),
+             ("locusd-off", "locusd, 1 shard, `--durability=off`", "memory only"),
+             ("kamailio", f"Kamailio 5.6, {workers}, usrloc in memory (db_mode 0)", "memory only"),
+             ("kamailio-sqlite", "Kamailio 5.6, 1 worker, usrloc on SQLite (db_mode 1)",
+              "on disk: written through to SQLite (its commit syncs) before the 200")]
+    for key, label, durability in names:
         r = bench.results.get(key)
         if r is None:
             continue
@@ -338,25 +385,26 @@ def write_outputs(bench, children, path_md, path_png, machine):
         sipp_text = (f"{sipp['ok']:,}/{sipp['calls']:,} at {sipp['rate']:,}/s, {sipp['failed']} failed"
                      if sipp else "—")
         top = r.get("top_of_sweep")
-        rows.append(f"| {label} | {'≥ ' if top else ''}{r['max_rate']:,}{' (end of the sweep)' if top else ''} | {r.get('p50', 0):,.0f} µs / {r.get('p99', 0):,.0f} µs "
+        rows.append(f"| {label} | {durability} | {'≥ ' if top else ''}{r['max_rate']:,}{' (end of the sweep)' if top else ''} | {r.get('p50', 0):,.0f} µs / {r.get('p99', 0):,.0f} µs "
                     f"(at {r.get('half', 0):,}/s) | {r.get('cpu_per_100k', 0):.2f} s | {mem_text} | {sipp_text} |")
-    table = "\n".join(["| server (pinned to one core) | max sustained REGISTER/s (<0.1% failed) | "
+    table = "\n".join(["| server (pinned to one core) | durability of a 200 | max sustained REGISTER/s (<0.1% failed) | "
                        "p50 / p99 latency at 50% of max | CPU s per 100,000 REGISTERs | "
                        "memory with 1,000,000 AORs | SIPp register.xml |",
-                       "|---|---|---|---|---|---|"] + rows)
+                       "|---|---|---|---|---|---|---|"] + rows)
     ratios = []
-    lo, ka = bench.results.get("locusd"), bench.results.get("kamailio")
-    if lo and ka and ka["max_rate"]:
-        ratios.append(f"locusd / Kamailio: {lo['max_rate'] / ka['max_rate']:.1f}× the sustained rate, "
-                      f"{ka.get('cpu_per_100k', 0) / max(lo.get('cpu_per_100k', 1e-9), 1e-9):.1f}× less CPU per REGISTER"
-                      + (f", {ka['memory']['pss'] / max(lo['memory']['pss'], 1):.1f}× less memory"
-                         if lo.get("memory") and ka.get("memory") else "") + ".")
-    nl = bench.results.get("null")
+    for ours, peer, like in (("locusd-off", "kamailio", "in memory"), ("locusd", "kamailio-sqlite", "durable")):
+        lo, ka = bench.results.get(ours), bench.results.get(peer)
+        if lo and ka and ka["max_rate"] and lo["max_rate"]:
+            ratios.append(f"{like}, {ours} / {peer}: {lo['max_rate'] / ka['max_rate']:.1f}× the sustained rate, "
+                          f"{ka.get('cpu_per_100k', 0) / max(lo.get('cpu_per_100k', 1e-9), 1e-9):.1f}× less CPU per REGISTER"
+                          + (f", {ka['memory']['pss'] / max(lo['memory']['pss'], 1):.1f}× less memory"
+                             if lo.get("memory") and ka.get("memory") else "") + ".")
+    lo, nl = bench.results.get("locusd-off"), bench.results.get("null")
     if lo and nl and nl.get("cpu_per_100k"):
-        ratios.append(f"locusd spends {lo['cpu_per_100k'] / nl['cpu_per_100k']:.1f}× the floor's CPU per "
+        ratios.append(f"locusd (off) spends {lo['cpu_per_100k'] / nl['cpu_per_100k']:.1f}× the floor's CPU per "
                       f"request (the floor parses nothing and keeps nothing).")
     sweeps = []
-    for key, _ in names:
+    for key, _, _ in names:
         for p in bench.curves.get(key, []):
             sweeps.append(f"| {key} | {p['rate']:,} | {'pass' if p['passed'] else 'FAIL'} | "
                           f"{p['ok_rate']:,.0f} | {p['failed']:,} | {p['p50']:,.0f} | {p['p99']:,.0f} | "
@@ -366,11 +414,15 @@ Measured {datetime.date.today()} by `bench/compare{' --quick' if bench.args.quic
 server pinned to CPU {SERVER_CPU}, regload (and SIPp) to CPU {CLIENT_CPU}, UDP on loopback.
 Open-loop steps of {bench.step:.0f} s, each registering new AORs; a step passes when at most
 0.1% of its REGISTERs fail or time out and at least 98% of the offered rate is answered 2xx.
-Kamailio runs with {children} worker(s), its best closed-loop figure among 1, 2, 4 and 8
-(`bench/peers/kamailio.cfg`: registrar + usrloc in memory, the same expiry policy, no
+locusd runs with its default durability (`sync`) and with `off`; compare like with like:
+`off` with Kamailio in memory, `sync` with Kamailio writing through to SQLite.
+Kamailio in memory runs with {children} worker(s), its best closed-loop figure among 1, 2, 4
+and 8; on SQLite with one (SQLite locks out a second writer), swept from 100/s
+(`bench/peers/kamailio.cfg`: registrar + usrloc, the same expiry policy, no
 authentication). Memory is the servers' PSS summed over their processes after 1,000,000
 AORs were registered on a fresh start (Kamailio: `-m 4096` of shared memory reserved,
-counted as it is touched).
+counted as it is touched; not measured on SQLite, where a million REGISTERs take most
+of an hour).
 
 {table}
 
@@ -395,7 +447,7 @@ near 100% means the generator, not the server, set the limit):
 
     with tempfile.TemporaryDirectory() as work:
         plots = []
-        for key, label in names:
+        for key, label, _ in names:
             curve = [p for p in bench.curves.get(key, [])]
             if not curve:
                 continue
@@ -426,7 +478,7 @@ def main():
     parser.add_argument("--root", required=True)
     parser.add_argument("--build", required=True)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--servers", default="null,locusd,kamailio")
+    parser.add_argument("--servers", default="null,locusd,locusd-off,kamailio,kamailio-sqlite")
     args = parser.parse_args()
     servers = args.servers.split(",")
     bench = Bench(args)
@@ -439,17 +491,23 @@ def main():
                 bench.run_server("null", lambda: Server(
                     "null", [os.path.join(args.build, "bench", "null_responder"),
                              "--listen=127.0.0.1:@PORT@"], work, "listening"), 500)
-            if "locusd" in servers:
+            for name, durability in (("locusd", "sync"), ("locusd-off", "off")):
+                if name not in servers:
+                    continue
                 # Every start gets an empty data directory of its own: the
                 # memory phase must not restore the sweep's bindings first.
-                bench.run_server("locusd", lambda: Server(
-                    "locusd", [os.path.join(args.build, "engine", "locusd"), "--shards=1",
-                               "--udp=127.0.0.1:@PORT@", "--tcp=",
-                               f"--data_dir={tempfile.mkdtemp(dir=work, prefix='locus-')}",
-                               "--log_level=info"], work, "listening on"), 500)
+                bench.run_server(name, lambda name=name, durability=durability: Server(
+                    name, [os.path.join(args.build, "engine", "locusd"), "--shards=1",
+                           "--udp=127.0.0.1:@PORT@", "--tcp=", f"--durability={durability}",
+                           f"--data_dir={tempfile.mkdtemp(dir=work, prefix='locus-')}",
+                           "--log_level=info"], work, "listening on"), 500)
             if "kamailio" in servers:
                 children = bench.best_kamailio_children(work)
                 bench.run_server("kamailio", bench.kamailio_factory(children, work), 500)
+            if "kamailio-sqlite" in servers:
+                # One worker: SQLite locks a second one out.
+                bench.run_server("kamailio-sqlite", bench.kamailio_factory(1, work, sqlite=True), 50,
+                                 rates=SLOW_RATES, warm_aors=1000, memory=False)
         except KeyboardInterrupt:
             print("compare: interrupted")
             return 1

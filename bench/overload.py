@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import CLIENT_CPU, Server, cpu_seconds, replace_docs_section  # noqa: E402
+from compare import CLIENT_CPU, Server, cpu_seconds, kamailio_config, replace_docs_section  # noqa: E402
 
 MULTIPLES = [1, 2, 5, 10]
 PERIOD_US = 10000
@@ -266,12 +266,10 @@ def main():
 
         def kamailio():
             cfg = os.path.join(work, "kamailio.cfg")
-            template = open(os.path.join(args.root, "bench", "peers", "kamailio.cfg")).read()
 
             def prepare(port):
                 with open(cfg, "w") as f:
-                    f.write(template.replace("@PORT@", str(port))
-                            .replace("@CHILDREN@", str(args.kamailio_children)).replace("@HASH_SIZE@", "16"))
+                    f.write(kamailio_config(args.root, port, args.kamailio_children))
             return Server("kamailio", share.wrap(["kamailio", "-f", cfg, "-DD", "-E", "-m", "4096", "-M", "64",
                                                   "-w", work]), work, "Listening on", prepare)
 
