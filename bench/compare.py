@@ -316,7 +316,7 @@ class Bench:
             result = dict(max_rate=best["rate"] if best else 0,
                           top_of_sweep=bool(best) and best["rate"] == rates[-1])
             if best:
-                half = max(min(1000, best["rate"]), best["rate"] // 2)
+                half = best["rate"] // 2
                 at_half = self.probe(server, half)
                 result.update(p50=at_half["p50"], p99=at_half["p99"], half=half,
                               cpu_per_100k=at_half["cpu"] / max(at_half["ok"], 1) * 1e5,
