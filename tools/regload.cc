@@ -58,6 +58,7 @@
 #include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,12 +71,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <functional>
 #include <queue>
 #include <utility>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "engine/auth/digest.h"
@@ -130,6 +133,10 @@ constexpr char kUsage[] =
     "                          a long-lived connection, requests pipelined on it and\n"
     "                          not retransmitted (TLS: the certificate not checked)\n"
     "  --sockets=N             UDP sockets or connections (default 16)\n"
+    "  --threads=N             N generator threads, each with its share of the rate or\n"
+    "                          window, the count, the sockets and its own range of the\n"
+    "                          AORs (default 1; not with storm); only the summary is\n"
+    "                          printed\n"
     "  --domain=D              the AORs' domain (default example.com)\n"
     "  --expires=S             Expires of each REGISTER (default 3600)\n"
     "  --t1-ms=MS              RFC 3261 T1 for retransmissions (default 500)\n"
@@ -168,6 +175,9 @@ struct Options {
   uint32_t first_cseq = 1;  // a later run over the same AORs starts above the last
   uint16_t contact_port = 0;  // 0: the port of the AOR's socket
   uint32_t sockets = 16;
+  uint32_t threads = 1;
+  uint32_t thread_index = 0;  // of this generator, among --threads
+  bool print_summary = true;  // false: the caller merges and prints it
   std::string domain = "example.com";
   uint32_t expires = 3600;
   uint64_t t1_ms = 500;
@@ -258,6 +268,8 @@ Options ParseOptions(int argc, char** argv) {
       o.backoff_base = number(0.01, 3600);
     } else if (name == "backoff-max") {
       o.backoff_max = number(0.01, 86400);
+    } else if (name == "threads") {
+      o.threads = static_cast<uint32_t>(number(1, 64));
     } else if (name == "json") {
       o.json = true;
     } else if (name == "quiet") {
@@ -271,6 +283,7 @@ Options ParseOptions(int argc, char** argv) {
   if (o.rate > 0 && o.window > 0) Usage("--rate (open loop) or --window (closed loop), not both");
   if (o.storm()) {
     if (o.stream()) Usage("--mode=storm is for UDP");
+    if (o.threads > 1) Usage("--mode=storm runs on one thread");
     o.rate = 0;
     o.window = static_cast<uint32_t>(std::min<uint64_t>(o.aors, 4000000));  // every phone may be in flight
     if (o.duration == 0) o.duration = 3600;  // a bound, whatever happens
@@ -329,7 +342,7 @@ struct Stats {
 
 class Generator {
  public:
-  explicit Generator(const Options& o) : o_(o), cseq_(o.aors, o.first_cseq - 1), rng_(12345) {
+  explicit Generator(const Options& o) : o_(o), cseq_(o.aors, o.first_cseq - 1), rng_(12345 + o.thread_index) {
     const uint32_t slots = o.window > 0 ? o.window : static_cast<uint32_t>(std::min(4e6, o.rate * 40 + 1024));
     slots_.resize(slots);
     for (uint32_t i = slots; i-- > 0;) free_.push_back(i);
@@ -345,6 +358,13 @@ class Generator {
   }
 
   int Run();
+  // --threads: adds another generator's totals to this one's, then prints
+  // the summary of all (`seconds`: the run's wall time).
+  void Absorb(const Generator& other) {
+    total_.Add(other.total_);
+    sending_seconds_ = std::max(sending_seconds_, other.sending_seconds_);
+  }
+  void PrintSummary(double seconds) { Report(seconds, total_, seconds, true); }
 
  private:
   // A socket of `type` connected to the target (UDP: only the peer is set).
@@ -915,6 +935,15 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
                   codes.empty() ? "" : ",", code, n);
     codes += buf;
   }
+  // The generator's own CPU (every thread) per request sent, in the summary.
+  double cpu_us = 0;
+  if (final) {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const double cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    cpu_us = cpu_s * 1e6 / static_cast<double>(std::max<uint64_t>(s.sent, 1));
+  }
   if (o_.json) {
     std::printf("{\"%s\":%.1f,\"sent\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"other\":%" PRIu64
                 ",\"timeouts\":%" PRIu64 ",\"retransmissions\":%" PRIu64 ",\"challenges\":%" PRIu64
@@ -922,7 +951,9 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
                 final ? "summary_seconds" : "t", elapsed, s.sent, s.ok, s.other, s.timeouts,
                 s.retransmissions, s.challenges, static_cast<double>(s.sent) / seconds,
                 static_cast<double>(s.ok) / seconds, codes.c_str(), LatencyText(s, true).c_str(),
-                ((final ? ",\"sending_seconds\":" + std::to_string(sending_seconds_) : std::string()) +
+                ((final ? ",\"sending_seconds\":" + std::to_string(sending_seconds_) +
+                              ",\"regload_cpu_us_per_request\":" + std::to_string(cpu_us)
+                        : std::string()) +
                  StormJson(final))
                     .c_str());
   } else {
@@ -939,8 +970,9 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
                 o_.storm() ? (" registered " + std::to_string(registered_)).c_str() : "");
     if (final) {
       std::printf("sent %" PRIu64 ", 2xx %" PRIu64 ", other %" PRIu64 ", timeouts %" PRIu64
-                  ", retransmissions %" PRIu64 ", 401s answered %" PRIu64 "\n",
-                  s.sent, s.ok, s.other, s.timeouts, s.retransmissions, s.challenges);
+                  ", retransmissions %" PRIu64 ", 401s answered %" PRIu64
+                  "; regload's CPU %.2f us per request\n",
+                  s.sent, s.ok, s.other, s.timeouts, s.retransmissions, s.challenges, cpu_us);
     }
   }
   std::fflush(stdout);
@@ -1011,15 +1043,57 @@ int Generator::Run() {
   total_.Add(interval_);
   const uint64_t end = NowNs();
   sending_seconds_ = static_cast<double>((stopped_sending_ns_ != 0 ? stopped_sending_ns_ : end) - start) / 1e9;
-  Report(static_cast<double>(end - start) / 1e9, total_, static_cast<double>(end - start) / 1e9, true);
+  if (o_.print_summary) {
+    Report(static_cast<double>(end - start) / 1e9, total_, static_cast<double>(end - start) / 1e9, true);
+  }
   if (o_.storm()) return registered_ == o_.aors ? 0 : 1;
   return total_.ok == total_.sent ? 0 : 1;
+}
+
+// --threads: each generator takes its share of the load and its own range of
+// the AORs (so that one AOR's CSeq is only ever counted by one thread).
+int RunThreads(const Options& o) {
+  const uint64_t n = o.threads;
+  auto share = [n](uint64_t total, uint64_t i) { return total * (i + 1) / n - total * i / n; };
+  if (o.aors < n || (o.count > 0 && o.count < n) || (o.window > 0 && o.window < n)) {
+    Usage("--threads needs at least one AOR, request and window slot per thread");
+  }
+  std::vector<Options> parts(n, o);  // each generator keeps a reference to its own
+  std::vector<std::unique_ptr<Generator>> generators;
+  for (uint64_t i = 0; i < n; ++i) {
+    Options& part = parts[i];
+    part.thread_index = static_cast<uint32_t>(i);
+    part.print_summary = false;
+    part.quiet = true;
+    part.aor_offset = o.aor_offset + o.aors * i / n;
+    part.aors = share(o.aors, i);
+    part.count = o.count > 0 ? share(o.count, i) : 0;
+    part.rate = o.rate / static_cast<double>(n);
+    part.window = o.window > 0 ? static_cast<uint32_t>(share(o.window, i)) : 0;
+    part.sockets = static_cast<uint32_t>(std::max<uint64_t>(1, share(o.sockets, i)));
+    generators.push_back(std::make_unique<Generator>(part));
+  }
+  const uint64_t start = NowNs();
+  std::vector<int> results(n, 0);
+  std::vector<std::thread> threads;
+  for (uint64_t i = 0; i < n; ++i) {
+    threads.emplace_back([&generators, &results, i] { results[i] = generators[i]->Run(); });
+  }
+  for (std::thread& t : threads) t.join();
+  const double seconds = static_cast<double>(NowNs() - start) / 1e9;
+  for (uint64_t i = 1; i < n; ++i) generators[0]->Absorb(*generators[i]);
+  generators[0]->PrintSummary(seconds);
+  for (int r : results) {
+    if (r != 0) return 1;
+  }
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options options = ParseOptions(argc, argv);
+  if (options.threads > 1) return RunThreads(options);
   Generator generator(options);
   return generator.Run();
 }
