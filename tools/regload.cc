@@ -340,6 +340,34 @@ struct Stats {
   }
 };
 
+// Appends text and numbers to a fixed buffer; what does not fit is cut off
+// (the message is then malformed, never overrun).
+class MessageWriter {
+ public:
+  MessageWriter(char* out, size_t capacity) : out_(out), capacity_(capacity) {}
+  MessageWriter& Put(std::string_view text) {
+    const size_t n = std::min(text.size(), capacity_ - size_);
+    std::memcpy(out_ + size_, text.data(), n);
+    size_ += n;
+    return *this;
+  }
+  MessageWriter& Number(uint64_t value) {
+    char digits[20];
+    size_t n = 0;
+    do {
+      digits[sizeof(digits) - ++n] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value != 0);
+    return Put({digits + sizeof(digits) - n, n});
+  }
+  size_t size() const { return size_; }
+
+ private:
+  char* out_;
+  size_t capacity_;
+  size_t size_ = 0;
+};
+
 class Generator {
  public:
   explicit Generator(const Options& o) : o_(o), cseq_(o.aors, o.first_cseq - 1), rng_(12345 + o.thread_index) {
@@ -482,20 +510,6 @@ class Generator {
     char ip[64];
     const std::string_view ip_text = local.IpText(ip);
     const bool v6 = local.is_v6();
-    char contact[200] = "";
-    if (t.kind != Kind::kQuery) {
-      // A phone keeps its Contact: the same port for an AOR whatever socket
-      // sends (so a refresh refreshes, and never adds a binding), fixed
-      // across runs with --contact-port.
-      const unsigned contact_port = o_.contact_port != 0 ? o_.contact_port
-                                                         : local_[t.aor % local_.size()].port();
-      std::snprintf(contact, sizeof(contact), "Contact: <sip:+%" PRIu64 "@%s%.*s%s:%u%s>%s\r\n", user,
-                    v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(), v6 ? "]" : "",
-                    contact_port, o_.transport == "tcp"   ? ";transport=tcp"
-                                  : o_.transport == "tls" ? ";transport=tls"
-                                                          : "",
-                    t.kind == Kind::kUnregister ? ";expires=0" : "");
-    }
     char authorization[400] = "";
     if (t.authorized) {
       using namespace locus::engine;
@@ -518,28 +532,32 @@ class Generator {
                     static_cast<int>(DigestAlgorithmName(t.algorithm).size()),
                     DigestAlgorithmName(t.algorithm).data());
     }
-    char expires[40] = "";
-    if (t.kind == Kind::kRegister || t.kind == Kind::kRefresh) {
-      std::snprintf(expires, sizeof(expires), "Expires: %u\r\n",
-                    o_.storm() ? phone_expires_[t.aor] : o_.expires);
+    // Written piece by piece (no printf: it was a fifth of regload's CPU).
+    MessageWriter w(out, kMaxMessage);
+    w.Put("REGISTER sip:").Put(o_.domain).Put(" SIP/2.0\r\nVia: SIP/2.0/").Put(ViaTransport()).Put(" ");
+    w.Put(v6 ? "[" : "").Put(ip_text).Put(v6 ? "]" : "").Put(":").Number(local.port());
+    w.Put(";branch=z9hG4bK-rl-").Number(slot).Put("-").Number(t.generation).Put(";rport\r\n");
+    w.Put("Max-Forwards: 70\r\nFrom: <sip:+").Number(user).Put("@").Put(o_.domain).Put(">;tag=rl");
+    w.Number(user).Put("\r\nTo: <sip:+").Number(user).Put("@").Put(o_.domain).Put(">\r\nCall-ID: rl-");
+    w.Number(user).Put("@regload\r\nCSeq: ").Number(t.cseq).Put(" REGISTER\r\n");
+    if (t.kind != Kind::kQuery) {
+      // A phone keeps its Contact: the same port for an AOR whatever socket
+      // sends (so a refresh refreshes, and never adds a binding), fixed
+      // across runs with --contact-port.
+      const unsigned contact_port = o_.contact_port != 0 ? o_.contact_port
+                                                         : local_[t.aor % local_.size()].port();
+      w.Put("Contact: <sip:+").Number(user).Put("@").Put(v6 ? "[" : "").Put(ip_text).Put(v6 ? "]" : "");
+      w.Put(":").Number(contact_port);
+      w.Put(o_.transport == "tcp" ? ";transport=tcp" : o_.transport == "tls" ? ";transport=tls" : "");
+      w.Put(">").Put(t.kind == Kind::kUnregister ? ";expires=0" : "").Put("\r\n");
     }
-    const int n = std::snprintf(
-        out, kMaxMessage,
-        "REGISTER sip:%s SIP/2.0\r\n"
-        "Via: SIP/2.0/%s %s%.*s%s:%u;branch=z9hG4bK-rl-%u-%u;rport\r\n"
-        "Max-Forwards: 70\r\n"
-        "From: <sip:+%" PRIu64 "@%s>;tag=rl%" PRIu64 "\r\n"
-        "To: <sip:+%" PRIu64 "@%s>\r\n"
-        "Call-ID: rl-%" PRIu64 "@regload\r\n"
-        "CSeq: %u REGISTER\r\n"
-        "%s%s%s"
-        "User-Agent: regload\r\n"
-        "Content-Length: 0\r\n\r\n",
-        o_.domain.c_str(), ViaTransport(), v6 ? "[" : "", static_cast<int>(ip_text.size()), ip_text.data(),
-        v6 ? "]" : "", local.port(), slot, t.generation, user, o_.domain.c_str(), user, user,
-        o_.domain.c_str(), user, t.cseq, contact, expires, authorization);
-    return static_cast<size_t>(std::clamp<int>(n, 0, kMaxMessage - 1));
+    if (t.kind == Kind::kRegister || t.kind == Kind::kRefresh) {
+      w.Put("Expires: ").Number(o_.storm() ? phone_expires_[t.aor] : o_.expires).Put("\r\n");
+    }
+    w.Put(authorization).Put("User-Agent: regload\r\nContent-Length: 0\r\n\r\n");
+    return w.size();
   }
+
 
   // Starts a new request in a free slot (storm: phone `phone`'s); false
   // when none is free.
@@ -686,13 +704,31 @@ class Generator {
     }
   }
 
+  // Reads the decimal number at the start of `text` (at most 9 digits) and
+  // moves past it.
+  static bool TakeNumber(std::string_view& text, uint64_t* value) {
+    size_t n = 0;
+    *value = 0;
+    while (n < text.size() && n < 9 && text[n] >= '0' && text[n] <= '9') {
+      *value = *value * 10 + static_cast<uint64_t>(text[n] - '0');
+      ++n;
+    }
+    text.remove_prefix(n);
+    return n > 0;
+  }
+
   void OnResponse(std::string_view r, uint64_t now) {
     if (!r.starts_with("SIP/2.0 ") || r.size() < 12) return;
     const int code = (r[8] - '0') * 100 + (r[9] - '0') * 10 + (r[10] - '0');
     const size_t at = r.find("branch=z9hG4bK-rl-");
     if (at == std::string_view::npos) return;
-    unsigned slot = 0, generation = 0;
-    if (std::sscanf(r.data() + at + 18, "%u-%u", &slot, &generation) != 2) return;
+    // branch=z9hG4bK-rl-<slot>-<generation>
+    std::string_view rest = r.substr(at + 18);
+    uint64_t slot_number = 0, generation = 0;
+    if (!TakeNumber(rest, &slot_number) || rest.empty() || rest[0] != '-') return;
+    rest.remove_prefix(1);
+    if (!TakeNumber(rest, &generation)) return;
+    const uint32_t slot = static_cast<uint32_t>(slot_number);
     if (slot >= slots_.size()) return;
     Transaction& t = slots_[slot];
     if (!t.active || t.generation != generation) return;  // a late duplicate
