@@ -36,13 +36,17 @@ CATEGORIES = [
     ("transaction cache", r"TransactionTable|Transaction"),
     ("request handling (rules, routing)", r"RequestHandler|Registrar|Shard::|Router|Counter|Histogram"),
     ("memory allocator", r"^je_|jemalloc|malloc|free|operator new|operator delete"),
+    ("io_uring (liburing, user side)", r"liburing|io_uring_"),
+    ("hashing (std::hash of keys)", r"_Hash_bytes|Hash"),
     ("libc (memcpy, memcmp, ...)", r"^__memcpy|^__memmove|^__memset|^__memcmp|^__strlen|^memchr|libc"),
     ("kernel: UDP receive", r"udp_rcv|udp_recvmsg|__skb_recv|skb_consume_udp|udp_queue_rcv|__udp4_lib_rcv|"
                             r"sock_def_readable|ip_rcv|ip_local_deliver|__netif_receive|process_backlog|"
-                            r"net_rx_action|recvmsg|skb_copy_datagram"),
+                            r"net_rx_action|recvmsg|skb_copy_datagram|copy_to_iter|check_object_size|"
+                            r"virt_addr_valid|sock_recv|cmsg|udp4_lib_lookup"),
     ("kernel: UDP send", r"udp_sendmsg|ip_make_skb|ip_finish_output|__dev_queue_xmit|loopback_xmit|"
-                         r"ip_output|udp_send_skb|ip_append_data|sendmsg|__ip_|dst_|fib_|ip_route"),
-    ("kernel: io_uring", r"io_|uring"),
+                         r"ip_output|udp_send_skb|ip_append_data|sendmsg|__ip_|dst_|fib_|ip_route|"
+                         r"copy_from_iter|sock_wfree"),
+    ("kernel: io_uring", r"io_|uring|xa_load|fget|fput"),
     ("kernel: memory (skb, slab, pages)", r"kmem_cache|kmalloc|kfree|skb|slab|page|alloc_"),
     ("kernel: scheduling, wake-ups, syscalls", r"schedule|wake|futex|entry_SYSCALL|syscall|do_sys|"
                                                r"finish_task|__switch_to|irq|hrtimer|tick"),
@@ -54,7 +58,7 @@ def categorize(dso, symbol):
     for name, pattern in CATEGORIES:
         if name.startswith("kernel") != kernel:
             continue
-        if re.search(pattern, symbol):
+        if re.search(pattern, symbol) or (not kernel and re.search(pattern, dso)):
             return name
     return "kernel: other" if kernel else "other user space"
 
@@ -91,10 +95,10 @@ def main():
                                    stdout=subprocess.PIPE, text=True)
         time.sleep(2)  # past the start
         data = os.path.join(work, "perf.data")
-        cpu0, ok0 = cpu_seconds([d.proc.pid]), d.total("answered") or 0
+        cpu0, ok0 = cpu_seconds([d.proc.pid]), d.total("responses_sent") or 0
         subprocess.run(["perf", "record", "-q", "-F", "1999", "-p", str(d.proc.pid), "-o", data, "--",
                         "sleep", str(args.seconds)], check=True, capture_output=True)
-        cpu, answered = cpu_seconds([d.proc.pid]) - cpu0, (d.total("answered") or 0) - ok0
+        cpu, answered = cpu_seconds([d.proc.pid]) - cpu0, (d.total("responses_sent") or 0) - ok0
         summary = regload.communicate(timeout=args.seconds + 120)[0]
         regload = None
         rows = perf_report(data)
@@ -108,6 +112,9 @@ def main():
         c = categorize(dso, symbol)
         shares[c] = shares.get(c, 0) + percent
     top = sorted(rows, reverse=True)[:15]
+    for other in ("kernel: other", "other user space", "SIP parser"):
+        listed = [r for r in sorted(rows, reverse=True) if categorize(r[1], r[2]) == other][:12]
+        print(f"{other}: " + "; ".join(f"{pc:.1f}% {sym[:50]}" for pc, _, sym in listed))
     print(f"{answered:,} REGISTERs answered while sampled, {per_register_us:.2f} us of CPU each")
     for c, s in sorted(shares.items(), key=lambda kv: -kv[1]):
         print(f"  {s:5.1f}%  {s / 100 * per_register_us:5.2f} us  {c}")
