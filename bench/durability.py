@@ -254,7 +254,7 @@ def markdown(results, rates, starts, args):
              f"with {args.window} REGISTERs outstanding, {args.count:,} AORs; `register` binds each AOR "
              "once, `refresh` then refreshes them all. Each figure is the median of "
              f"{args.rounds} rounds of sync, async and off in turn. The journal is on the machine's ext4 "
-             "disk (`fdatasync` ≈ 0.6 ms). Enough requests must be outstanding to keep the core busy "
+             "disk (its flush cost: the floor below). Enough requests must be outstanding to keep the core busy "
              "while a group's write and fdatasync are in flight: with 1,000 outstanding, sync "
              "reaches about 75% of off because the core waits.", "",
              "| durability | load | REGISTER/s (median) | vs off, same round (median; all rounds) | p50 µs | p99 µs | CPU µs/REGISTER | group writes | REGISTERs per write | snapshots |",
