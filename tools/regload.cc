@@ -704,12 +704,12 @@ class Generator {
     }
   }
 
-  // Reads the decimal number at the start of `text` (at most 9 digits) and
-  // moves past it.
+  // Reads the decimal number at the start of `text` (at most 10 digits: any
+  // uint32_t) and moves past it.
   static bool TakeNumber(std::string_view& text, uint64_t* value) {
     size_t n = 0;
     *value = 0;
-    while (n < text.size() && n < 9 && text[n] >= '0' && text[n] <= '9') {
+    while (n < text.size() && n < 10 && text[n] >= '0' && text[n] <= '9') {
       *value = *value * 10 + static_cast<uint64_t>(text[n] - '0');
       ++n;
     }
@@ -728,8 +728,8 @@ class Generator {
     if (!TakeNumber(rest, &slot_number) || rest.empty() || rest[0] != '-') return;
     rest.remove_prefix(1);
     if (!TakeNumber(rest, &generation)) return;
+    if (slot_number >= slots_.size()) return;
     const uint32_t slot = static_cast<uint32_t>(slot_number);
-    if (slot >= slots_.size()) return;
     Transaction& t = slots_[slot];
     if (!t.active || t.generation != generation) return;  // a late duplicate
     if (code < 200) return;  // provisional: Timer E keeps running (section 17.1.2.2)
