@@ -27,8 +27,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import CLIENT_CPU, SERVER_CPU, cpu_seconds, pss_bytes, regload, replace_docs_section  # noqa: E402
-from durability import Daemon  # noqa: E402
+from compare import CLIENT_CPU, SERVER_CPU, pss_bytes, replace_docs_section  # noqa: E402
+from durability import Daemon, measured  # noqa: E402
 
 BEGIN = "<!-- size:begin (bench/size writes this section) -->"
 END = "<!-- size:end -->"
@@ -37,12 +37,9 @@ FLAGS = ["--durability=sync", "--shards=1"]
 
 def run(d, build, args, what):
     """One regload run against `d`: REGISTER/s, p50/p99 and locusd's CPU per REGISTER."""
-    cpu0 = cpu_seconds([d.proc.pid])
-    r, _ = regload(build, d.port, args + ["--expires=7200", "--drain=5", "--contact-port=5080"],
-                   timeout=1800)
-    cpu = cpu_seconds([d.proc.pid]) - cpu0
+    r, cpu_us, _ = measured(d, build, args + ["--expires=7200", "--drain=5", "--contact-port=5080"], ())
     row = dict(ok=r["ok"], failed=r["other"] + r["timeouts"], rate=r["ok"] / max(r["sending_seconds"], 1e-9),
-               p50=r["p50_us"], p99=r["p99_us"], cpu_us=cpu / max(r["ok"], 1) * 1e6)
+               p50=r["p50_us"], p99=r["p99_us"], cpu_us=cpu_us)
     print(f"  {what}: {row['rate']:9,.0f}/s  failed {row['failed']}  p50 {row['p50']:8.0f} us  "
           f"p99 {row['p99']:9.0f} us  CPU {row['cpu_us']:5.2f} us/REGISTER", flush=True)
     if row["failed"]:
