@@ -336,6 +336,16 @@ void Shard::OnHandOff(const HandOffHeader& header, std::string_view bytes) {
   origin.conn_id = header.conn_id;
   origin.from_shard = static_cast<int>(header.from_shard);
   origin.handed_off = true;
+  if (header.parse_size != 0 && header.parse_size <= bytes.size()) {
+    // The receiving shard's parse, so that the message is not parsed twice.
+    const std::string_view message_bytes = bytes.substr(0, bytes.size() - header.parse_size);
+    sip::Message message;
+    if (sip::DecodeMessageOffsets(bytes.substr(message_bytes.size()), message_bytes, &message)) {
+      ProcessMessage(message, message_bytes, inbound, origin);
+      return;
+    }
+    bytes = message_bytes;
+  }
   Process(bytes, inbound, origin);
 }
 
@@ -393,7 +403,9 @@ void Shard::Route(Disposition d, const sip::Message& message, std::string_view b
     header.conn_id = origin.conn_id;
     header.received_ns = inbound.received_ns;
     header.source = inbound.source;
-    if (handoff_.Push(d.owner, header, bytes)) {
+    const size_t parse_size = sip::EncodeMessageOffsets(message, bytes, handoff_parse_);
+    header.parse_size = static_cast<uint16_t>(parse_size);
+    if (handoff_.Push(d.owner, header, bytes, {handoff_parse_.data(), parse_size})) {
       counters_.handed_off.Add();
       return;
     }

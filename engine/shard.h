@@ -18,6 +18,7 @@
 
 #include <liburing.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,7 @@
 #include "engine/spsc_ring.h"
 #include "engine/trace/message_tap.h"
 #include "engine/transport/handoff.h"
+#include "parser/message_offsets.h"
 #include "engine/transport/stream_connections.h"
 #include "engine/transport/stun.h"
 #include "engine/transport/udp.h"
@@ -152,6 +154,7 @@ class Shard {
   std::unique_ptr<Authenticator> auth_;
   std::string response_;  // reused for every response
   std::string failure_;   // a held response's failure answer
+  std::array<char, sip::kMaxMessageOffsetsSize> handoff_parse_;  // a handed-off request's parse
 
   UdpTransport udp_;
   StunResponder stun_;

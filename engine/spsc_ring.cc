@@ -8,8 +8,9 @@ SpscRing::SpscRing(size_t capacity)
     : capacity_(std::bit_ceil(capacity < 4096 ? size_t{4096} : capacity)),
       data_(new char[capacity_]) {}
 
-bool SpscRing::TryPush(std::string_view header, std::string_view payload) {
-  const size_t body = header.size() + payload.size();
+bool SpscRing::TryPush(std::string_view header, std::string_view payload,
+                       std::string_view trailer) {
+  const size_t body = header.size() + payload.size() + trailer.size();
   if (body > max_record()) return false;
   const size_t need = kLengthSize + Aligned(body);
   uint64_t head = head_.load(std::memory_order_relaxed);
@@ -30,6 +31,10 @@ bool SpscRing::TryPush(std::string_view header, std::string_view payload) {
   std::memcpy(data_.get() + at + kLengthSize, header.data(), header.size());
   if (!payload.empty()) {
     std::memcpy(data_.get() + at + kLengthSize + header.size(), payload.data(), payload.size());
+  }
+  if (!trailer.empty()) {
+    std::memcpy(data_.get() + at + kLengthSize + header.size() + payload.size(), trailer.data(),
+                trailer.size());
   }
   head_.store(head + need, std::memory_order_release);
   return true;

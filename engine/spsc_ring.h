@@ -24,9 +24,9 @@ class SpscRing {
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
 
-  // Producer: appends one record made of `header` then `payload`. False when
-  // there is no room (nothing is written).
-  bool TryPush(std::string_view header, std::string_view payload);
+  // Producer: appends one record made of `header`, `payload` and `trailer`,
+  // in that order. False when there is no room (nothing is written).
+  bool TryPush(std::string_view header, std::string_view payload, std::string_view trailer = {});
 
   // Consumer: the oldest record, or false when empty. The view stays valid
   // until Pop().

@@ -1,5 +1,6 @@
 #include "parser/aor.h"
 
+#include "parser/name_addr.h"
 #include "parser/scan.h"
 
 namespace locus::sip {
@@ -68,6 +69,17 @@ ParseError CanonicalizeAor(const Uri& uri, CanonicalAor* out) {
   if (w.overflow()) return HeaderError(HeaderId::kTo, "address-of-record is too long");
   out->size_ = w.size();
   return kParseOk;
+}
+
+ParseError AorOfTo(const Message& message, CanonicalAor* out) {
+  const HeaderField* to = message.Find(HeaderId::kTo);
+  if (to == nullptr) return MakeError(ErrorCode::kMissingHeader, "no To", HeaderId::kTo);
+  NameAddr value;
+  if (const ParseError error = ParseNameAddrUncheckedParams(to->value(), HeaderId::kTo, &value);
+      !error.ok()) {
+    return error;
+  }
+  return CanonicalizeAor(value.uri, out);
 }
 
 }  // namespace locus::sip

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "parser/error.h"
+#include "parser/message.h"
 #include "parser/uri.h"
 
 namespace locus::sip {
@@ -32,6 +33,12 @@ class CanonicalAor {
 
 // Fails for URIs that are not sip: or sips: and for keys over kCapacity bytes.
 ParseError CanonicalizeAor(const Uri& uri, CanonicalAor* out);
+
+// The canonical AOR of the message's (first) To, reading no other header and
+// not the To's parameters: to find the shard that owns a request before it is
+// validated, or the AOR a traced message is about. Fails as CanonicalizeAor
+// does, and when there is no To or its value is not a name-addr/addr-spec.
+ParseError AorOfTo(const Message& message, CanonicalAor* out);
 
 }  // namespace locus::sip
 

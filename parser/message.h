@@ -85,6 +85,8 @@ class Message {
  private:
   friend ParseError ParseMessage(std::string_view, const ParseOptions&, Message*);
   friend ParseError SalvageRequest(std::string_view, Message*, HeaderId*);
+  friend size_t EncodeMessageOffsets(const Message&, std::string_view, std::span<char>);
+  friend bool DecodeMessageOffsets(std::string_view, std::string_view, Message*);
   static constexpr uint8_t kAbsent = 0xFF;
   static_assert(kMaxHeaders < kAbsent);
 

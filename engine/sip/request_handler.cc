@@ -296,6 +296,13 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
     return Dropped();
   }
   if (!handed_off) CountMethod(message.method());
+  // ARCHITECTURE section 3: a REGISTER whose AOR another shard owns goes there
+  // before it is validated; the owner validates it and answers.
+  if (!handed_off && shard_count_ > 1 && message.method() == sip::Method::kRegister) {
+    if (const int owner = OwnerOfTo(message); owner >= 0 && owner != shard_) {
+      return HandedOffTo(owner);
+    }
+  }
   ReplyTo reply = ReplyToOf(inbound);
   cached_ = false;
   if (!FindTopVia(message, &reply)) {
@@ -346,6 +353,12 @@ Disposition RequestHandler::Handle(const sip::Message& message, const Inbound& i
     return Respond(inbound, reply, 405);
   }
   return HandleLookup(message, inbound, reply, handed_off, response);
+}
+
+int RequestHandler::OwnerOfTo(const sip::Message& message) const {
+  sip::CanonicalAor aor;
+  if (!sip::AorOfTo(message, &aor).ok()) return -1;
+  return OwnerShard(aor.view(), shard_count_);
 }
 
 Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound& inbound,

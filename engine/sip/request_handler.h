@@ -205,6 +205,9 @@ class RequestHandler {
   // Section 9.2: 200 for a CANCEL that matched a transaction, else 481.
   Disposition AnswerCancel(bool matched, const sip::Message& message, const Inbound& inbound,
                            const ReplyTo& reply, std::string* response);
+  // The shard that owns the AOR of To, read before anything else is; -1 when
+  // To gives none (the request is then validated, and answered, here).
+  int OwnerOfTo(const sip::Message& message) const;
   // REGISTER (and a CANCEL of one): the AOR of To, its owner, the
   // transaction, then HandleRegister (or HandleCancel).
   Disposition RouteByTo(const sip::Message& message, const Inbound& inbound, const ReplyTo& reply,

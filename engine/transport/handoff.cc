@@ -53,9 +53,12 @@ void HandOff::WakeFromAnyThread() {
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
 }
 
-bool HandOff::Push(int to, const HandOffHeader& header, std::string_view bytes) {
+bool HandOff::Push(int to, const HandOffHeader& header, std::string_view bytes,
+                   std::string_view parse) {
   SpscRing* ring = outboxes_[static_cast<size_t>(to)];
-  if (!ring->TryPush({reinterpret_cast<const char*>(&header), sizeof(header)}, bytes)) return false;
+  if (!ring->TryPush({reinterpret_cast<const char*>(&header), sizeof(header)}, bytes, parse)) {
+    return false;
+  }
   wake_needed_[static_cast<size_t>(to)] = true;
   return true;
 }

@@ -6,8 +6,10 @@
 // to the shard that holds the connection.
 //
 // A record on a ring is a HandOffHeader followed by the message bytes (a
-// request) or the response bytes (kStreamResponse). Rings are bounded: a
-// full ring refuses the record and the caller answers 503.
+// request) or the response bytes (kStreamResponse). A request's bytes are
+// followed by the receiving shard's parse of them (parser/message_offsets.h),
+// so that the owner does not parse them again. Rings are bounded: a full ring
+// refuses the record and the caller answers 503.
 #ifndef LOCUS_ENGINE_TRANSPORT_HANDOFF_H_
 #define LOCUS_ENGINE_TRANSPORT_HANDOFF_H_
 
@@ -35,6 +37,7 @@ struct HandOffHeader {
   bool too_large = false;    // parsed with the fallback limit: answer 513
   bool certified = false;    // TLS: the client certificate names the AOR
   uint16_t udp_socket = 0;   // UDP: the socket the request came in by
+  uint16_t parse_size = 0;   // kRequest: bytes of the parse after the message; 0 if none
   uint32_t from_shard = 0;   // the shard that received it
   uint64_t conn_id = 0;      // streams: the connection, on from_shard
   uint64_t received_ns = 0;  // for the latency histogram
@@ -64,8 +67,9 @@ class HandOff {
   // ring cannot be submitted to from another thread).
   void WakeFromAnyThread();
 
-  // Appends a record for shard `to`; false when its ring is full.
-  bool Push(int to, const HandOffHeader& header, std::string_view bytes);
+  // Appends a record for shard `to` (`parse`: header.parse_size bytes); false
+  // when its ring is full.
+  bool Push(int to, const HandOffHeader& header, std::string_view bytes, std::string_view parse = {});
   // Calls `on_record` for at most 256 records of each inbox, so one busy
   // peer cannot starve this shard's own sockets; true when some are left.
   bool Drain(absl::FunctionRef<void(const HandOffHeader&, std::string_view bytes)> on_record);

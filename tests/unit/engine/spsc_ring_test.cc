@@ -30,6 +30,20 @@ TEST(SpscRing, KeepsOrderAcrossTheWrap) {
   EXPECT_EQ(next_pop, 1000);
 }
 
+TEST(SpscRing, ARecordIsItsPartsInOrder) {
+  SpscRing ring(4096);
+  ASSERT_TRUE(ring.TryPush("head|", "payload|", "trailer"));
+  ASSERT_TRUE(ring.TryPush("h", "", "t"));
+  std::string_view record;
+  ASSERT_TRUE(ring.Peek(&record));
+  EXPECT_EQ(record, "head|payload|trailer");
+  ring.Pop();
+  ASSERT_TRUE(ring.Peek(&record));
+  EXPECT_EQ(record, "ht");
+  ring.Pop();
+  EXPECT_FALSE(ring.Peek(&record));
+}
+
 TEST(SpscRing, FullRingRefusesAndNeverOverwrites) {
   SpscRing ring(4096);
   int pushed = 0;

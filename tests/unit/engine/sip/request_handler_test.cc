@@ -223,6 +223,38 @@ TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
   EXPECT_EQ(shards.table1.binding_count(), static_cast<size_t>(handed));
 }
 
+TEST(RequestHandlerShards, ARegisterGoesToItsOwnerBeforeItIsValidatedAndTheOwnerAnswers400) {
+  TwoShards shards(kNow);
+  int handed = 0, at_receiver = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string user = "user" + std::to_string(i);
+    // The CSeq's method does not match the request's: a 400, from the owner.
+    std::string m = Register(user, "Contact: <sip:" + user + "@10.0.0.1>\r\n");
+    m.replace(m.find("1 REGISTER"), 10, "1 INVITE");
+    sip::Message message;
+    ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
+    std::string response;
+    RequestHandler* owner = nullptr;
+    bool handed_off = false;
+    const Disposition d = shards.HandleAtOwner(message, &response, &owner, &handed_off);
+    (handed_off ? handed : at_receiver) += 1;
+    ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
+    EXPECT_TRUE(response.starts_with("SIP/2.0 400 ")) << response;
+  }
+  EXPECT_GT(handed, 5);
+  EXPECT_GT(at_receiver, 5);
+  EXPECT_EQ(shards.table0.binding_count() + shards.table1.binding_count(), 0u);
+  // A To that names no AOR: answered where it arrived.
+  std::string m = Register("user1", "");
+  m.replace(m.find("To: <sip:"), 9, "To: <tel:");
+  sip::Message message;
+  ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
+  std::string response;
+  EXPECT_EQ(shards.shard0.Handle(message, shards.inbound, false, &response).kind,
+            Disposition::Kind::kRespond);
+  EXPECT_TRUE(response.starts_with("SIP/2.0 404 ")) << response;
+}
+
 // One shard's handler on a configuration of the test's own.
 struct OwnHandler {
   explicit OwnHandler(const Config& c) : config(c), table(kNow), handler(config, 0, 1, 42, table, counters) {
