@@ -195,9 +195,9 @@ class Server:
         self.log.close()
 
 
-def regload(build, port, extra, timeout):
-    """Runs regload pinned to CLIENT_CPU; returns (summary dict, regload's share of its core)."""
-    cmd = ["taskset", "-c", CLIENT_CPU, os.path.join(build, "tools", "regload"),
+def regload(build, port, extra, timeout, cpus=CLIENT_CPU):
+    """Runs regload pinned to `cpus`; returns (summary dict, regload's share of one core)."""
+    cmd = ["taskset", "-c", cpus, os.path.join(build, "tools", "regload"),
            f"--target=127.0.0.1:{port}", "--json", "--quiet", "--sockets=16"] + extra
     start = os.times()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

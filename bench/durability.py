@@ -39,17 +39,17 @@ END = "<!-- durability:end -->"
 
 
 class Daemon:
-    """locusd on 127.0.0.1, pinned, with its own data directory; stopped by PID."""
+    """locusd on 127.0.0.1, pinned to `cpus`, with its own data directory; stopped by PID."""
 
-    def __init__(self, build, data_dir, flags):
-        self.build, self.data_dir, self.flags = build, data_dir, flags
+    def __init__(self, build, data_dir, flags, cpus=SERVER_CPU):
+        self.build, self.data_dir, self.flags, self.cpus = build, data_dir, flags, cpus
         self.proc = None
 
     def start(self):
         self.port = free_port()
         self.log_path = os.path.join(self.data_dir, "locusd.log")
         self.log = open(self.log_path, "a")
-        cmd = ["taskset", "-c", SERVER_CPU, os.path.join(self.build, "engine", "locusd"),
+        cmd = ["taskset", "-c", self.cpus, os.path.join(self.build, "engine", "locusd"),
                f"--udp=127.0.0.1:{self.port}", "--tcp=", f"--data_dir={self.data_dir}",
                "--log_level=info"] + self.flags
         self.started = time.monotonic()
@@ -114,12 +114,12 @@ def one_shard(build, mode, count, settle_seconds):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def measured(d, build, regload_args, counters):
+def measured(d, build, regload_args, counters, cpus=CLIENT_CPU):
     """One regload run against `d`: its result, locusd's CPU µs per answered
     REGISTER, and how much each of `counters` grew."""
     cpu0 = cpu_seconds([d.proc.pid])
     before = {name: d.total(name) for name in counters}
-    r, _ = regload(build, d.port, regload_args, timeout=300)
+    r, _ = regload(build, d.port, regload_args, timeout=300, cpus=cpus)
     cpu = cpu_seconds([d.proc.pid]) - cpu0
     return r, cpu / max(r["ok"], 1) * 1e6, {name: d.total(name) - before[name] for name in counters}
 
