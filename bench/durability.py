@@ -247,7 +247,7 @@ def startup(build, bindings, shards):
     return result
 
 
-def markdown(results, rates, starts, args):
+def markdown(results, rates, starts, args, load_lines):
     lines = [BEGIN, "",
              f"Measured by `bench/durability` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} vCPUs): "
              f"locusd with one shard pinned to CPU {SERVER_CPU}, regload pinned to CPU {CLIENT_CPU}, closed loop "
@@ -280,6 +280,7 @@ def markdown(results, rates, starts, args):
               f"{floor['overwrite']['cpu_us']:.0f} (per flush) | |", "",
               f"CPU per REGISTER, sync against off in the same round: {rates['cpu_ratio']:.2f}× (rounds: "
               f"{', '.join(f'{x:.2f}' for x in rates['cpu_ratios'])})."]
+    lines += load_lines
     lines += ["", "Start-up with bindings to restore (kill -9, then start; time from exec until the "
               "daemon answers an OPTIONS; the shards restore in parallel; with another shard count the old "
               "files are read once and each shard writes its part as a new snapshot before answering):", "",
@@ -320,6 +321,32 @@ def measure_rate(args):
     return rates
 
 
+def measure_load(args, sync_max):
+    """Sync and off at fractions of sync's closed-loop maximum (open loop,
+    --load-seconds each): latency and CPU per REGISTER, against the floor."""
+    rows = []
+    for fraction in args.load_fractions:
+        rate = int(sync_max * fraction)
+        row = dict(fraction=fraction, rate=rate)
+        for mode in ("sync", "off"):
+            row[mode] = at_rate(args.build, mode, rate, rate * args.load_seconds)
+        rows.append(row)
+    return rows
+
+
+def load_markdown(rows, sync_max, floor, seconds):
+    lines = ["", f"At fractions of sync's maximum ({sync_max:,.0f} new registrations/s, the median "
+             f"above), open loop, {seconds} s of new AORs each; "
+             f"the floor's overwrite + fdatasync took {floor['overwrite']['wall_us']:.0f} µs:", "",
+             "| offered | sync p50 / p99 | off p50 / p99 | CPU per REGISTER sync / off |", "|---|---|---|---|"]
+    for r in rows:
+        s, o = r["sync"], r["off"]
+        lines.append(f"| {r['fraction']:.0%} = {r['rate']:,}/s | {s['p50']:,.0f} µs / {s['p99']:,.0f} µs | "
+                     f"{o['p50']:,.0f} µs / {o['p99']:,.0f} µs | {s['cpu_us']:.2f} / {o['cpu_us']:.2f} µs = "
+                     f"{s['cpu_us'] / o['cpu_us']:.2f}× |")
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", required=True)
@@ -332,6 +359,11 @@ def main():
     p.add_argument("--rate-count", type=int, default=60000)
     p.add_argument("--only-rate", action="store_true",
                    help="only the fixed-rate phase and the floor (no docs)")
+    p.add_argument("--load-fractions", type=lambda s: [float(x) for x in s.split(",")], default=[0.5, 0.8],
+                   help="fractions of the sync maximum for the latency phase")
+    p.add_argument("--load-seconds", type=int, default=10)
+    p.add_argument("--only-load", action="store_true",
+                   help="one round of sync's maximum, then the latency phase and the floor (no docs)")
     p.add_argument("--write-docs", action="store_true")
     p.add_argument("--locusd-flag", action="append", default=[],
                    help="a flag for locusd (repeatable), e.g. --locusd-flag=--sync_commit_window=0")
@@ -339,6 +371,16 @@ def main():
     LOCUSD_FLAGS.extend(args.locusd_flag)
     if args.only_rate:
         measure_rate(args)
+        return 0
+    if args.only_load:
+        sync_max = throughput(args.build, "sync", args.count, args.window)["register"]["rate"]
+        rows = measure_load(args, sync_max)
+        work = tempfile.mkdtemp(prefix="durability-floor-")
+        try:
+            floor = flush_floor(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print("\n".join(load_markdown(rows, sync_max, floor, args.load_seconds)))
         return 0
     print("throughput (one shard):", flush=True)
     # Rounds of sync, async, off in turn: this VM's speed drifts by tens of
@@ -358,9 +400,12 @@ def main():
             results[mode][load]["paired"] = ratios[len(ratios) // 2]
             results[mode][load]["ratios"] = ratios
     rates = measure_rate(args)
+    print("at fractions of the sync maximum:", flush=True)
+    loads = measure_load(args, results["sync"]["register"]["rate"])
     print("start-up:", flush=True)
     starts = [(shards, startup(args.build, args.bindings, shards)) for shards in (1, 2)]
-    section = markdown(results, rates, starts, args)
+    section = markdown(results, rates, starts, args, load_markdown(loads, results["sync"]["register"]["rate"],
+                                                                   rates["floor"], args.load_seconds))
     print(section)
     if args.write_docs:
         replace_docs_section(args.root, BEGIN, END, "Durability", section)
