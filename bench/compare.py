@@ -80,6 +80,20 @@ def cpu_seconds(pids):
     return total / clock_ticks()
 
 
+def steal_seconds(cpus):
+    """CPU time the hypervisor gave to others while these CPUs (e.g. "0" or
+    "0,1") had work: the steal column of /proc/stat. On a virtual machine a
+    latency figure means little when this was high."""
+    wanted = {f"cpu{c}" for c in cpus.split(",")}
+    total = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[0] in wanted:
+                total += int(fields[8])
+    return total / clock_ticks()
+
+
 def pss_bytes(pids):
     total = 0
     for p in pids:

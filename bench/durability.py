@@ -30,7 +30,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import SERVER_CPU, CLIENT_CPU, cpu_seconds, free_port, regload, replace_docs_section  # noqa: E402
+from compare import (SERVER_CPU, CLIENT_CPU, cpu_seconds, free_port, regload, replace_docs_section,  # noqa: E402
+                     steal_seconds)
 
 LOCUSD_FLAGS = []  # --locusd-flag: added to every locusd of the throughput and rate phases
 
@@ -116,11 +117,13 @@ def one_shard(build, mode, count, settle_seconds):
 
 def measured(d, build, regload_args, counters, cpus=CLIENT_CPU):
     """One regload run against `d`: its result, locusd's CPU µs per answered
-    REGISTER, and how much each of `counters` grew."""
-    cpu0 = cpu_seconds([d.proc.pid])
+    REGISTER, and how much each of `counters` grew. r["steal"]: the share of
+    the run's time the hypervisor took from locusd's CPUs."""
+    cpu0, steal0, wall0 = cpu_seconds([d.proc.pid]), steal_seconds(d.cpus), time.monotonic()
     before = {name: d.total(name) for name in counters}
     r, _ = regload(build, d.port, regload_args, timeout=300, cpus=cpus)
     cpu = cpu_seconds([d.proc.pid]) - cpu0
+    r["steal"] = (steal_seconds(d.cpus) - steal0) / max(time.monotonic() - wall0, 1e-9) / len(d.cpus.split(","))
     return r, cpu / max(r["ok"], 1) * 1e6, {name: d.total(name) - before[name] for name in counters}
 
 
@@ -153,10 +156,10 @@ def at_rate(build, mode, rate, count):
                                                f"--aors={count}", "--expires=3600", "--drain=5",
                                                "--contact-port=5080"], ("journal_commits",))
     row = dict(ok=r["ok"], failed=r["other"] + r["timeouts"], p50=r["p50_us"], p99=r["p99_us"],
-               cpu_us=cpu_us, commits=grown["journal_commits"])
+               cpu_us=cpu_us, commits=grown["journal_commits"], steal=r["steal"])
     print(f"  {mode:>5} at {rate}/s: p50 {r['p50_us']:7.1f} us  p99 {r['p99_us']:8.1f} us  "
-          f"CPU {row['cpu_us']:6.2f} us/REGISTER  group writes {row['commits']}  failed {row['failed']}",
-          flush=True)
+          f"CPU {row['cpu_us']:6.2f} us/REGISTER  group writes {row['commits']}  failed {row['failed']}  "
+          f"steal {row['steal']:.0%}", flush=True)
     return row
 
 
@@ -338,12 +341,13 @@ def load_markdown(rows, sync_max, floor, seconds):
     lines = ["", f"At fractions of sync's maximum ({sync_max:,.0f} new registrations/s, the median "
              f"above), open loop, {seconds} s of new AORs each; "
              f"the floor's overwrite + fdatasync took {floor['overwrite']['wall_us']:.0f} µs:", "",
-             "| offered | sync p50 / p99 | off p50 / p99 | CPU per REGISTER sync / off |", "|---|---|---|---|"]
+             "| offered | sync p50 / p99 | off p50 / p99 | CPU per REGISTER sync / off | CPU time stolen "
+             "by the hypervisor, sync / off |", "|---|---|---|---|---|"]
     for r in rows:
         s, o = r["sync"], r["off"]
         lines.append(f"| {r['fraction']:.0%} = {r['rate']:,}/s | {s['p50']:,.0f} µs / {s['p99']:,.0f} µs | "
                      f"{o['p50']:,.0f} µs / {o['p99']:,.0f} µs | {s['cpu_us']:.2f} / {o['cpu_us']:.2f} µs = "
-                     f"{s['cpu_us'] / o['cpu_us']:.2f}× |")
+                     f"{s['cpu_us'] / o['cpu_us']:.2f}× | {s['steal']:.0%} / {o['steal']:.0%} |")
     return lines
 
 
