@@ -243,6 +243,8 @@ def main():
     parser.add_argument("--storm-seconds", type=float, default=10)
     parser.add_argument("--servers", default="locusd-off,locusd-sync,kamailio")
     parser.add_argument("--kamailio-children", type=int, default=1)
+    parser.add_argument("--locusd-flag", action="append", default=[],
+                        help="a flag for every locusd (repeatable), e.g. --locusd-flag=--udp_receive_buffer=67108864")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--results", default=os.path.join(tempfile.gettempdir(), "locus-overload.json"),
                         help="where the figures are kept (JSON)")
@@ -261,7 +263,8 @@ def main():
             return lambda: Server("locusd", share.wrap(
                 [os.path.join(args.build, "engine", "locusd"), "--shards=1", "--udp=127.0.0.1:@PORT@",
                  "--tcp=", f"--durability={durability}",
-                 f"--data_dir={tempfile.mkdtemp(dir=work, prefix='locus-')}", "--log_level=info"]),
+                 f"--data_dir={tempfile.mkdtemp(dir=work, prefix='locus-')}", "--log_level=info"] +
+                args.locusd_flag),
                 work, "listening on")
 
         def kamailio():

@@ -219,6 +219,10 @@ const std::vector<SettingInfo>& Settings() {
        [](const Config& c) { return Number(c.transaction_memory); }},
       {"handoff_ring_size", G::kLimits, "BYTES", "bytes of each shard-to-shard ring; full: 503",
        [](const Config& c) { return Number(c.handoff_ring_size); }},
+      {"udp_receive_buffer", G::kLimits, "BYTES",
+       "receive buffer of each UDP socket (SO_RCVBUF; the kernel counts twice this); full: the "
+       "kernel drops",
+       [](const Config& c) { return Number(c.udp_receive_buffer); }},
       {"force_rport", G::kListening, "true|false",
        "answer UDP to the source port even when the Via has no rport (NAT)",
        [](const Config& c) { return Bool(c.force_rport); }},
@@ -412,6 +416,9 @@ absl::Status ApplySetting(std::string_view name, std::string_view value, Config*
   }
   if (name == "handoff_ring_size") {
     return SetUnsigned(name, value, 1u << 17, 1u << 30, &config->handoff_ring_size);
+  }
+  if (name == "udp_receive_buffer") {
+    return SetUnsigned(name, value, 1u << 16, 1u << 30, &config->udp_receive_buffer);
   }
   if (name == "force_rport") {
     if (value == "true" || value == "1") {

@@ -56,6 +56,9 @@ struct Config {
   size_t transaction_limit = 65536;          // cached UDP responses per shard
   size_t transaction_memory = 32u << 20;     // bytes of cached responses per shard
   size_t handoff_ring_size = 4u << 20;       // bytes per shard pair and direction
+  // SO_RCVBUF of each UDP socket (the kernel accounts twice this): a burst of
+  // REGISTERs waits here instead of being dropped and retransmitted.
+  size_t udp_receive_buffer = 8u << 20;
   bool force_rport = false;  // answer UDP to the source port even without rport
   // io_uring paths, normally chosen by what the kernel supports; forcing the
   // fallbacks keeps them tested.

@@ -90,7 +90,8 @@ absl::Status Shard::Open() {
   if (cluster_ != nullptr) cluster_->Open(&ring_);
 
   if (absl::Status s = handoff_.Open(&ring_, config_.eventfd_wakeup); !s.ok()) return s;
-  if (absl::Status s = udp_.Open(&ring_, config_.udp, config_.plain_udp_receive, index_); !s.ok()) {
+  if (absl::Status s = udp_.Open(&ring_, config_.udp, static_cast<int>(config_.udp_receive_buffer),
+                                       config_.plain_udp_receive, index_); !s.ok()) {
     return s;
   }
   for (const auto& [addresses, kind] :

@@ -19,7 +19,7 @@ absl::Status Errno(std::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<int> OpenListenSocket(const Endpoint& at, int type) {
+absl::StatusOr<int> OpenListenSocket(const Endpoint& at, int type, int udp_receive_buffer) {
   const int fd = socket(at.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket");
   const int one = 1;
@@ -32,8 +32,8 @@ absl::StatusOr<int> OpenListenSocket(const Endpoint& at, int type) {
   if (type == SOCK_DGRAM) {
     // Bursts of REGISTERs must not overflow the receive queue: overflows
     // turn into retransmission storms.
-    const int size = 8 << 20;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
+    const int size = udp_receive_buffer;
+    if (size > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     }
   } else {

@@ -13,9 +13,10 @@
 namespace locus::engine {
 
 // A non-blocking socket of `type` (SOCK_DGRAM or SOCK_STREAM) bound to `at`
-// with SO_REUSEPORT, listening when it is a stream socket. UDP sockets get an
-// 8 MiB receive buffer, stream sockets TCP_NODELAY.
-absl::StatusOr<int> OpenListenSocket(const Endpoint& at, int type);
+// with SO_REUSEPORT, listening when it is a stream socket. UDP sockets get a
+// receive buffer of `udp_receive_buffer` bytes (SO_RCVBUFFORCE when allowed,
+// else SO_RCVBUF up to net.core.rmem_max), stream sockets TCP_NODELAY.
+absl::StatusOr<int> OpenListenSocket(const Endpoint& at, int type, int udp_receive_buffer = 0);
 
 // UnavailableError when another process holds `at` for `type`.
 absl::Status CheckAddressFree(const Endpoint& at, int type);

@@ -53,10 +53,10 @@ UdpTransport::~UdpTransport() {
 }
 
 absl::Status UdpTransport::Open(io_uring* ring, const std::vector<Endpoint>& addresses,
-                                bool plain_receive, int shard) {
+                                int receive_buffer, bool plain_receive, int shard) {
   ring_ = ring;
   for (const Endpoint& at : addresses) {
-    absl::StatusOr<int> fd = OpenListenSocket(at, SOCK_DGRAM);
+    absl::StatusOr<int> fd = OpenListenSocket(at, SOCK_DGRAM, receive_buffer);
     if (!fd.ok()) return fd.status();
     fds_.push_back(*fd);
   }

@@ -46,10 +46,11 @@ class UdpTransport {
   UdpTransport(const UdpTransport&) = delete;
   UdpTransport& operator=(const UdpTransport&) = delete;
 
-  // Binds a socket per address and registers the receive buffers on `ring`.
-  // `plain_receive` forces the plain recvmsg fallback. `shard` is for logs.
-  absl::Status Open(io_uring* ring, const std::vector<Endpoint>& addresses, bool plain_receive,
-                    int shard);
+  // Binds a socket per address (`receive_buffer`: its SO_RCVBUF) and
+  // registers the receive buffers on `ring`. `plain_receive` forces the plain
+  // recvmsg fallback. `shard` is for logs.
+  absl::Status Open(io_uring* ring, const std::vector<Endpoint>& addresses, int receive_buffer,
+                    bool plain_receive, int shard);
   // Arms the receives (on the shard's thread, before its loop).
   void StartReceiving();
   // Stops receiving: every receive ends; sends still go out.
