@@ -183,6 +183,18 @@ absl::StatusOr<ShardFiles> ListShardFiles(const std::string& generation_dir, int
   return files;
 }
 
+uint64_t ShardFilesBytes(const std::string& generation_dir, int shard, const ShardFiles& files) {
+  std::vector<std::string> paths;
+  if (files.snapshot != 0) paths.push_back(SnapshotPath(generation_dir, shard, files.snapshot));
+  for (uint64_t seq : files.journals) paths.push_back(JournalPath(generation_dir, shard, seq));
+  uint64_t total = 0;
+  for (const std::string& path : paths) {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_size);
+  }
+  return total;
+}
+
 absl::StatusOr<LoadStats> LoadShard(const std::string& generation_dir, int shard,
                                     const ShardFiles& files, bool repair, RecordSink sink) {
   LoadStats stats;

@@ -54,6 +54,10 @@ struct ShardFiles {
 };
 absl::StatusOr<ShardFiles> ListShardFiles(const std::string& generation_dir, int shard);
 
+// Bytes of the snapshot and journals that `files` names (the ones that can be
+// stat'ed), e.g. to size the table they will be loaded into.
+uint64_t ShardFilesBytes(const std::string& generation_dir, int shard, const ShardFiles& files);
+
 // What loading a shard found.
 struct LoadStats {
   uint64_t records = 0;

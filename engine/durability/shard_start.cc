@@ -1,11 +1,20 @@
 #include "engine/durability/shard_start.h"
 
+#include <algorithm>
+
 #include "engine/clock.h"
 #include "engine/log.h"
 #include "store/durable_files.h"
 #include "store/journal_record.h"
 
 namespace locus::engine {
+namespace {
+
+// About what a restored AOR of one binding takes in a snapshot or a journal,
+// to size the table before the files are read.
+constexpr uint64_t kFileBytesPerAor = 128;
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Journal>> StartShardJournal(const DurableStart& start, int shard,
                                                            const Config& config,
@@ -25,6 +34,11 @@ absl::StatusOr<std::unique_ptr<Journal>> StartShardJournal(const DurableStart& s
     for (const std::string& path : files->obsolete) {
       if (absl::Status s = store::RemoveFile(path); !s.ok()) return s;
     }
+    // Room for the AORs the files hold, so that the table does not grow while
+    // it is filled (with millions, growing made a restore half as fast
+    // again), at most the node's AOR budget.
+    const uint64_t held = store::ShardFilesBytes(dir, shard, *files) / kFileBytesPerAor;
+    table.Reserve(static_cast<size_t>(std::min(held, EffectiveMaxAors(config))));
     absl::StatusOr<store::LoadStats> stats = store::LoadShard(
         dir, shard, *files, /*repair=*/true,
         [&](std::string_view aor, std::vector<store::Binding>&& bindings) {

@@ -134,6 +134,21 @@ TEST(DurableFiles, ListPicksNewestSnapshotAndLaterJournals) {
   EXPECT_FALSE(ListShardFiles(d + "/missing", 0).ok());
 }
 
+TEST(DurableFiles, BytesCountTheNewestSnapshotAndTheJournalsAfterIt) {
+  TempDir dir;
+  const std::string& d = dir.path();
+  WriteFile(d + "/0-000001.snapshot", std::string(1000, 's'));  // obsolete
+  WriteFile(d + "/0-000002.snapshot", std::string(300, 's'));
+  WriteFile(d + "/0-000001.journal", std::string(70, 'j'));  // obsolete
+  WriteFile(d + "/0-000002.journal", std::string(20, 'j'));
+  WriteFile(d + "/0-000003.journal", std::string(5, 'j'));
+  WriteFile(d + "/1-000003.journal", std::string(4000, 'j'));  // another shard's
+  absl::StatusOr<ShardFiles> files = ListShardFiles(d, 0);
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(ShardFilesBytes(d, 0, *files), 325u);
+  EXPECT_EQ(ShardFilesBytes(d, 0, ShardFiles{}), 0u);
+}
+
 TEST(DurableFiles, LoadReplaysSnapshotThenJournalsInOrder) {
   TempDir dir;
   const std::string& d = dir.path();
