@@ -319,6 +319,8 @@ struct Transaction {
 };
 
 constexpr size_t kMaxMessage = 768;  // a REGISTER as regload writes it
+// Storm: phones started between two readings of the answers.
+constexpr int kStormBatch = 256;
 
 struct Stats {
   uint64_t sent = 0, ok = 0, other = 0, timeouts = 0, retransmissions = 0, challenges = 0;
@@ -1036,11 +1038,21 @@ int Generator::Run() {
     const bool sending = o_.storm() ? now < stop_sending && registered_ < o_.aors
                                     : now < stop_sending && (o_.count == 0 || started_ < o_.count);
     if (sending && o_.storm()) {
-      // Storm: every phone whose time has come, as slots allow.
-      while (!ready_.empty() && ready_.top().first <= now && !free_.empty()) {
+      // Storm: every phone whose time has come, as slots allow. Answers are
+      // read and the phones' timers run between batches, as they would for
+      // phones that do not wait for one another to send.
+      for (int started = 1; !ready_.empty() && ready_.top().first <= now && !free_.empty();
+           ++started) {
         const uint64_t phone = ready_.top().second;
         ready_.pop();
         Start(now, phone);
+        if (started % kStormBatch == 0) {
+          Flush();
+          poll(polls.data(), polls.size(), 0);
+          now = NowNs();
+          Receive(polls, now);
+          RunTimers(now);
+        }
       }
     } else if (sending) {
       if (o_.rate > 0) {
