@@ -35,8 +35,8 @@ absl::StatusOr<std::unique_ptr<Journal>> StartShardJournal(const DurableStart& s
       if (absl::Status s = store::RemoveFile(path); !s.ok()) return s;
     }
     // Room for the AORs the files hold, so that the table does not grow while
-    // it is filled (with millions, growing made a restore half as fast
-    // again), at most the node's AOR budget.
+    // it is filled (with millions of AORs, growing made a restore take about
+    // 1.5 times as long), at most the node's AOR budget.
     const uint64_t held = store::ShardFilesBytes(dir, shard, *files) / kFileBytesPerAor;
     table.Reserve(static_cast<size_t>(std::min(held, EffectiveMaxAors(config))));
     absl::StatusOr<store::LoadStats> stats = store::LoadShard(
