@@ -200,6 +200,19 @@ TEST_F(RequestHandlerTest, CancelMatchingARegisterGets200OtherwiseItGets481) {
   EXPECT_EQ(StatusLine(), "SIP/2.0 481 Call/Transaction Does Not Exist");
 }
 
+// `text`, parsed, handled as TwoShards::HandleAtOwner does; a text that does
+// not parse fails the test.
+Disposition HandleTextAtOwner(TwoShards& shards, const std::string& text, std::string* response,
+                              bool* handed_off) {
+  sip::Message message;
+  if (!sip::ParseMessage(text, {}, &message).ok()) {
+    ADD_FAILURE() << "does not parse: " << text;
+    return Disposition{};
+  }
+  RequestHandler* owner = nullptr;
+  return shards.HandleAtOwner(message, response, &owner, handed_off);
+}
+
 TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
   TwoShards shards(kNow);
   int handed = 0;
@@ -207,12 +220,9 @@ TEST(RequestHandlerShards, AnAorOwnedElsewhereIsHandedOffAndTheOwnerAnswers) {
     const std::string user = "user" + std::to_string(i);
     const std::string m =
         Register(user, "Contact: <sip:" + user + "@10.0.0.1>\r\n", 1, "z9hG4bK" + user);
-    sip::Message message;
-    ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
     std::string response;
-    RequestHandler* owner = nullptr;
     bool handed_off = false;
-    const Disposition d = shards.HandleAtOwner(message, &response, &owner, &handed_off);
+    const Disposition d = HandleTextAtOwner(shards, m, &response, &handed_off);
     handed += handed_off ? 1 : 0;
     ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
     ASSERT_TRUE(response.starts_with("SIP/2.0 200 OK")) << response;
@@ -231,12 +241,9 @@ TEST(RequestHandlerShards, ARegisterGoesToItsOwnerBeforeItIsValidatedAndTheOwner
     // The CSeq's method does not match the request's: a 400, from the owner.
     std::string m = Register(user, "Contact: <sip:" + user + "@10.0.0.1>\r\n");
     m.replace(m.find("1 REGISTER"), 10, "1 INVITE");
-    sip::Message message;
-    ASSERT_TRUE(sip::ParseMessage(m, {}, &message).ok());
     std::string response;
-    RequestHandler* owner = nullptr;
     bool handed_off = false;
-    const Disposition d = shards.HandleAtOwner(message, &response, &owner, &handed_off);
+    const Disposition d = HandleTextAtOwner(shards, m, &response, &handed_off);
     (handed_off ? handed : at_receiver) += 1;
     ASSERT_EQ(d.kind, Disposition::Kind::kRespond);
     EXPECT_TRUE(response.starts_with("SIP/2.0 400 ")) << response;
