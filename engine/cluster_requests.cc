@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+#include <random>
 #include <utility>
 
 #include "engine/clock.h"
@@ -22,6 +24,17 @@ cluster::ClusterClient::Options ClientOptions(ClusterRequests::Options options) 
   return o;
 }
 
+// 64 random bits in hex: one shard's commits, told apart from every other
+// shard's on every node.
+std::string NewCommitterId() {
+  std::random_device random;
+  const uint64_t bits = (static_cast<uint64_t>(random()) << 32) ^ random();
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (size_t i = 0; i < id.size(); ++i) id[i] = kHex[(bits >> (60 - 4 * i)) & 0xf];
+  return id;
+}
+
 }  // namespace
 
 ClusterRequests::ClusterRequests(Options options, store::BindingTable& table,
@@ -31,6 +44,7 @@ ClusterRequests::ClusterRequests(Options options, store::BindingTable& table,
       admin_(admin),
       counters_(counters),
       replica_acks_(options.replica_acks),
+      committer_id_(NewCommitterId()),
       client_(ClientOptions(std::move(options))) {}
 
 void ClusterRequests::Open(io_uring* ring) { links_ = std::make_unique<RedisLinks>(ring, client_); }
@@ -116,12 +130,13 @@ void ClusterRequests::SendCas(uint32_t flight, uint32_t waiting, uint64_t expect
   f.committing = true;
   f.invalidations = 0;
   ++committing_;
+  const int decisions = waiting_[waiting]->decisions;
+  const uint32_t turn_ms =
+      decisions >= kFirstDecisionAskingTurn && decisions < kMaxDecisions ? kTurnMs : 0;
   const store::AorRecord* record = table_.Find(f.aor);
-  if (record != nullptr) {
-    f.cas.Assign(f.aor, expected_version, std::span(record->bindings().data(), record->bindings().size()));
-  } else {
-    f.cas.Assign(f.aor, expected_version, {});
-  }
+  std::span<const store::Binding> bindings;
+  if (record != nullptr) bindings = std::span(record->bindings().data(), record->bindings().size());
+  f.cas.Assign(f.aor, expected_version, bindings, committer_id_, turn_ms);
   if (!client_.Submit(f.cas.key(), f.cas.args(), flight, now_ms, /*write=*/true)) {
     results_[flight].outcome = Outcome::kFailed;
     results_[flight].failure = client_.last_error().empty() ? "Redis not reachable" : client_.last_error();
@@ -201,15 +216,15 @@ void ClusterRequests::OnResult(uint64_t tag, const redisReply* reply, std::strin
       r.outcome = Outcome::kFailed;
       r.failure.assign(failure);
     } else {
-      absl::StatusOr<bool> committed = cluster::DecodeCas(*reply, f.aor, &r.stored);
-      if (!committed.ok()) {
+      absl::StatusOr<cluster::CasOutcome> cas = cluster::DecodeCas(*reply, f.aor, &r.stored, &r.turn_left_ms);
+      if (!cas.ok()) {
         r.outcome = Outcome::kFailed;
-        r.failure = std::string(committed.status().message());
-      } else if (*committed) {
+        r.failure = std::string(cas.status().message());
+      } else if (*cas == cluster::CasOutcome::kCommitted) {
         r.outcome = Outcome::kCommitted;
         r.version = r.stored.version;
       } else {
-        r.outcome = Outcome::kConflict;
+        r.outcome = *cas == cluster::CasOutcome::kConflict ? Outcome::kConflict : Outcome::kTurnHeld;
       }
     }
   } else {
@@ -247,6 +262,8 @@ void ClusterRequests::Adopt(uint32_t flight, cluster::StoredAor& stored, bool cu
 void ClusterRequests::Turn(uint64_t now_ms, Deliver deliver, Rerun rerun) {
   if (links_ == nullptr) return;
   TakeInvalidations();
+  // Before the links' sends: the decisions taken here go out this turn.
+  EndTurnWaits(now_ms, rerun);
   links_->Turn(now_ms, on_end_);
   ProcessReady(now_ms, deliver, rerun);
 }
@@ -310,6 +327,7 @@ void ClusterRequests::ProcessReady(uint64_t now_ms, Deliver deliver, Rerun rerun
         break;  // the waiting requests answer from the cache as it is
       case Outcome::kCommitted:
       case Outcome::kConflict:
+      case Outcome::kTurnHeld:
       case Outcome::kFailed:
         EndCommit(flight, deliver, rerun);
         break;
@@ -327,6 +345,16 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
   cluster::AorFlights::Flight& f = flights_.at(flight);
   FlightResult& r = results_[flight];
   const uint32_t id = committers_[flight];
+  if (r.outcome == Outcome::kTurnHeld && waiting_[id]->decisions < kMaxDecisions) {
+    // Still committing: waits for the holder's commit to be announced, or
+    // for the turn's end (never longer than a turn lasts).
+    counters_.cluster_turn_waits.Add();
+    Adopt(flight, r.stored, true);
+    f.invalidations = 0;
+    f.turn_due_ms = now_ms_ + std::clamp<uint32_t>(r.turn_left_ms, 1, kTurnMs);
+    turn_waits_.push_back(flight);
+    return;
+  }
   committers_[flight] = kNoWaiting;
   Waiting& w = *waiting_[id];
   f.committing = false;
@@ -349,7 +377,8 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
       }
       break;
     }
-    case Outcome::kConflict: {
+    case Outcome::kConflict:
+    case Outcome::kTurnHeld: {
       counters_.cluster_conflicts.Add();
       Adopt(flight, r.stored, true);
       if (w.decisions < kMaxDecisions) {
@@ -390,6 +419,42 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
       break;
   }
   FreeWaiting(id);
+}
+
+void ClusterRequests::EndTurnWaits(uint64_t now_ms, Rerun rerun) {
+  now_ms_ = now_ms;
+  now_s_ = static_cast<uint32_t>(table_.now());
+  for (size_t i = 0; i < turn_waits_.size();) {
+    const uint32_t flight = turn_waits_[i];
+    cluster::AorFlights::Flight& f = flights_.at(flight);
+    if (f.invalidations == 0 && now_ms < f.turn_due_ms) {
+      ++i;
+      continue;
+    }
+    turn_waits_[i] = turn_waits_.back();
+    turn_waits_.pop_back();
+    f.turn_due_ms = 0;
+    const uint32_t id = committers_[flight];
+    committers_[flight] = kNoWaiting;
+    f.committing = false;
+    --committing_;
+    Waiting& w = *waiting_[id];
+    Inbound inbound = w.inbound;
+    inbound.redecide = true;
+    inbound.state_read = true;
+    RunAgain(w, inbound, w.decisions, rerun);
+    FreeWaiting(id);
+    Release(flight, /*read_failed=*/false, rerun);
+  }
+}
+
+std::optional<uint64_t> ClusterRequests::NextDueMs() const {
+  std::optional<uint64_t> due;
+  for (const uint32_t flight : turn_waits_) {
+    const uint64_t at = flights_.at(flight).turn_due_ms;
+    if (!due || at < *due) due = at;
+  }
+  return due;
 }
 
 void ClusterRequests::Release(uint32_t flight, bool read_failed, Rerun rerun) {

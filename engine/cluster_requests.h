@@ -8,7 +8,14 @@
 //      committed   -> the 200 leaves (after WAIT, with cluster_ack replicas);
 //      conflict    -> another node changed the AOR: its state, which came
 //                     with the answer, replaces the cached one, and steps
-//                     6-8 run again on it (at most kMaxDecisions times);
+//                     6-8 run again on it (at most kMaxDecisions times;
+//                     from the second decision on, a conflict also takes
+//                     the AOR's next turn, cluster/aor_store.h, so that a
+//                     node cannot lose every race to another);
+//      turn held   -> another node holds the AOR's turn: the request waits
+//                     until that node's commit is announced (an
+//                     invalidation) or the turn ends, then is decided again
+//                     (counted as a decision);
 //      failure     -> the AOR leaves the cache (it is read again next time)
 //                     and the request is answered 500 with Retry-After.
 //  - A request parked by the handler (Disposition::kPark) waits for its
@@ -29,6 +36,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,7 +65,12 @@ class ClusterRequests {
 
   // A REGISTER is decided at most this many times (the first decision and
   // those after each conflict), then answered 500.
-  static constexpr int kMaxDecisions = 4;
+  static constexpr int kMaxDecisions = 8;
+  // A decision from this one on asks, with its compare-and-set, for the
+  // AOR's next turn should it conflict; the turn lasts at most kTurnMs
+  // (a holder that died blocks the AOR's other writers no longer).
+  static constexpr int kFirstDecisionAskingTurn = 2;
+  static constexpr uint32_t kTurnMs = 20;
   // Requests waiting for their AOR, per shard, and their bytes.
   static constexpr size_t kMaxWaiting = 8192;
   static constexpr size_t kMaxWaitingBytes = 32u << 20;
@@ -107,6 +120,9 @@ class ClusterRequests {
   // Stopping: nothing waits for Redis any more (requests in flight were
   // answered); every link closes.
   bool Idle() const { return committing_ == 0; }
+  // When a request waiting for another node's turn is due to be decided
+  // again (the loop sleeps no longer), if one waits.
+  std::optional<uint64_t> NextDueMs() const;
   void CloseAll(uint64_t now_ms);
   bool Closed() const { return links_ == nullptr || links_->in_flight() == 0; }
 
@@ -128,10 +144,11 @@ class ClusterRequests {
     bool admin = false;
     AdminHeader header{};
   };
-  enum class Outcome : uint8_t { kNone, kCommitted, kConflict, kFailed, kRead, kReadFailed };
+  enum class Outcome : uint8_t { kNone, kCommitted, kConflict, kTurnHeld, kFailed, kRead, kReadFailed };
   struct FlightResult {
     Outcome outcome = Outcome::kNone;
     uint64_t version = 0;
+    uint32_t turn_left_ms = 0;
     cluster::StoredAor stored;
     std::string failure;
   };
@@ -144,6 +161,9 @@ class ClusterRequests {
   // Replaces the cached state of the flight's AOR with `stored`.
   void Adopt(uint32_t flight, cluster::StoredAor& stored, bool current);
   void EndCommit(uint32_t flight, Deliver deliver, Rerun rerun);
+  // Decides again the requests waiting for a turn that are due (or whose
+  // AOR changed meanwhile).
+  void EndTurnWaits(uint64_t now_ms, Rerun rerun);
   // Answers an admin lookup, or applies and commits an admin remove.
   void RunAdmin(const AdminHeader& header, std::string_view payload, int decisions, uint64_t now_ms);
   // Sends the compare-and-set of the flight's AOR as cached now.
@@ -169,10 +189,13 @@ class ClusterRequests {
   ShardAdmin& admin_;
   ShardCounters& counters_;
   const int replica_acks_;
+  // This shard's id as a committer (random, per process and shard).
+  const std::string committer_id_;
   cluster::ClusterClient client_;
   std::unique_ptr<RedisLinks> links_;
   cluster::AorFlights flights_;
   std::vector<FlightResult> results_;    // by flight id
+  std::vector<uint32_t> turn_waits_;     // flights waiting for another's turn
   std::vector<uint32_t> committers_;     // by flight id: the committing request
   std::vector<uint32_t> ready_;          // flights with an outcome to act on
   std::vector<std::unique_ptr<Waiting>> waiting_;

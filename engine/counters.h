@@ -77,11 +77,12 @@ struct alignas(64) ShardCounters {
   Counter journal_commits, journal_bytes, journal_failures, journal_undone, snapshots,
       snapshot_failures;
   // Cluster mode (docs/cluster.md): REGISTERs committed to Redis, decided
-  // again after another node's change, failed (500) or refused for want of
-  // room to wait (503); AOR states read; invalidations received; requests
-  // about an AOR not cached whose read failed (500).
-  Counter cluster_commits, cluster_conflicts, cluster_failures, cluster_waiting_refused,
-      cluster_reads, cluster_invalidations, cluster_unanswerable;
+  // again after another node's change, waited for another node's turn,
+  // failed (500) or refused for want of room to wait (503); AOR states
+  // read; invalidations received; requests about an AOR not cached whose
+  // read failed (500).
+  Counter cluster_commits, cluster_conflicts, cluster_turn_waits, cluster_failures,
+      cluster_waiting_refused, cluster_reads, cluster_invalidations, cluster_unanswerable;
   // Message capture: HEP packets sent to the capture server and those
   // refused or too large; trace copies dropped by the rate bound or a full
   // ring (engine/trace/).

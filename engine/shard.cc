@@ -182,6 +182,12 @@ void Shard::Run() {
     if (const std::optional<uint64_t> next = handler_.NextTimerMs()) {
       sleep_ms = std::clamp<uint64_t>(*next > now_ms_ ? *next - now_ms_ : 1, 1, 100);
     }
+    if (cluster_ != nullptr) {
+      // A request waiting for another node's turn at its AOR.
+      if (const std::optional<uint64_t> due = cluster_->NextDueMs()) {
+        sleep_ms = std::clamp<uint64_t>(*due > now_ms_ ? *due - now_ms_ : 1, 1, sleep_ms);
+      }
+    }
     uint64_t sleep_ns = sleep_ms * 1000 * 1000;
     if (journal_ != nullptr) {
       // A sync group waiting out its commit window.

@@ -716,6 +716,7 @@ std::string AdminServer::ClusterStatsJson(const ShardCounters& c) const {
              "\",\"masters\":", c.cluster_masters.Get(), ",\"slots_reachable\":", c.cluster_slots_reachable.Get(),
              ",\"waiting\":", c.cluster_waiting.Get(), ",\"commits_in_flight\":", c.cluster_commits_in_flight.Get(),
              ",\"commits\":", c.cluster_commits.Get(), ",\"conflicts\":", c.cluster_conflicts.Get(),
+             ",\"turn_waits\":", c.cluster_turn_waits.Get(),
              ",\"failures\":", c.cluster_failures.Get(), ",\"reads\":", c.cluster_reads.Get(),
              ",\"invalidations\":", c.cluster_invalidations.Get(), "}");
 }

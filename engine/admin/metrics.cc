@@ -120,6 +120,7 @@ MetricValues CounterValues(const ShardCounters& c) {
       {"snapshot_failures", c.snapshot_failures.Get()},
       {"cluster_commits", c.cluster_commits.Get()},
       {"cluster_conflicts", c.cluster_conflicts.Get()},
+      {"cluster_turn_waits", c.cluster_turn_waits.Get()},
       {"cluster_failures", c.cluster_failures.Get()},
       {"cluster_waiting_refused", c.cluster_waiting_refused.Get()},
       {"cluster_reads", c.cluster_reads.Get()},

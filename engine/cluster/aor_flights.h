@@ -32,7 +32,7 @@ class AorFlights {
   struct Flight {
     std::string aor;
     bool reading = false;     // an HMGET of its state is in flight
-    bool committing = false;  // a locus_cas of a decided REGISTER is in flight
+    bool committing = false;  // a decided REGISTER's compare-and-set is in flight, or waits for a turn
     // The version of a state without live bindings that this flight read or
     // adopted: the table keeps no record for it, so the next commit's
     // expected version comes from here.
@@ -40,6 +40,9 @@ class AorFlights {
     // Invalidations of this AOR that arrived while it was committing: our
     // own commit brings one back (docs/cluster.md), more mean another writer.
     uint32_t invalidations = 0;
+    // Committing, but refused because another committer holds the AOR's
+    // turn: decided again at this time, or at the next invalidation.
+    uint64_t turn_due_ms = 0;
     // The requests waiting for this AOR (ids of the caller's), oldest first
     // from `head`.
     std::vector<uint32_t> waiting;

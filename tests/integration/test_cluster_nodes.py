@@ -70,8 +70,8 @@ from locus_harness import Locusd, LocusTestCase, UdpClient, counters  # noqa: E4
 
 DOMAIN = "example.com"      # any domain is served by default (--domains empty)
 KEY_PREFIX = "locus:aor:"   # the Redis key of an AOR: this + the canonical AOR
-CLUSTER_COUNTERS = ("cluster_commits", "cluster_conflicts", "cluster_failures",
-                    "cluster_reads", "cluster_invalidations")
+CLUSTER_COUNTERS = ("cluster_commits", "cluster_conflicts", "cluster_turn_waits",
+                    "cluster_failures", "cluster_reads", "cluster_invalidations")
 # An AOR without bindings, authentication off: 404 (docs/location-service.md;
 # 480 only for an AOR of a user the users file knows).
 NO_BINDINGS = 404
@@ -282,7 +282,7 @@ class ClusterCase(LocusTestCase):
         return resp
 
     def cluster_counters(self, node):
-        """The five cluster_* counters of the node's admin stats (totals)."""
+        """The cluster_* counters (CLUSTER_COUNTERS) of the node's admin stats (totals)."""
         with node.admin() as admin:
             c = counters(admin.stats())
         missing = [n for n in CLUSTER_COUNTERS if n not in c]
@@ -586,7 +586,8 @@ class TwoNodes(ClusterCase):
         after = [self.cluster_counters(n) for n in (self.a, self.b)]
         moved = {n: sum(x[n] - y[n] for x, y in zip(after, before)) for n in CLUSTER_COUNTERS}
         conflicts, commits = moved["cluster_conflicts"], moved["cluster_commits"]
-        log("hammer: final %r; commits %d, conflicts %d", final["A"], commits, conflicts)
+        log("hammer: final %r; commits %d, conflicts %d, waits for the other's turn %d", final["A"],
+            commits, conflicts, moved["cluster_turn_waits"])
         # Each node decides on its cached version while the other commits:
         # with 300 interleaved changes of one AOR, some compare-and-sets fail.
         self.assertGreater(conflicts, 0, "no cluster_conflicts for two nodes hammering one AOR")

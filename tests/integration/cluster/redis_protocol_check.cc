@@ -1,6 +1,6 @@
 // engine/cluster/'s protocol side against a real Redis Cluster: the slot map
 // from its CLUSTER SLOTS, our hash slot against its CLUSTER KEYSLOT, the
-// locus_cas function's compare-and-set, and -MOVED from a master that does
+// locus_cas2 function's compare-and-set and turns, and -MOVED from a master that does
 // not serve a key. Run by test_redis_cluster.py, which starts the cluster and
 // names its seeds in LOCUS_REDIS_SEEDS; the sockets here are plain blocking
 // ones (locusd drives the same pipelines on io_uring).
@@ -354,9 +354,10 @@ TEST_F(RedisCluster, CompareAndSetOfAnAor) {
   two.push_back(MakeBinding(1, later));
   two.push_back(MakeBinding(2, later + 60));
   CasCommand create(aor, 0, two);
-  absl::StatusOr<bool> outcome = DecodeCas(*node.Call(create.args()), aor, &stored);
+  uint32_t turn_left_ms = 0;
+  absl::StatusOr<CasOutcome> outcome = DecodeCas(*node.Call(create.args()), aor, &stored, &turn_left_ms);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  ASSERT_TRUE(*outcome);
+  ASSERT_EQ(*outcome, CasOutcome::kCommitted);
   const uint64_t v1 = stored.version;
   EXPECT_GT(v1, uint64_t{1600000000} * 1000000);  // the master's clock, in microseconds
 
@@ -373,32 +374,115 @@ TEST_F(RedisCluster, CompareAndSetOfAnAor) {
   std::vector<store::Binding> one;
   one.push_back(MakeBinding(3, later));
   CasCommand stale(aor, 0, one);
-  outcome = DecodeCas(*node.Call(stale.args()), aor, &stored);
+  outcome = DecodeCas(*node.Call(stale.args()), aor, &stored, &turn_left_ms);
   ASSERT_TRUE(outcome.ok());
-  EXPECT_FALSE(*outcome);
+  EXPECT_EQ(*outcome, CasOutcome::kConflict);
   EXPECT_EQ(stored.version, v1);
   EXPECT_EQ(stored.bindings.size(), 2u);
 
   // Decided again on v1: committed, a larger version.
   CasCommand again(aor, v1, one);
-  outcome = DecodeCas(*node.Call(again.args()), aor, &stored);
-  ASSERT_TRUE(outcome.ok() && *outcome);
+  outcome = DecodeCas(*node.Call(again.args()), aor, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok() && *outcome == CasOutcome::kCommitted);
   const uint64_t v2 = stored.version;
   EXPECT_GT(v2, v1);
 
   // The last binding removed: the key is gone, version 0 ...
   CasCommand remove(aor, v2, {});
-  outcome = DecodeCas(*node.Call(remove.args()), aor, &stored);
-  ASSERT_TRUE(outcome.ok() && *outcome);
+  outcome = DecodeCas(*node.Call(remove.args()), aor, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok() && *outcome == CasOutcome::kCommitted);
   ASSERT_TRUE(DecodeRead(*node.Call(read.args()), aor, &stored).ok());
   EXPECT_EQ(stored.version, 0u);
   const std::string_view exists[] = {"EXISTS", key};
   EXPECT_EQ(node.Call(exists)->integer, 0);
   // ... and a new life of the key never reuses an old version.
   CasCommand recreate(aor, 0, one);
-  outcome = DecodeCas(*node.Call(recreate.args()), aor, &stored);
-  ASSERT_TRUE(outcome.ok() && *outcome);
+  outcome = DecodeCas(*node.Call(recreate.args()), aor, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok() && *outcome == CasOutcome::kCommitted);
   EXPECT_GT(stored.version, v2);
+}
+
+// Two committers of one AOR take turns: the one that lost a race and asked
+// for the turn commits next; the other is refused, with the turn's time
+// left, until then or until the turn ends.
+TEST_F(RedisCluster, CommittersTakeTurns) {
+  const std::string aor = "sip:turn-" + std::to_string(getpid()) + "@example.com";
+  const uint32_t later = static_cast<uint32_t>(time(nullptr)) + 3600;
+  ReadCommand read(aor);
+  Node& node = MasterFor(read.key());
+  const std::string key(read.key());
+  std::vector<store::Binding> a_binding, b_binding;
+  a_binding.push_back(MakeBinding(1, later));
+  b_binding.push_back(MakeBinding(2, later + 60));
+  StoredAor stored;
+  uint32_t turn_left_ms = 0;
+  auto cas = [&](uint64_t expected, const std::vector<store::Binding>& bindings, std::string_view who,
+                 uint32_t turn_ms) {
+    CasCommand command(aor, expected, bindings, who, turn_ms);
+    absl::StatusOr<CasOutcome> outcome = DecodeCas(*node.Call(command.args()), aor, &stored, &turn_left_ms);
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    return outcome.ok() ? *outcome : CasOutcome::kConflict;
+  };
+  auto holder = [&]() {
+    const std::string_view hget[] = {"HGET", key, "t"};
+    Reply reply = node.Call(hget);
+    return reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len) : std::string();
+  };
+
+  ASSERT_EQ(cas(0, a_binding, "a", 0), CasOutcome::kCommitted);
+  const uint64_t v1 = stored.version;
+  // A conflict that asks for no turn takes none.
+  ASSERT_EQ(cas(0, b_binding, "b", 0), CasOutcome::kConflict);
+  EXPECT_EQ(holder(), "");
+  // One that asks takes it ...
+  ASSERT_EQ(cas(0, b_binding, "b", 5000), CasOutcome::kConflict);
+  EXPECT_EQ(stored.version, v1);
+  EXPECT_EQ(holder(), "b");
+  // ... so that a commit of another on the current version is refused, with
+  // the state and the turn's time left ...
+  ASSERT_EQ(cas(v1, a_binding, "a", 5000), CasOutcome::kTurnHeld);
+  EXPECT_EQ(stored.version, v1);
+  EXPECT_GT(turn_left_ms, 0u);
+  EXPECT_LE(turn_left_ms, 5001u);
+  EXPECT_EQ(holder(), "b");  // a refused committer takes no turn
+  // ... and the holder commits; that ends its turn, the key keeps its expiry.
+  ASSERT_EQ(cas(v1, b_binding, "b", 5000), CasOutcome::kCommitted);
+  const uint64_t v2 = stored.version;
+  EXPECT_GT(v2, v1);
+  EXPECT_EQ(holder(), "");
+  const std::string_view expiretime[] = {"PEXPIRETIME", key};
+  EXPECT_EQ(node.Call(expiretime)->integer, int64_t{later + 60} * 1000);
+  ASSERT_EQ(cas(v2, a_binding, "a", 0), CasOutcome::kCommitted);
+  const uint64_t v3 = stored.version;
+
+  // A turn that is not used ends by itself: the other commits once it has.
+  ASSERT_EQ(cas(v1, b_binding, "b", 150), CasOutcome::kConflict);
+  ASSERT_EQ(cas(v3, a_binding, "a", 0), CasOutcome::kTurnHeld);
+  const uint64_t refused_at = NowMs();
+  CasOutcome outcome = CasOutcome::kTurnHeld;
+  while (outcome == CasOutcome::kTurnHeld && NowMs() < refused_at + 5000) {
+    outcome = cas(v3, a_binding, "a", 0);
+  }
+  EXPECT_EQ(outcome, CasOutcome::kCommitted);
+  EXPECT_LE(NowMs(), refused_at + 1000);
+
+  // A turn taken on an AOR without bindings is a key that lives no longer
+  // than the turn, and reads as no bindings.
+  const std::string absent = "sip:turn-absent-" + std::to_string(getpid()) + "@example.com";
+  ReadCommand read_absent(absent);
+  Node& absent_node = MasterFor(read_absent.key());
+  CasCommand stale(absent, 7, b_binding, "b", 150);
+  ASSERT_EQ(DecodeCas(*absent_node.Call(stale.args()), absent, &stored, &turn_left_ms).value_or(CasOutcome::kCommitted),
+            CasOutcome::kConflict);
+  EXPECT_EQ(stored.version, 0u);
+  ASSERT_TRUE(DecodeRead(*absent_node.Call(read_absent.args()), absent, &stored).ok());
+  EXPECT_EQ(stored.version, 0u);
+  EXPECT_TRUE(stored.bindings.empty());
+  const std::string absent_key(read_absent.key());
+  const std::string_view pttl[] = {"PTTL", absent_key};
+  const long long ttl = absent_node.Call(pttl)->integer;
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 150);
 }
 
 TEST_F(RedisCluster, ManyCommitsPipelinedPerMaster) {

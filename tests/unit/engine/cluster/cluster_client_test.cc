@@ -82,7 +82,7 @@ class Loop {
   ClusterClient& client_;
 };
 
-constexpr std::string_view kLoaded = "$8\r\nlocus_v1\r\n";
+constexpr std::string_view kLoaded = "$8\r\nlocus_v2\r\n";
 
 ClusterClient::Options TwoSeeds() {
   ClusterClient::Options options;

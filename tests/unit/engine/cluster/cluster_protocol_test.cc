@@ -211,15 +211,19 @@ TEST(AorStore, Commands) {
   std::vector<store::Binding> bindings;
   bindings.push_back(MakeBinding(1, 2000000000));
   bindings.push_back(MakeBinding(2, 2000000100));
-  CasCommand cas("sip:alice@example.com", 42, bindings);
-  ASSERT_EQ(cas.args().size(), 7u);
-  EXPECT_EQ(cas.args()[1], "locus_cas");
+  CasCommand cas("sip:alice@example.com", 42, bindings, "0123456789abcdef", 20);
+  ASSERT_EQ(cas.args().size(), 9u);
+  EXPECT_EQ(cas.args()[1], "locus_cas2");
   EXPECT_EQ(cas.args()[3], "locus:aor:sip:alice@example.com");
   EXPECT_EQ(cas.args()[4], "42");
   EXPECT_EQ(cas.args()[6], "2000000100000");  // the last binding's expiry, ms
+  EXPECT_EQ(cas.args()[7], "0123456789abcdef");
+  EXPECT_EQ(cas.args()[8], "20");
   CasCommand remove("sip:alice@example.com", 42, {});
   EXPECT_EQ(remove.args()[5], "");
-  EXPECT_TRUE(FunctionLibrary().starts_with("#!lua name=locus_v1\n"));
+  EXPECT_EQ(remove.args()[8], "0");  // no turn asked for
+  EXPECT_TRUE(FunctionLibrary().starts_with("#!lua name=locus_v2\n"));
+  EXPECT_NE(FunctionLibrary().find("register_function('locus_cas2'"), std::string_view::npos);
 }
 
 TEST(AorStore, DecodesStatesAndRefusesOthers) {
@@ -247,24 +251,39 @@ TEST(AorStore, DecodesStatesAndRefusesOthers) {
   EXPECT_FALSE(DecodeRead(*ReplyOf("*2\r\n" + Bulk("x5") + Bulk(record)), "sip:alice@example.com", &stored).ok());
   EXPECT_FALSE(DecodeRead(*ReplyOf("*2\r\n" + Bulk("5") + "$-1\r\n"), "sip:alice@example.com", &stored).ok());
   EXPECT_FALSE(DecodeRead(*ReplyOf(":5\r\n"), "sip:alice@example.com", &stored).ok());
-  // CAS: committed, conflict with a state, conflict with none, an error.
-  absl::StatusOr<bool> committed = DecodeCas(*ReplyOf(":1733550000123457\r\n"), "sip:alice@example.com", &stored);
-  ASSERT_TRUE(committed.ok());
-  EXPECT_TRUE(*committed);
+  // CAS: committed, conflict with a state, conflict with none, another's
+  // turn, errors.
+  const std::string_view alice = "sip:alice@example.com";
+  uint32_t turn_left_ms = 99;
+  absl::StatusOr<CasOutcome> outcome = DecodeCas(*ReplyOf(":1733550000123457\r\n"), alice, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(*outcome, CasOutcome::kCommitted);
   EXPECT_EQ(stored.version, 1733550000123457u);
-  absl::StatusOr<bool> conflict =
-      DecodeCas(*ReplyOf("*2\r\n" + Bulk("9") + Bulk(record)), "sip:alice@example.com", &stored);
-  ASSERT_TRUE(conflict.ok());
-  EXPECT_FALSE(*conflict);
+  EXPECT_EQ(turn_left_ms, 0u);
+  outcome = DecodeCas(*ReplyOf("*2\r\n" + Bulk("9") + Bulk(record)), alice, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(*outcome, CasOutcome::kConflict);
   EXPECT_EQ(stored.version, 9u);
   EXPECT_EQ(stored.bindings.size(), 1u);
-  conflict = DecodeCas(*ReplyOf("*2\r\n" + Bulk("0") + "$-1\r\n"), "sip:alice@example.com", &stored);
-  ASSERT_TRUE(conflict.ok());
-  EXPECT_FALSE(*conflict);
+  outcome = DecodeCas(*ReplyOf("*2\r\n" + Bulk("0") + "$-1\r\n"), alice, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(*outcome, CasOutcome::kConflict);
   EXPECT_EQ(stored.version, 0u);
   EXPECT_TRUE(stored.bindings.empty());
-  EXPECT_FALSE(DecodeCas(*ReplyOf("-ERR boom\r\n"), "sip:alice@example.com", &stored).ok());
-  EXPECT_FALSE(DecodeCas(*ReplyOf("+OK\r\n"), "sip:alice@example.com", &stored).ok());
+  outcome = DecodeCas(*ReplyOf("*3\r\n" + Bulk("9") + Bulk(record) + ":17\r\n"), alice, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(*outcome, CasOutcome::kTurnHeld);
+  EXPECT_EQ(turn_left_ms, 17u);
+  EXPECT_EQ(stored.version, 9u);
+  outcome = DecodeCas(*ReplyOf("*3\r\n" + Bulk("0") + "$-1\r\n:5\r\n"), alice, &stored, &turn_left_ms);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(*outcome, CasOutcome::kTurnHeld);
+  EXPECT_EQ(stored.version, 0u);
+  EXPECT_FALSE(DecodeCas(*ReplyOf("*3\r\n" + Bulk("9") + Bulk(record) + ":-1\r\n"), alice, &stored, &turn_left_ms).ok());
+  EXPECT_FALSE(DecodeCas(*ReplyOf("*3\r\n" + Bulk("9") + Bulk(record) + Bulk("5")), alice, &stored, &turn_left_ms).ok());
+  EXPECT_FALSE(DecodeCas(*ReplyOf("*1\r\n" + Bulk("9")), alice, &stored, &turn_left_ms).ok());
+  EXPECT_FALSE(DecodeCas(*ReplyOf("-ERR boom\r\n"), alice, &stored, &turn_left_ms).ok());
+  EXPECT_FALSE(DecodeCas(*ReplyOf("+OK\r\n"), alice, &stored, &turn_left_ms).ok());
 }
 
 }  // namespace
