@@ -36,6 +36,8 @@ struct alignas(64) ShardCounters {
   Counter parse_errors;       // unparseable messages, or without a usable Via
   Counter responses_ignored;  // SIP responses received (a registrar sends none)
   Counter retransmissions;    // requests answered from the transaction cache
+  // ... of which not answered again: they arrived before their response left
+  Counter retransmissions_before_answer;
   Counter overflows;          // hand-offs refused because a ring was full (503)
   Counter send_errors;        // responses that could not be sent
   Counter udp_packets_in, udp_bytes_in, udp_packets_out, udp_bytes_out;

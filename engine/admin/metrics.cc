@@ -69,6 +69,7 @@ MetricValues CounterValues(const ShardCounters& c) {
       {"parse_errors", c.parse_errors.Get()},
       {"responses_ignored", c.responses_ignored.Get()},
       {"retransmissions_absorbed", c.retransmissions.Get()},
+      {"retransmissions_before_answer", c.retransmissions_before_answer.Get()},
       {"queue_overflows", c.overflows.Get()},
       {"send_errors", c.send_errors.Get()},
       {"udp_packets_in", c.udp_packets_in.Get()},

@@ -393,8 +393,9 @@ Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound
       counters_.retransmissions.Add();
       return Dropped();
     }
-    if (auto hit = transactions_.Find(key_, now_ms_)) {
-      return Retransmitted(*hit, inbound, reply, response);
+    uint64_t expires_ms = 0;
+    if (auto hit = transactions_.Find(key_, now_ms_, &expires_ms)) {
+      return Retransmitted(*hit, expires_ms - kTimerJMs, inbound, reply, response);
     }
   }
   if (Disposition wait = MustWait(aor.view(), inbound); wait.kind == Disposition::Kind::kPark) {
@@ -472,11 +473,12 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
   if (invite) {
     std::string_view sent;
     if (invites_.Find(key_, &sent)) {
-      return Retransmitted(sent, inbound, reply, response);
+      return Retransmitted(sent, /*answered_ms=*/0, inbound, reply, response);
     }
   } else if (udp) {
-    if (auto hit = transactions_.Find(key_, now_ms_)) {
-      return Retransmitted(*hit, inbound, reply, response);
+    uint64_t expires_ms = 0;
+    if (auto hit = transactions_.Find(key_, now_ms_, &expires_ms)) {
+      return Retransmitted(*hit, expires_ms - kTimerJMs, inbound, reply, response);
     }
   }
   if (flights_ != nullptr && target_.kind != LookupTarget::Kind::kUnknownGruu) {
@@ -541,9 +543,19 @@ Disposition RequestHandler::AnswerCancel(bool matched, const sip::Message& messa
   return Respond(inbound, reply, status);
 }
 
-Disposition RequestHandler::Retransmitted(std::string_view cached, const Inbound& inbound,
-                                          const ReplyTo& reply, std::string* response) {
+Disposition RequestHandler::Retransmitted(std::string_view cached, uint64_t answered_ms,
+                                          const Inbound& inbound, const ReplyTo& reply,
+                                          std::string* response) {
   counters_.retransmissions.Add();
+  // Section 17.2.2 sends the final response again for each retransmission,
+  // which says the response was lost. A copy that reached our socket before
+  // the response left (it waited in the queue behind its original) says
+  // nothing of the kind: the response already sent answers it too. Only
+  // the kernel's receive time tells; without one, the response goes again.
+  if (inbound.received_ns != 0 && inbound.received_ns / 1000000 < answered_ms) {
+    counters_.retransmissions_before_answer.Add();
+    return Dropped();
+  }
   response->assign(cached);
   return Respond(inbound, reply, 0);
 }

@@ -200,8 +200,11 @@ class RequestHandler {
   Disposition StoreUnreachable(const sip::Message& message, const Inbound& inbound,
                                std::string* response);
   // A retransmitted request: the final response it had, again.
-  Disposition Retransmitted(std::string_view cached, const Inbound& inbound, const ReplyTo& reply,
-                            std::string* response);
+  // A retransmission of an answered request: the cached response again,
+  // unless the copy arrived before that response left at `answered_ms`
+  // (0: unknown, always sent again).
+  Disposition Retransmitted(std::string_view cached, uint64_t answered_ms, const Inbound& inbound,
+                            const ReplyTo& reply, std::string* response);
   // Section 9.2: 200 for a CANCEL that matched a transaction, else 481.
   Disposition AnswerCancel(bool matched, const sip::Message& message, const Inbound& inbound,
                            const ReplyTo& reply, std::string* response);

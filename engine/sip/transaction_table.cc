@@ -9,12 +9,13 @@ TransactionTable::TransactionTable(size_t max_entries, size_t max_bytes)
       arena_(new char[max_bytes]),
       arena_size_(max_bytes) {}
 
-std::optional<std::string_view> TransactionTable::Find(std::string_view key,
-                                                       uint64_t now_ms) const {
+std::optional<std::string_view> TransactionTable::Find(std::string_view key, uint64_t now_ms,
+                                                       uint64_t* expires_ms) const {
   auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   const Entry& e = entries_[it->second % entries_.size()];
   if (e.expires_ms <= now_ms) return std::nullopt;
+  if (expires_ms != nullptr) *expires_ms = e.expires_ms;
   return std::string_view(arena_.get() + e.offset + e.key_size, e.response_size);
 }
 

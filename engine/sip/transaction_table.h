@@ -36,8 +36,10 @@ class TransactionTable {
   TransactionTable& operator=(const TransactionTable&) = delete;
 
   // The cached response for `key`, unless absent or expired at `now_ms`. The
-  // view stays valid until the next Insert or Expire.
-  std::optional<std::string_view> Find(std::string_view key, uint64_t now_ms) const;
+  // view stays valid until the next Insert or Expire. `expires_ms`, when
+  // given, receives the entry's expiry.
+  std::optional<std::string_view> Find(std::string_view key, uint64_t now_ms,
+                                       uint64_t* expires_ms = nullptr) const;
 
   // Caches `response` for `key` until `expires_ms`. Expiry times must not
   // decrease from one insert to the next. An entry larger than a quarter of

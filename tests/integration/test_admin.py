@@ -42,7 +42,7 @@ POLICY = ["--shards=2", "--min_expires=60", "--default_expires=3600", "--max_exp
 
 # The counters and gauges docs/admin.md lists, in its order.
 DOC_COUNTERS = """requests_received handed_off handoffs_received responses_sent parse_errors
-responses_ignored retransmissions_absorbed queue_overflows send_errors udp_packets_in
+responses_ignored retransmissions_absorbed retransmissions_before_answer queue_overflows send_errors udp_packets_in
 udp_bytes_in udp_packets_out udp_bytes_out tcp_bytes_in tcp_bytes_out tcp_accepted tcp_closed
 tcp_refused tcp_request_timeouts tls_handshakes tls_handshake_failures tls_handshake_timeouts tls_refused ws_upgrades
 ws_upgrade_failures requests_register requests_options requests_cancel requests_ack requests_invite

@@ -143,6 +143,32 @@ TEST_F(RequestHandlerTest, WildcardWithOtherContactsIs400) {
   EXPECT_TRUE(Has("Wildcard")) << StatusLine();
 }
 
+// A copy that arrived before its original was answered (it waited in the
+// socket's queue) gets no second response; one that arrived after does.
+TEST_F(RequestHandlerTest, ARetransmissionThatArrivedBeforeTheAnswerIsNotAnsweredAgain) {
+  const std::string first = Register("ivo", "Contact: <sip:ivo@10.0.0.1>\r\n", 1, "z9hG4bKq1");
+  handler_.SetTime(kNow, 5000);  // answered at 5,000 ms
+  ASSERT_EQ(Send(first).kind, Disposition::Kind::kRespond);
+  const std::string original = response_;
+  handler_.SetTime(kNow, 5300);
+  inbound_.received_ns = uint64_t{4900} * 1000000;  // queued behind the original
+  response_.clear();
+  EXPECT_EQ(Send(first).kind, Disposition::Kind::kDrop);
+  EXPECT_TRUE(response_.empty());
+  EXPECT_EQ(counters_.retransmissions.Get(), 1u);
+  EXPECT_EQ(counters_.retransmissions_before_answer.Get(), 1u);
+  inbound_.received_ns = uint64_t{5200} * 1000000;  // sent after the answer was lost
+  EXPECT_EQ(Send(first).kind, Disposition::Kind::kRespond);
+  EXPECT_EQ(response_, original);
+  inbound_.received_ns = 0;  // no receive time: answered again
+  response_.clear();
+  EXPECT_EQ(Send(first).kind, Disposition::Kind::kRespond);
+  EXPECT_EQ(response_, original);
+  EXPECT_EQ(counters_.retransmissions.Get(), 3u);
+  EXPECT_EQ(counters_.retransmissions_before_answer.Get(), 1u);
+  EXPECT_EQ(table_.binding_count(), 1u);
+}
+
 TEST_F(RequestHandlerTest, RetransmissionGetsTheSameBytesAndIsNotReapplied) {
   const std::string first = Register("ivy", "Contact: <sip:ivy@10.0.0.1>\r\n", 1, "z9hG4bKr1");
   Send(first);
