@@ -355,10 +355,8 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
     turn_waits_.push_back(flight);
     return;
   }
-  committers_[flight] = kNoWaiting;
+  EndCommitting(flight);
   Waiting& w = *waiting_[id];
-  f.committing = false;
-  --committing_;
   switch (r.outcome) {
     case Outcome::kCommitted: {
       counters_.cluster_commits.Add();
@@ -382,11 +380,7 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
       counters_.cluster_conflicts.Add();
       Adopt(flight, r.stored, true);
       if (w.decisions < kMaxDecisions) {
-        // Decided again, on the state Redis holds (a REGISTER: steps 6-8).
-        Inbound inbound = w.inbound;
-        inbound.redecide = true;
-        inbound.state_read = true;
-        RunAgain(w, inbound, w.decisions, rerun);
+        DecideAgain(w, rerun);  // on the state Redis holds
         break;
       }
       if (w.admin) {
@@ -421,6 +415,22 @@ void ClusterRequests::EndCommit(uint32_t flight, Deliver deliver, Rerun rerun) {
   FreeWaiting(id);
 }
 
+uint32_t ClusterRequests::EndCommitting(uint32_t flight) {
+  const uint32_t id = committers_[flight];
+  committers_[flight] = kNoWaiting;
+  flights_.at(flight).committing = false;
+  --committing_;
+  return id;
+}
+
+void ClusterRequests::DecideAgain(Waiting& w, Rerun rerun) {
+  // A REGISTER: steps 6-8 again, on the AOR's cached state.
+  Inbound inbound = w.inbound;
+  inbound.redecide = true;
+  inbound.state_read = true;
+  RunAgain(w, inbound, w.decisions, rerun);
+}
+
 void ClusterRequests::EndTurnWaits(uint64_t now_ms, Rerun rerun) {
   now_ms_ = now_ms;
   now_s_ = static_cast<uint32_t>(table_.now());
@@ -434,15 +444,8 @@ void ClusterRequests::EndTurnWaits(uint64_t now_ms, Rerun rerun) {
     turn_waits_[i] = turn_waits_.back();
     turn_waits_.pop_back();
     f.turn_due_ms = 0;
-    const uint32_t id = committers_[flight];
-    committers_[flight] = kNoWaiting;
-    f.committing = false;
-    --committing_;
-    Waiting& w = *waiting_[id];
-    Inbound inbound = w.inbound;
-    inbound.redecide = true;
-    inbound.state_read = true;
-    RunAgain(w, inbound, w.decisions, rerun);
+    const uint32_t id = EndCommitting(flight);
+    DecideAgain(*waiting_[id], rerun);
     FreeWaiting(id);
     Release(flight, /*read_failed=*/false, rerun);
   }

@@ -161,6 +161,11 @@ class ClusterRequests {
   // Replaces the cached state of the flight's AOR with `stored`.
   void Adopt(uint32_t flight, cluster::StoredAor& stored, bool current);
   void EndCommit(uint32_t flight, Deliver deliver, Rerun rerun);
+  // The flight's commit is over (answered, or to be decided again): the id
+  // of its request, which the caller frees.
+  uint32_t EndCommitting(uint32_t flight);
+  // A committing request decided again (after a conflict or a turn's wait).
+  void DecideAgain(Waiting& w, Rerun rerun);
   // Decides again the requests waiting for a turn that are due (or whose
   // AOR changed meanwhile).
   void EndTurnWaits(uint64_t now_ms, Rerun rerun);

@@ -178,16 +178,14 @@ void Shard::Run() {
     }
     // Sleep until the next timer (at most 100 ms, so a stop is seen soon).
     // With a hand-off backlog left, only submit and look for completions.
-    uint64_t sleep_ms = 100;
-    if (const std::optional<uint64_t> next = handler_.NextTimerMs()) {
-      sleep_ms = std::clamp<uint64_t>(*next > now_ms_ ? *next - now_ms_ : 1, 1, 100);
-    }
+    // In cluster mode, a request waiting for another node's turn at its AOR
+    // is due too.
+    std::optional<uint64_t> next = handler_.NextTimerMs();
     if (cluster_ != nullptr) {
-      // A request waiting for another node's turn at its AOR.
-      if (const std::optional<uint64_t> due = cluster_->NextDueMs()) {
-        sleep_ms = std::clamp<uint64_t>(*due > now_ms_ ? *due - now_ms_ : 1, 1, sleep_ms);
-      }
+      if (const std::optional<uint64_t> due = cluster_->NextDueMs(); due && (!next || *due < *next)) next = due;
     }
+    uint64_t sleep_ms = 100;
+    if (next) sleep_ms = std::clamp<uint64_t>(*next > now_ms_ ? *next - now_ms_ : 1, 1, 100);
     uint64_t sleep_ns = sleep_ms * 1000 * 1000;
     if (journal_ != nullptr) {
       // A sync group waiting out its commit window.

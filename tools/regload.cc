@@ -680,6 +680,17 @@ class Generator {
     }
   }
 
+  // One exchange with the server: sends what is queued, waits up to
+  // `wait_ms` for answers, reads them and runs the timers. Returns the time.
+  uint64_t Exchange(std::vector<pollfd>& polls, int wait_ms) {
+    Flush();
+    poll(polls.data(), polls.size(), wait_ms);
+    const uint64_t now = NowNs();
+    Receive(polls, now);
+    RunTimers(now);
+    return now;
+  }
+
   // Reads every socket that poll() found readable.
   void Receive(const std::vector<pollfd>& polls, uint64_t now) {
     if (o_.stream()) {
@@ -1046,13 +1057,7 @@ int Generator::Run() {
         const uint64_t phone = ready_.top().second;
         ready_.pop();
         Start(now, phone);
-        if (started % kStormBatch == 0) {
-          Flush();
-          poll(polls.data(), polls.size(), 0);
-          now = NowNs();
-          Receive(polls, now);
-          RunTimers(now);
-        }
+        if (started % kStormBatch == 0) now = Exchange(polls, 0);
       }
     } else if (sending) {
       if (o_.rate > 0) {
@@ -1073,12 +1078,8 @@ int Generator::Run() {
         break;
       }
     }
-    Flush();
     // Wait briefly for answers (1 ms at most, so the open-loop pace holds).
-    poll(polls.data(), polls.size(), outstanding_ > 0 || sending ? 1 : 0);
-    now = NowNs();
-    Receive(polls, now);
-    RunTimers(now);
+    now = Exchange(polls, outstanding_ > 0 || sending ? 1 : 0);
     Flush();
     if (now >= next_report) {
       total_.Add(interval_);

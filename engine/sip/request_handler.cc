@@ -393,9 +393,9 @@ Disposition RequestHandler::RouteByTo(const sip::Message& message, const Inbound
       counters_.retransmissions.Add();
       return Dropped();
     }
-    uint64_t expires_ms = 0;
-    if (auto hit = transactions_.Find(key_, now_ms_, &expires_ms)) {
-      return Retransmitted(*hit, expires_ms - kTimerJMs, inbound, reply, response);
+    uint64_t answered_ms = 0;
+    if (auto hit = CachedResponse(&answered_ms)) {
+      return Retransmitted(*hit, answered_ms, inbound, reply, response);
     }
   }
   if (Disposition wait = MustWait(aor.view(), inbound); wait.kind == Disposition::Kind::kPark) {
@@ -476,9 +476,9 @@ Disposition RequestHandler::HandleLookup(const sip::Message& message, const Inbo
       return Retransmitted(sent, /*answered_ms=*/0, inbound, reply, response);
     }
   } else if (udp) {
-    uint64_t expires_ms = 0;
-    if (auto hit = transactions_.Find(key_, now_ms_, &expires_ms)) {
-      return Retransmitted(*hit, expires_ms - kTimerJMs, inbound, reply, response);
+    uint64_t answered_ms = 0;
+    if (auto hit = CachedResponse(&answered_ms)) {
+      return Retransmitted(*hit, answered_ms, inbound, reply, response);
     }
   }
   if (flights_ != nullptr && target_.kind != LookupTarget::Kind::kUnknownGruu) {
@@ -541,6 +541,13 @@ Disposition RequestHandler::AnswerCancel(bool matched, const sip::Message& messa
   builder.Start(status, matched ? "OK" : "Call/Transaction Does Not Exist", message, reply);
   builder.Finish(config_.server);
   return Respond(inbound, reply, status);
+}
+
+std::optional<std::string_view> RequestHandler::CachedResponse(uint64_t* answered_ms) const {
+  uint64_t expires_ms = 0;
+  const std::optional<std::string_view> hit = transactions_.Find(key_, now_ms_, &expires_ms);
+  if (hit) *answered_ms = expires_ms - kTimerJMs;  // every response is cached as it is sent
+  return hit;
 }
 
 Disposition RequestHandler::Retransmitted(std::string_view cached, uint64_t answered_ms,

@@ -200,6 +200,8 @@ class RequestHandler {
   Disposition StoreUnreachable(const sip::Message& message, const Inbound& inbound,
                                std::string* response);
   // A retransmitted request: the final response it had, again.
+  // The cached response for key_, and when it was sent.
+  std::optional<std::string_view> CachedResponse(uint64_t* answered_ms) const;
   // A retransmission of an answered request: the cached response again,
   // unless the copy arrived before that response left at `answered_ms`
   // (0: unknown, always sent again).
