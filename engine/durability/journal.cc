@@ -1,6 +1,7 @@
 #include "engine/durability/journal.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,7 +32,10 @@ constexpr size_t kFullGroup = 8;
 // fdatasync has no metadata to commit.
 constexpr uint64_t kZeroChunkBytes = 1 << 20;
 constexpr uint64_t kZeroAheadLowWater = 256 << 10;  // extend when less is left
-alignas(4096) char zero_chunk[kZeroChunkBytes];  // never written: zeros
+alignas(kDirectBlock) char zero_chunk[kZeroChunkBytes];  // never written: zeros
+// Direct writes: a staging buffer grown past this for a large group (async
+// mode, or a backlog) is given back once the group is decided.
+constexpr size_t kStagingKeptBytes = 4 << 20;
 
 }  // namespace
 
@@ -91,11 +95,18 @@ absl::Status Journal::OpenJournalFile(uint64_t seq) {
     close(fd);
     return s;
   }
+  const bool first = fd_ < 0;
+  const bool was_direct = direct_;
   CloseJournalFile();
   fd_ = fd;
   seq_ = seq;
   file_size_ = 0;
   zeroed_end_ = 0;
+  direct_ = options_.direct_writes && EnableDirectWrites(fd);
+  if (first || direct_ != was_direct) {
+    Log(LogLevel::kInfo, "shard %d: journal written %s", options_.shard,
+        direct_ ? "directly (O_DIRECT, RWF_DSYNC)" : "through the page cache, with fdatasync");
+  }
   return absl::OkStatus();
 }
 
@@ -170,6 +181,7 @@ void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
   last_write_ms_ = now_ms;
   pending_since_ns_ = 0;
   zero_result_ = 0;
+  sync_result_ = 0;  // direct writes have no fdatasync of their own
   zeroing_to_ = 0;
   if (FaultInjected()) {
     write_result_ = -ENOSPC;
@@ -178,30 +190,64 @@ void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
     DecideGroup(now_s);
     return;
   }
-  // The write and its fdatasync are linked: the sync starts only after the
-  // whole write succeeded. When the zeroed space ahead runs low, a chunk of
-  // zeros is written after the group in the same chain (that one fdatasync
-  // then commits the file's new size too). All SQEs go in the same submission.
-  const uint64_t group_end = file_size_ + group->records.size();
-  const bool extend = group_end + kZeroAheadLowWater > zeroed_end_;
+  const char* bytes = group->records.data();
+  write_from_ = file_size_;
+  write_bytes_ = group->records.size();
+  if (direct_) {
+    if (!StageDirectWrite(*group)) {
+      write_result_ = -ENOMEM;
+      sync_result_ = -ECANCELED;
+      completions_due_ = 0;
+      DecideGroup(now_s);
+      return;
+    }
+    bytes = staging_.data();
+    write_from_ = AlignDown(file_size_);
+    write_bytes_ = AlignUp(file_size_ + group->records.size()) - write_from_;
+  }
+  // Buffered, the write and its fdatasync are linked: the sync starts only
+  // after the whole write succeeded. When the zeroed space ahead runs low, a
+  // chunk of zeros is written after the group in the same chain (the
+  // fdatasync, or the zeros' own RWF_DSYNC, then commits the file's new size
+  // too). All SQEs go in the same submission.
+  const uint64_t write_end = write_from_ + write_bytes_;
+  const bool extend = write_end + kZeroAheadLowWater > zeroed_end_;
   if (io_uring_sq_space_left(ring) < 3) io_uring_submit(ring);
   io_uring_sqe* write = io_uring_get_sqe(ring);
-  io_uring_prep_write(write, fd_, group->records.data(),
-                      static_cast<unsigned>(group->records.size()), file_size_);
-  write->flags |= IOSQE_IO_LINK;
+  io_uring_prep_write(write, fd_, bytes, static_cast<unsigned>(write_bytes_), write_from_);
+  if (direct_) write->rw_flags = RWF_DSYNC;
   io_uring_sqe_set_data64(write, user_data_base | kJournalWrite);
+  completions_due_ = 1;
+  if (extend || !direct_) write->flags |= IOSQE_IO_LINK;
   if (extend) {
-    const uint64_t from = std::max(group_end, zeroed_end_);
+    const uint64_t from = std::max(write_end, zeroed_end_);
     io_uring_sqe* zeros = io_uring_get_sqe(ring);
     io_uring_prep_write(zeros, fd_, zero_chunk, kZeroChunkBytes, from);
-    zeros->flags |= IOSQE_IO_LINK;
+    if (direct_) {
+      zeros->rw_flags = RWF_DSYNC;
+    } else {
+      zeros->flags |= IOSQE_IO_LINK;
+    }
     io_uring_sqe_set_data64(zeros, user_data_base | kJournalZeros);
     zeroing_to_ = from + kZeroChunkBytes;
+    ++completions_due_;
   }
+  if (direct_) return;
   io_uring_sqe* sync = io_uring_get_sqe(ring);
   io_uring_prep_fsync(sync, fd_, IORING_FSYNC_DATASYNC);
   io_uring_sqe_set_data64(sync, user_data_base | kJournalSync);
-  completions_due_ = extend ? 3 : 2;
+  ++completions_due_;
+}
+
+bool Journal::StageDirectWrite(const CommitBatch& group) {
+  const uint64_t tail = file_size_ - AlignDown(file_size_);
+  const uint64_t used = tail + group.records.size();
+  const uint64_t padded = AlignUp(used);
+  if (!staging_.Reserve(padded)) return false;
+  std::memcpy(staging_.data(), tail_block_, tail);
+  std::memcpy(staging_.data() + tail, group.records.data(), group.records.size());
+  std::memset(staging_.data() + used, 0, padded - used);
+  return true;
 }
 
 void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
@@ -250,10 +296,19 @@ void Journal::OnCompletion(Op op, int result, uint64_t now_ms, uint32_t now_s) {
 
 void Journal::DecideGroup(uint32_t now_s) {
   const uint64_t size = inflight()->records.size();
+  const bool written = write_result_ >= 0 && static_cast<uint64_t>(write_result_) == write_bytes_;
   const bool zeroed = zeroing_to_ == 0 || zero_result_ == static_cast<int>(kZeroChunkBytes);
-  if (write_result_ >= 0 && static_cast<uint64_t>(write_result_) == size && zeroed && sync_result_ == 0) {
+  if (written && zeroed && sync_result_ == 0) {
+    if (direct_) {
+      // The new last partial block, for the next write (staging_ holds the
+      // bytes from write_from_ on).
+      const uint64_t end = file_size_ + size;
+      std::memcpy(tail_block_, staging_.data() + (AlignDown(end) - write_from_),
+                  end - AlignDown(end));
+      if (staging_.capacity() > kStagingKeptBytes) staging_.Release();
+    }
     file_size_ += size;
-    zeroed_end_ = std::max(zeroed_end_, std::max(file_size_, zeroing_to_));
+    zeroed_end_ = std::max({zeroed_end_, write_from_ + write_bytes_, zeroing_to_});
     journal_bytes_ += size;
     counters_.journal_commits.Add();
     counters_.journal_bytes.Add(size);
@@ -265,8 +320,8 @@ void Journal::DecideGroup(uint32_t now_s) {
     GroupCommitted();
     return;
   }
-  const int error = write_result_ < 0                               ? -write_result_
-                    : static_cast<uint64_t>(write_result_) != size   ? ENOSPC
+  const int error = write_result_ < 0 ? -write_result_
+                    : !written          ? ENOSPC
                     : zero_result_ < 0                                ? -zero_result_
                     : !zeroed                                         ? ENOSPC
                                                                       : -sync_result_;

@@ -5,11 +5,15 @@
 //
 // Group writes. Once per loop turn, when no write is in flight, the pending
 // group becomes the in-flight group: one IORING_OP_WRITE after the last
-// record, linked to one IORING_OP_FSYNC (DATASYNC). The file is kept ahead of
-// its records with zeros (a 1 MiB chunk written in the same chain when less
-// than 256 KiB is left), so most group writes change no metadata and their
-// fdatasync flushes data only; a journal closed in order is cut back to its
-// records, and a zeroed tail left by a crash reads as the end of them. In
+// record. Where the file system allows it the file is opened O_DIRECT and
+// the write carries RWF_DSYNC (direct_writes.h: the last partial block is
+// written again, the group is padded with zeros to a block), so it is
+// durable when it completes; elsewhere it is a buffered write linked to one
+// IORING_OP_FSYNC (DATASYNC). The file is kept ahead of its records with
+// zeros (a 1 MiB chunk written in the same chain when less than 256 KiB is
+// left), so most group writes change no metadata and flush data only; a
+// journal closed in order is cut back to its records, and a zeroed tail left
+// by a crash reads as the end of them. In
 // sync mode a group is written as soon as the previous one is back when it
 // holds enough requests (kFullGroup) or its first change is
 // `commit_window_us` old: at low load a few requests share one fdatasync
@@ -40,6 +44,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "engine/durability/commit_batch.h"
+#include "engine/durability/direct_writes.h"
 #include "engine/durability/group_commit.h"
 #include "engine/counters.h"
 #include "engine/durability_mode.h"
@@ -61,6 +66,9 @@ struct JournalOptions {
   // Pending bytes past which changes are refused (500) until a write drains
   // them: bounds memory when the disk is slower than the requests.
   uint64_t max_pending_bytes = 64ull << 20;
+  // Direct writes (O_DIRECT + RWF_DSYNC) where the file system supports them;
+  // false: buffered writes, each followed by an fdatasync.
+  bool direct_writes = true;
   // Testing: while this file exists, every journal and snapshot write fails
   // with ENOSPC, as on a full disk. Empty: off.
   std::string fault_file;
@@ -108,12 +116,17 @@ class Journal : public GroupCommit {
   bool Idle() const;
   // A group write, a snapshot operation or a file removal is in the ring.
   bool InFlight() const;
+  // The open journal is written directly (O_DIRECT + RWF_DSYNC).
+  bool direct() const { return direct_; }
 
  private:
   struct Snapshot;
   bool FaultInjected() const;
   bool SyncGroupDue(uint64_t now_ns, bool final_flush) const;
   void StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s, uint64_t user_data_base);
+  // Direct writes: the in-flight group after the file's last partial block,
+  // padded to a block, in staging_; false when no memory could be had.
+  bool StageDirectWrite(const CommitBatch& group);
   void DecideGroup(uint32_t now_s);
   void FailGroup(int error, uint32_t now_s);
   void StartSnapshot(uint64_t now_ms);
@@ -128,9 +141,14 @@ class Journal : public GroupCommit {
   JournalOptions options_;
 
   int fd_ = -1;
+  bool direct_ = false;          // fd_ is O_DIRECT: group writes carry RWF_DSYNC
   uint64_t seq_ = 0;             // number of the open journal
   uint64_t file_size_ = 0;       // durable (decided) bytes of the open journal
   uint64_t zeroed_end_ = 0;      // the file's durable size: zeros from file_size_ on
+  // Direct writes: the bytes of the file's last, partial block (file_size_
+  // modulo kDirectBlock of them), written again before the next group.
+  char tail_block_[kDirectBlock];
+  AlignedBuffer staging_;        // the in-flight direct write
   uint64_t journal_bytes_ = 0;   // journal bytes since the last snapshot
   uint64_t snapshot_bytes_ = 0;  // size of the last snapshot
   std::vector<uint64_t> old_seqs_;  // files the next snapshot makes obsolete
@@ -144,6 +162,8 @@ class Journal : public GroupCommit {
   int zero_result_ = 0;
   int sync_result_ = 0;
   uint64_t zeroing_to_ = 0;     // of the in-flight group: the zeros' end, 0 if none
+  uint64_t write_from_ = 0;     // of the in-flight group: where its write starts
+  uint64_t write_bytes_ = 0;    // and how many bytes it writes
   int completions_due_ = 0;     // of the in-flight group
   uint64_t failed_groups_ = 0;  // in the current failure burst
   uint64_t last_write_ms_ = 0;

@@ -7,6 +7,7 @@
 #include "engine/durability/journal.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,7 +34,9 @@ struct Decided {
   bool committed;
 };
 
-class JournalTest : public ::testing::Test {
+// Every test runs twice: with direct writes (O_DIRECT + RWF_DSYNC, where the
+// file system of /tmp supports them) and with buffered writes + fdatasync.
+class JournalTest : public ::testing::TestWithParam<bool> {
  protected:
   JournalTest() : table_(kNow) {
     char tmpl[] = "/tmp/locus-journal-XXXXXX";
@@ -58,6 +61,7 @@ class JournalTest : public ::testing::Test {
     options.max_pending_bytes = max_pending_bytes;
     options.snapshot_journal_bytes = snapshot_journal_bytes;
     options.fault_file = fault_;
+    options.direct_writes = GetParam();
     journal_ = std::make_unique<Journal>(options, table_, counters_);
     ASSERT_TRUE(journal_->Open(1, {}, 0, 0).ok());
   }
@@ -151,7 +155,7 @@ class JournalTest : public ::testing::Test {
   std::map<uint64_t, int> ops_seen_;  // completions by operation
 };
 
-TEST_F(JournalTest, SyncHoldsResponsesUntilTheGroupIsDurable) {
+TEST_P(JournalTest, SyncHoldsResponsesUntilTheGroupIsDurable) {
   Make(DurabilityMode::kSync);
   EXPECT_FALSE(journal_->MustHold());
   Set("sip:a@x", "sip:a1@h");
@@ -181,7 +185,7 @@ TEST_F(JournalTest, SyncHoldsResponsesUntilTheGroupIsDurable) {
   EXPECT_EQ(Load(), (std::map<std::string, std::string>{{"sip:a@x", "sip:a1@h"}, {"sip:b@x", "sip:b1@h"}}));
 }
 
-TEST_F(JournalTest, SmallGroupWaitsOutItsCommitWindow) {
+TEST_P(JournalTest, SmallGroupWaitsOutItsCommitWindow) {
   commit_window_us_ = 50000;
   Make(DurabilityMode::kSync);
   EXPECT_FALSE(journal_->GroupDueInNs(now_ns_).has_value());  // nothing pending
@@ -207,7 +211,7 @@ TEST_F(JournalTest, SmallGroupWaitsOutItsCommitWindow) {
   EXPECT_EQ(counters_.journal_commits.Get(), 1u);  // one fdatasync for both
 }
 
-TEST_F(JournalTest, FullGroupOrShutdownDoesNotWaitForTheWindow) {
+TEST_P(JournalTest, FullGroupOrShutdownDoesNotWaitForTheWindow) {
   commit_window_us_ = 50000;
   Make(DurabilityMode::kSync);
   for (int i = 0; i < 8; ++i) {
@@ -227,7 +231,7 @@ TEST_F(JournalTest, FullGroupOrShutdownDoesNotWaitForTheWindow) {
   EXPECT_EQ(counters_.journal_commits.Get(), 2u);
 }
 
-TEST_F(JournalTest, TheFileIsZeroedAheadOfItsRecordsAndCutBackWhenClosed) {
+TEST_P(JournalTest, TheFileIsZeroedAheadOfItsRecordsAndCutBackWhenClosed) {
   Make(DurabilityMode::kSync);
   const std::string path = store::JournalPath(dir_, 0, 1);
   auto file_size = [&] {
@@ -238,14 +242,16 @@ TEST_F(JournalTest, TheFileIsZeroedAheadOfItsRecordsAndCutBackWhenClosed) {
   Set("sip:a@x", "sip:a1@h");
   Turn();
   const uint64_t first = counters_.journal_bytes.Get();
-  EXPECT_EQ(file_size(), first + (1u << 20));  // the group, then 1 MiB of zeros
+  // The group (direct: padded to a block), then 1 MiB of zeros.
+  const uint64_t written = journal_->direct() ? AlignUp(first) : first;
+  EXPECT_EQ(file_size(), written + (1u << 20));
   // The next groups land inside the zeroed part: the size stays.
   for (int i = 0; i < 50; ++i) {
     Set("sip:n" + std::to_string(i) + "@x", "sip:c@h");
     Turn();
   }
   EXPECT_GT(counters_.journal_bytes.Get(), first);
-  EXPECT_EQ(file_size(), first + (1u << 20));
+  EXPECT_EQ(file_size(), written + (1u << 20));
   EXPECT_EQ(counters_.journal_commits.Get(), 51u);
   // Read back as a crash leaves it: zeros are the end, not damage.
   EXPECT_EQ(Load().size(), 51u);
@@ -255,7 +261,7 @@ TEST_F(JournalTest, TheFileIsZeroedAheadOfItsRecordsAndCutBackWhenClosed) {
   EXPECT_EQ(Load().size(), 51u);
 }
 
-TEST_F(JournalTest, HeldBehindACommittedGroupLeaveWithoutAWrite) {
+TEST_P(JournalTest, HeldBehindACommittedGroupLeaveWithoutAWrite) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
   Hold("a");
@@ -271,7 +277,7 @@ TEST_F(JournalTest, HeldBehindACommittedGroupLeaveWithoutAWrite) {
   EXPECT_EQ(counters_.journal_commits.Get(), 1u);
 }
 
-TEST_F(JournalTest, FailedGroupIsUndoneAndAnsweredWithFailures) {
+TEST_P(JournalTest, FailedGroupIsUndoneAndAnsweredWithFailures) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
   Turn();
@@ -307,7 +313,7 @@ TEST_F(JournalTest, FailedGroupIsUndoneAndAnsweredWithFailures) {
   EXPECT_EQ(Load(), (std::map<std::string, std::string>{{"sip:a@x", "sip:a1@h"}, {"sip:b@x", "sip:b2@h"}}));
 }
 
-TEST_F(JournalTest, KernelErrorUndoesInFlightAndPendingNewestFirst) {
+TEST_P(JournalTest, KernelErrorUndoesInFlightAndPendingNewestFirst) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
   Hold("first");
@@ -318,7 +324,7 @@ TEST_F(JournalTest, KernelErrorUndoesInFlightAndPendingNewestFirst) {
   Hold("second");
   journal_->OnCompletion(Journal::kJournalWrite, 7, now_ms_, kNow);
   journal_->OnCompletion(Journal::kJournalZeros, -ECANCELED, now_ms_, kNow);  // the new file's zeros
-  journal_->OnCompletion(Journal::kJournalSync, -ECANCELED, now_ms_, kNow);
+  if (!journal_->direct()) journal_->OnCompletion(Journal::kJournalSync, -ECANCELED, now_ms_, kNow);
   const std::vector<Decided> decided = TakeDecided();
   ASSERT_EQ(decided.size(), 2u);
   EXPECT_EQ(decided[0].bytes, "FAIL first");
@@ -327,20 +333,26 @@ TEST_F(JournalTest, KernelErrorUndoesInFlightAndPendingNewestFirst) {
   EXPECT_EQ(counters_.journal_undone.Get(), 2u);
 }
 
-TEST_F(JournalTest, SyncFailureAfterTheWriteStillFails) {
+TEST_P(JournalTest, SyncFailureAfterTheWriteStillFails) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
   Hold("a");
   journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
-  journal_->OnCompletion(Journal::kJournalWrite, 0, now_ms_, kNow);  // nothing written
-  journal_->OnCompletion(Journal::kJournalZeros, 1 << 20, now_ms_, kNow);
-  journal_->OnCompletion(Journal::kJournalSync, -EIO, now_ms_, kNow);
+  if (journal_->direct()) {
+    // The write's own RWF_DSYNC failed.
+    journal_->OnCompletion(Journal::kJournalWrite, -EIO, now_ms_, kNow);
+    journal_->OnCompletion(Journal::kJournalZeros, -ECANCELED, now_ms_, kNow);
+  } else {
+    journal_->OnCompletion(Journal::kJournalWrite, 0, now_ms_, kNow);  // nothing written
+    journal_->OnCompletion(Journal::kJournalZeros, 1 << 20, now_ms_, kNow);
+    journal_->OnCompletion(Journal::kJournalSync, -EIO, now_ms_, kNow);
+  }
   const std::vector<Decided> decided = TakeDecided();
   ASSERT_EQ(decided.size(), 1u);
   EXPECT_FALSE(decided[0].committed);
 }
 
-TEST_F(JournalTest, PendingBytesAreBounded) {
+TEST_P(JournalTest, PendingBytesAreBounded) {
   Make(DurabilityMode::kSync, /*max_pending_bytes=*/4096);
   int accepted = 0;
   while (journal_->Accepting() && accepted < 1000) {
@@ -352,7 +364,7 @@ TEST_F(JournalTest, PendingBytesAreBounded) {
   EXPECT_TRUE(journal_->Accepting());
 }
 
-TEST_F(JournalTest, AsyncWritesOnItsIntervalAndNeverHolds) {
+TEST_P(JournalTest, AsyncWritesOnItsIntervalAndNeverHolds) {
   Make(DurabilityMode::kAsync);
   Set("sip:a@x", "sip:a1@h");
   EXPECT_FALSE(journal_->MustHold());
@@ -373,7 +385,7 @@ TEST_F(JournalTest, AsyncWritesOnItsIntervalAndNeverHolds) {
   EXPECT_EQ(Load().size(), 3u);
 }
 
-TEST_F(JournalTest, AsyncRefusesChangesAfterAFailureUntilARetrySucceeds) {
+TEST_P(JournalTest, AsyncRefusesChangesAfterAFailureUntilARetrySucceeds) {
   Make(DurabilityMode::kAsync);
   Set("sip:a@x", "sip:a1@h");
   Touch(fault_);
@@ -391,7 +403,7 @@ TEST_F(JournalTest, AsyncRefusesChangesAfterAFailureUntilARetrySucceeds) {
   EXPECT_EQ(Load(), (std::map<std::string, std::string>{{"sip:a@x", "sip:a1@h"}}));
 }
 
-TEST_F(JournalTest, SnapshotReplacesOlderFilesWhileTheTableChanges) {
+TEST_P(JournalTest, SnapshotReplacesOlderFilesWhileTheTableChanges) {
   Make(DurabilityMode::kSync);
   for (int i = 0; i < 6000; ++i) Set("sip:user" + std::to_string(i) + "@example.com", "sip:c" + std::to_string(i) + "@h");
   Turn();
@@ -426,7 +438,7 @@ TEST_F(JournalTest, SnapshotReplacesOlderFilesWhileTheTableChanges) {
   EXPECT_EQ(Load(), TableContents());
 }
 
-TEST_F(JournalTest, ALargeSnapshotIsWrittenBackAsItGoes) {
+TEST_P(JournalTest, ALargeSnapshotIsWrittenBackAsItGoes) {
   Make(DurabilityMode::kSync);
   const std::string padding(120, 'p');
   for (int i = 0; i < 90000; ++i) {
@@ -442,7 +454,7 @@ TEST_F(JournalTest, ALargeSnapshotIsWrittenBackAsItGoes) {
   EXPECT_EQ(Load(), TableContents());
 }
 
-TEST_F(JournalTest, SnapshotWaitsForTheGroupsItHoldsAndDiesWithThem) {
+TEST_P(JournalTest, SnapshotWaitsForTheGroupsItHoldsAndDiesWithThem) {
   Make(DurabilityMode::kSync);
   Set("sip:a@x", "sip:a1@h");
   Turn();
@@ -470,7 +482,7 @@ TEST_F(JournalTest, SnapshotWaitsForTheGroupsItHoldsAndDiesWithThem) {
   EXPECT_EQ(table_.Find("sip:b@x"), nullptr);
 }
 
-TEST_F(JournalTest, SnapshotAbandonedOnFailureLeavesNothingBehind) {
+TEST_P(JournalTest, SnapshotAbandonedOnFailureLeavesNothingBehind) {
   Make(DurabilityMode::kSync);
   for (int i = 0; i < 100; ++i) Set("sip:u" + std::to_string(i) + "@x", "sip:c@h");
   Turn();
@@ -486,7 +498,7 @@ TEST_F(JournalTest, SnapshotAbandonedOnFailureLeavesNothingBehind) {
   EXPECT_EQ(Load().size(), 100u);
 }
 
-TEST_F(JournalTest, SnapshotStartsByItselfPastTheJournalSize) {
+TEST_P(JournalTest, SnapshotStartsByItselfPastTheJournalSize) {
   Make(DurabilityMode::kSync, 64ull << 20, /*snapshot_journal_bytes=*/8192);
   for (int i = 0; i < 200 && counters_.snapshots.Get() == 0; ++i) {
     Set("sip:u" + std::to_string(i % 20) + "@x", "sip:c" + std::to_string(i) + "@h");
@@ -496,6 +508,43 @@ TEST_F(JournalTest, SnapshotStartsByItselfPastTheJournalSize) {
   for (int i = 0; i < 10; ++i) Turn();
   EXPECT_EQ(Load(), TableContents());
 }
+
+TEST_P(JournalTest, WritesDirectlyWhereTheFileSystemAllows) {
+  Make(DurabilityMode::kSync);
+  struct statx info {};
+  const std::string path = store::JournalPath(dir_, 0, 1);
+  ASSERT_EQ(statx(AT_FDCWD, path.c_str(), 0, STATX_DIOALIGN, &info), 0);
+  const bool supported = (info.stx_mask & STATX_DIOALIGN) != 0 && info.stx_dio_offset_align != 0 &&
+                         kDirectBlock % info.stx_dio_offset_align == 0 &&
+                         kDirectBlock % info.stx_dio_mem_align == 0;
+  EXPECT_EQ(journal_->direct(), GetParam() && supported);
+}
+
+TEST_P(JournalTest, GroupsOfEverySizeAcrossBlockBoundariesReadBackWhole) {
+  Make(DurabilityMode::kSync);
+  // Groups of 1 to 40 changes with contacts of many lengths: group writes
+  // start inside a block, end inside another, and some span several blocks.
+  int n = 0;
+  for (int group = 1; group <= 40; ++group) {
+    for (int i = 0; i < group; ++i, ++n) {
+      Set("sip:u" + std::to_string(n % 300) + "@x",
+          "sip:" + std::string(1 + (n * 37) % 200, 'c') + std::to_string(n) + "@h");
+    }
+    Turn();
+    ASSERT_EQ(counters_.journal_commits.Get(), static_cast<uint64_t>(group));
+  }
+  EXPECT_GT(counters_.journal_bytes.Get(), 4 * kDirectBlock);
+  // As a crash leaves the file (the padding and the zeroed tail read as the
+  // end), and then closed in order.
+  EXPECT_EQ(Load(), TableContents());
+  journal_.reset();
+  EXPECT_EQ(Load(), TableContents());
+}
+
+INSTANTIATE_TEST_SUITE_P(Writes, JournalTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Direct" : "Buffered";
+                         });
 
 }  // namespace
 }  // namespace locus::engine
