@@ -10,7 +10,7 @@
 //           [--mix=REGISTER:REFRESH:UNREGISTER:QUERY] [--rate=N | --window=N]
 //           [--count=N] [--duration=S] [--aors=N] [--aor-offset=K] [--first-cseq=N]
 //           [--contact-port=P]
-//           [--sockets=N] [--domain=D] [--expires=S] [--t1-ms=500]
+//           [--sockets=N] [--udp-gso=on|off] [--domain=D] [--expires=S] [--t1-ms=500]
 //           [--drain=S] [--report-interval=S] [--json] [--quiet]
 //           [--auth-password=P] [--transport=udp|tcp|tls]
 //           [--storm-spread=S] [--backoff-base=S] [--backoff-max=S]
@@ -57,6 +57,7 @@
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -133,6 +134,9 @@ constexpr char kUsage[] =
     "                          a long-lived connection, requests pipelined on it and\n"
     "                          not retransmitted (TLS: the certificate not checked)\n"
     "  --sockets=N             UDP sockets or connections (default 16)\n"
+    "  --udp-gso=on|off        UDP: send the requests of a batch that have the same\n"
+    "                          length as one UDP_SEGMENT message, cut into datagrams by\n"
+    "                          the kernel (default on; off where GSO is refused)\n"
     "  --threads=N             N generator threads, each with its share of the rate or\n"
     "                          window, the count, the sockets and its own range of the\n"
     "                          AORs (default 1; not with storm); only the summary is\n"
@@ -193,6 +197,7 @@ struct Options {
   double backoff_base = 30;    // RFC 5626 section 4.5 base-time, seconds
   double backoff_max = 1800;   // and max-time
   bool storm() const { return mode == "storm"; }
+  bool udp_gso = true;
 };
 
 Options ParseOptions(int argc, char** argv) {
@@ -247,6 +252,9 @@ Options ParseOptions(int argc, char** argv) {
       o.first_cseq = static_cast<uint32_t>(number(1, 1e9));
     } else if (name == "sockets") {
       o.sockets = static_cast<uint32_t>(number(1, 4096));
+    } else if (name == "udp-gso") {
+      if (value != "on" && value != "off") Usage("--udp-gso is on or off");
+      o.udp_gso = value == "on";
     } else if (name == "domain") {
       o.domain = value;
     } else if (name == "expires") {
@@ -319,11 +327,13 @@ struct Transaction {
 };
 
 constexpr size_t kMaxMessage = 768;  // a REGISTER as regload writes it
+constexpr uint64_t kSocketRun = 32;  // consecutive requests started on one socket
 // Storm: phones started between two readings of the answers.
 constexpr int kStormBatch = 256;
 
 struct Stats {
   uint64_t sent = 0, ok = 0, other = 0, timeouts = 0, retransmissions = 0, challenges = 0;
+  uint64_t segmented = 0;  // requests that left in a UDP GSO message with others
   std::map<int, uint64_t> by_code;  // non-2xx final responses
   std::array<uint64_t, LatencyHistogram::kBuckets> latency{};
   uint64_t max_latency_ns = 0;
@@ -332,6 +342,7 @@ struct Stats {
     sent += s.sent, ok += s.ok, other += s.other, timeouts += s.timeouts;
     retransmissions += s.retransmissions;
     challenges += s.challenges;
+    segmented += s.segmented;
     for (const auto& [code, n] : s.by_code) by_code[code] += n;
     for (size_t b = 0; b < latency.size(); ++b) latency[b] += s.latency[b];
     max_latency_ns = std::max(max_latency_ns, s.max_latency_ns);
@@ -353,13 +364,14 @@ class MessageWriter {
     size_ += n;
     return *this;
   }
-  MessageWriter& Number(uint64_t value) {
+  // `value` in decimal, with leading zeros up to `width` digits.
+  MessageWriter& Number(uint64_t value, size_t width = 1) {
     char digits[20];
     size_t n = 0;
     do {
       digits[sizeof(digits) - ++n] = static_cast<char>('0' + value % 10);
       value /= 10;
-    } while (value != 0);
+    } while (value != 0 || n < std::min(width, sizeof(digits)));
     return Put({digits + sizeof(digits) - n, n});
   }
   size_t size() const { return size_; }
@@ -414,6 +426,8 @@ class Generator {
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
     fds_.push_back(fd);
     local_.push_back(Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&local), len));
+    char ip[64];
+    local_ip_.emplace_back(local_.back().IpText(ip));
   }
 
   void OpenSocket() {
@@ -509,8 +523,7 @@ class Generator {
     if (t.kind == Kind::kLookup) return BuildLookup(t, slot, {}, out);
     const uint64_t user = 14150000000ull + o_.aor_offset + t.aor;  // +1415 and 7 digits
     const Endpoint& local = local_[t.socket];
-    char ip[64];
-    const std::string_view ip_text = local.IpText(ip);
+    const std::string_view ip_text = local_ip_[t.socket];
     const bool v6 = local.is_v6();
     char authorization[400] = "";
     if (t.authorized) {
@@ -538,7 +551,9 @@ class Generator {
     MessageWriter w(out, kMaxMessage);
     w.Put("REGISTER sip:").Put(o_.domain).Put(" SIP/2.0\r\nVia: SIP/2.0/").Put(ViaTransport()).Put(" ");
     w.Put(v6 ? "[" : "").Put(ip_text).Put(v6 ? "]" : "").Put(":").Number(local.port());
-    w.Put(";branch=z9hG4bK-rl-").Number(slot).Put("-").Number(t.generation).Put(";rport\r\n");
+    // Fixed-width numbers in the branch: most requests of a run then have
+    // the same length, which lets UDP GSO send them together.
+    w.Put(";branch=z9hG4bK-rl-").Number(slot, 7).Put("-").Number(t.generation, 6).Put(";rport\r\n");
     w.Put("Max-Forwards: 70\r\nFrom: <sip:+").Number(user).Put("@").Put(o_.domain).Put(">;tag=rl");
     w.Number(user).Put("\r\nTo: <sip:+").Number(user).Put("@").Put(o_.domain).Put(">\r\nCall-ID: rl-");
     w.Number(user).Put("@regload\r\nCSeq: ").Number(t.cseq).Put(" REGISTER\r\n");
@@ -573,7 +588,9 @@ class Generator {
     t.kind = NextKind();
     t.aor = phone != UINT64_MAX ? phone : NextAor();
     t.cseq = ++cseq_[t.aor];
-    t.socket = static_cast<uint32_t>(started_ % fds_.size());
+    // Runs of kSocketRun requests per socket, in turn: a flush then sends
+    // many requests through each socket (one GSO message each, often).
+    t.socket = static_cast<uint32_t>(started_ / kSocketRun % fds_.size());
     t.retransmissions = 0;
     t.authorized = false;
     t.first_sent_ns = now;
@@ -651,7 +668,12 @@ class Generator {
     }
   }
 
-  // Sends what is queued, one sendmmsg per socket and batch.
+  // Sends what is queued, one sendmmsg per socket and batch of 64. With
+  // UDP GSO (--udp-gso, the default) the requests of a batch that have the
+  // same length go as one message that the kernel cuts into datagrams
+  // (UDP_SEGMENT): the server receives the same separate datagrams, and the
+  // generator pays for one trip through the IP stack instead of one per
+  // request.
   void Flush() {
     if (o_.stream()) {
       FlushStreams();
@@ -663,21 +685,81 @@ class Generator {
       size_t done = 0;
       while (done < queue.size()) {
         const size_t batch = std::min<size_t>(64, queue.size() - done);
-        mmsghdr msgs[64];
-        iovec iov[64];
+        uint16_t length[64];
         for (size_t i = 0; i < batch; ++i) {
           const uint32_t slot = queue[done + i];
-          iov[i] = {buffers[i], Build(slots_[slot], slot, buffers[i])};
-          msgs[i] = {};
-          msgs[i].msg_hdr.msg_iov = &iov[i];
-          msgs[i].msg_hdr.msg_iovlen = 1;
+          length[i] = static_cast<uint16_t>(Build(slots_[slot], slot, buffers[i]));
         }
-        const int n = sendmmsg(fds_[s], msgs, static_cast<unsigned>(batch), MSG_DONTWAIT);
-        if (n <= 0) break;  // socket buffer full: Timer E resends what is lost
-        done += static_cast<size_t>(n);
+        const size_t sent = gso_ ? SendSegmented(fds_[s], buffers, length, batch)
+                                 : SendEach(fds_[s], buffers, length, batch);
+        if (sent < batch) break;  // socket buffer full: Timer E resends what is lost
+        done += batch;
       }
       queue.clear();
     }
+  }
+
+  // One datagram per request; returns how many left.
+  static size_t SendEach(int fd, char (*buffers)[kMaxMessage], const uint16_t* length, size_t batch) {
+    mmsghdr msgs[64];
+    iovec iov[64];
+    for (size_t i = 0; i < batch; ++i) {
+      iov[i] = {buffers[i], length[i]};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = sendmmsg(fd, msgs, static_cast<unsigned>(batch), MSG_DONTWAIT);
+    return n < 0 ? 0 : static_cast<size_t>(n);
+  }
+
+  // Requests of equal length together, each run as one UDP_SEGMENT message
+  // (at most kGsoBytes); returns how many requests left. The first refusal
+  // of GSO itself turns it off for the rest of the run.
+  size_t SendSegmented(int fd, char (*buffers)[kMaxMessage], const uint16_t* length, size_t batch) {
+    constexpr size_t kGsoBytes = 60000;  // under the 64 KiB of one UDP message
+    uint8_t order[64];
+    for (size_t i = 0; i < batch; ++i) order[i] = static_cast<uint8_t>(i);
+    std::sort(order, order + batch, [&](uint8_t a, uint8_t b) { return length[a] < length[b]; });
+    mmsghdr msgs[64];
+    iovec iov[64];
+    size_t requests_in[64];
+    alignas(cmsghdr) char control[64][CMSG_SPACE(sizeof(uint16_t))];
+    size_t messages = 0;
+    for (size_t i = 0; i < batch;) {
+      const uint16_t size = length[order[i]];
+      size_t run = 0;
+      while (i + run < batch && length[order[i + run]] == size && (run + 1) * size <= kGsoBytes) {
+        iov[i + run] = {buffers[order[i + run]], size};
+        ++run;
+      }
+      mmsghdr& m = msgs[messages];
+      m = {};
+      m.msg_hdr.msg_iov = &iov[i];
+      m.msg_hdr.msg_iovlen = run;
+      if (run > 1) {
+        m.msg_hdr.msg_control = control[messages];
+        m.msg_hdr.msg_controllen = sizeof(control[messages]);
+        cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        std::memcpy(CMSG_DATA(c), &size, sizeof(size));
+      }
+      requests_in[messages++] = run;
+      i += run;
+    }
+    const int n = sendmmsg(fd, msgs, static_cast<unsigned>(messages), MSG_DONTWAIT);
+    if (n < 0 && (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+      gso_ = false;  // a kernel or route without UDP GSO
+      return SendEach(fd, buffers, length, batch);
+    }
+    size_t sent = 0;
+    for (int m = 0; m < n; ++m) {
+      sent += requests_in[m];
+      if (requests_in[m] > 1) interval_.segmented += requests_in[m];
+    }
+    return sent;
   }
 
   // One exchange with the server: sends what is queued, waits up to
@@ -912,6 +994,7 @@ class Generator {
 
   const Options& o_;
   std::vector<int> fds_;
+  bool gso_ = o_.udp_gso;  // UDP: send runs of equal-length requests with UDP_SEGMENT
   // Streams: a connection's buffers (and its TLS), one per socket.
   struct Connection {
     SSL* ssl = nullptr;
@@ -922,6 +1005,7 @@ class Generator {
   std::vector<Connection> connections_;
   SSL_CTX* tls_ = nullptr;
   std::vector<Endpoint> local_;
+  std::vector<std::string> local_ip_;  // each socket's address as text, for the messages
   std::vector<std::vector<uint32_t>> pending_;
   std::vector<Transaction> slots_;
   std::vector<uint32_t> free_;
@@ -1001,7 +1085,8 @@ void Generator::Report(double elapsed, const Stats& s, double seconds, bool fina
                 s.retransmissions, s.challenges, static_cast<double>(s.sent) / seconds,
                 static_cast<double>(s.ok) / seconds, codes.c_str(), LatencyText(s, true).c_str(),
                 ((final ? ",\"sending_seconds\":" + std::to_string(sending_seconds_) +
-                              ",\"regload_cpu_us_per_request\":" + std::to_string(cpu_us)
+                              ",\"regload_cpu_us_per_request\":" + std::to_string(cpu_us) +
+                              ",\"segmented\":" + std::to_string(s.segmented)
                         : std::string()) +
                  StormJson(final))
                     .c_str());

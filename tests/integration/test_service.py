@@ -273,6 +273,28 @@ class Help(LocusTestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("see regload --help", p.stderr)
 
+    def test_regload_with_and_without_gso_sends_one_datagram_per_request(self):
+        # With UDP GSO, runs of equal-length requests leave as one message that
+        # the kernel cuts up: locusd must see each as a REGISTER of its own.
+        binary = self.program(ARGS.regload, "regload")
+        with Locusd(["--shards=1", "--durability=off"], tcp=False, admin=True) as d:
+            for offset, gso in ((0, "on"), (2000, "off")):
+                p = run([binary, "--target=127.0.0.1:%d" % d.port, "--aors=2000",
+                         "--aor-offset=%d" % offset, "--window=256", "--udp-gso=" + gso, "--quiet",
+                         "--json"], timeout=60)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                summary = json.loads(p.stdout.splitlines()[-1])
+                self.assertEqual((summary["sent"], summary["ok"], summary["retransmissions"]), (2000, 2000, 0))
+                if gso == "on":
+                    # Most requests left with others (runs of one length per socket).
+                    self.assertGreater(summary["segmented"], 1000, summary)
+                else:
+                    self.assertEqual(summary["segmented"], 0)
+            with d.admin() as admin:
+                totals = h.counters(admin.stats())
+            self.assertEqual(totals["requests_register"], 4000)
+            self.assertEqual(totals["bindings_created"], 4000)
+
     def test_locus_parse(self):
         binary = self.program(ARGS.locus_parse, "locus-parse")
         text = self.check_help_and_version(binary, "locus-parse")
