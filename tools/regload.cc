@@ -97,6 +97,12 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+uint64_t RealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 constexpr char kUsage[] =
     "Usage: regload --target=IP:PORT [OPTION]...\n"
     "A REGISTER load generator for registrars: many UDP sockets, batched\n"
@@ -438,6 +444,10 @@ class Generator {
     const int fd = ConnectedSocket(SOCK_DGRAM | SOCK_NONBLOCK);
     const int size = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+    // The kernel's arrival time of each response: latency ends there, not
+    // when regload gets round to reading it.
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
     AddSocket(fd);
   }
@@ -661,7 +671,7 @@ class Generator {
         const size_t cl = conn.in.find("\r\nContent-Length: ", at);
         if (cl != std::string::npos && cl < end) length = std::strtoul(conn.in.c_str() + cl + 18, nullptr, 10);
         if (end + 4 + length > conn.in.size()) break;
-        OnResponse(std::string_view(conn.in).substr(at, end + 4 + length - at), now);
+        OnResponse(std::string_view(conn.in).substr(at, end + 4 + length - at), now, now);
         at = end + 4 + length;
       }
       conn.in.erase(0, at);
@@ -780,6 +790,9 @@ class Generator {
       return;
     }
     static thread_local char buffers[64][2048];
+    alignas(cmsghdr) static thread_local char control[64][CMSG_SPACE(sizeof(timespec))];
+    // Arrival stamps are CLOCK_REALTIME; our clock is CLOCK_MONOTONIC.
+    const int64_t realtime_ahead = static_cast<int64_t>(RealtimeNs()) - static_cast<int64_t>(NowNs());
     for (size_t s = 0; s < fds_.size(); ++s) {
       if ((polls[s].revents & POLLIN) == 0) continue;
       for (;;) {
@@ -790,13 +803,31 @@ class Generator {
           msgs[i] = {};
           msgs[i].msg_hdr.msg_iov = &iov[i];
           msgs[i].msg_hdr.msg_iovlen = 1;
+          msgs[i].msg_hdr.msg_control = control[i];
+          msgs[i].msg_hdr.msg_controllen = sizeof(control[i]);
         }
         const int n = recvmmsg(fds_[s], msgs, 64, MSG_DONTWAIT, nullptr);
         if (n <= 0) break;
-        for (int i = 0; i < n; ++i) OnResponse({buffers[i], msgs[i].msg_len}, now);
+        for (int i = 0; i < n; ++i) {
+          OnResponse({buffers[i], msgs[i].msg_len}, now, ArrivalNs(msgs[i].msg_hdr, realtime_ahead, now));
+        }
         if (n < 64) break;
       }
     }
+  }
+
+  // When the kernel received a datagram (its SO_TIMESTAMPNS stamp, on our
+  // clock); `now` without one.
+  static uint64_t ArrivalNs(const msghdr& header, int64_t realtime_ahead, uint64_t now) {
+    for (const cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&header), const_cast<cmsghdr*>(c))) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+      timespec stamp;
+      std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
+      const int64_t arrival = static_cast<int64_t>(stamp.tv_sec) * 1000000000 + stamp.tv_nsec - realtime_ahead;
+      return arrival > 0 && static_cast<uint64_t>(arrival) < now ? static_cast<uint64_t>(arrival) : now;
+    }
+    return now;
   }
 
   // Reads the decimal number at the start of `text` (at most 10 digits: any
@@ -812,7 +843,8 @@ class Generator {
     return n > 0;
   }
 
-  void OnResponse(std::string_view r, uint64_t now) {
+  // `arrival`: when the response reached our socket (latency ends there).
+  void OnResponse(std::string_view r, uint64_t now, uint64_t arrival) {
     if (!r.starts_with("SIP/2.0 ") || r.size() < 12) return;
     const int code = (r[8] - '0') * 100 + (r[9] - '0') * 10 + (r[10] - '0');
     const size_t at = r.find("branch=z9hG4bK-rl-");
@@ -845,7 +877,7 @@ class Generator {
     t.active = false;
     --outstanding_;
     free_.push_back(slot);
-    const uint64_t latency = now - t.first_sent_ns;
+    const uint64_t latency = arrival > t.first_sent_ns ? arrival - t.first_sent_ns : 0;
     interval_.Record(latency);
     if (code < 300 || (t.kind == Kind::kLookup && code == 302)) {
       ++interval_.ok;
