@@ -384,7 +384,7 @@ def write_outputs(bench, children, path_md, path_png, machine):
     # key, label, what a 200 promises about the binding
     names = [("null", "trivial responder (floor)", "—"),
              ("locusd", "locusd, 1 shard, `--durability=sync` (default)",
-              "on disk: the 200 leaves after the journal's fdatasync (group commit)"),
+              "on disk: the 200 leaves once the journal's write is durable (group commit)"),
              ("locusd-off", "locusd, 1 shard, `--durability=off`", "memory only"),
              ("kamailio", f"Kamailio 5.6, {workers}, usrloc in memory (db_mode 0)", "memory only"),
              ("kamailio-sqlite", "Kamailio 5.6, 1 worker, usrloc on SQLite (db_mode 1)",
