@@ -19,6 +19,11 @@ bool EnableDirectWrites(int fd) {
   return flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
 }
 
+bool DisableDirectWrites(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0;
+}
+
 AlignedBuffer::~AlignedBuffer() { Release(); }
 
 bool AlignedBuffer::Reserve(size_t bytes) {

@@ -30,6 +30,8 @@ constexpr uint64_t AlignUp(uint64_t n) { return AlignDown(n + kDirectBlock - 1);
 // Switches `fd` to O_DIRECT when its file system supports direct I/O at
 // kDirectBlock alignment (statx STATX_DIOALIGN); false leaves it buffered.
 bool EnableDirectWrites(int fd);
+// Switches `fd` back to buffered writes; false when fcntl fails.
+bool DisableDirectWrites(int fd);
 
 // A growable buffer aligned to kDirectBlock, for direct writes.
 class AlignedBuffer {

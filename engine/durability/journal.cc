@@ -329,6 +329,14 @@ void Journal::DecideGroup(uint32_t now_s) {
 }
 
 void Journal::FailGroup(int error, uint32_t now_s) {
+  if (direct_ && error == EINVAL) {
+    // The file system refused a direct write that statx said it takes:
+    // later groups are written through the page cache.
+    direct_ = !DisableDirectWrites(fd_);
+    Log(LogLevel::kWarning, "shard %d: a direct journal write was refused (%s); %s", options_.shard,
+        std::strerror(error),
+        direct_ ? "cannot switch to buffered writes" : "writing through the page cache from now on");
+  }
   // A partial write must not stay: the next group goes where this one began
   // (and the zeroed tail goes with it: it is made again).
   zeroed_end_ = file_size_;

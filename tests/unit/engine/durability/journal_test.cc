@@ -520,6 +520,36 @@ TEST_P(JournalTest, WritesDirectlyWhereTheFileSystemAllows) {
   EXPECT_EQ(journal_->direct(), GetParam() && supported);
 }
 
+TEST_P(JournalTest, ARefusedDirectWriteFailsItsGroupAndLaterOnesAreBuffered) {
+  Make(DurabilityMode::kSync);
+  if (!journal_->direct()) GTEST_SKIP() << "no direct writes here";
+  Set("sip:a@x", "sip:a1@h");
+  Turn();
+  TakeDecided();
+  Set("sip:a@x", "sip:a2@h");
+  Hold("a");
+  // Prepared but never submitted: the completion stands in for the kernel's.
+  journal_->Poll(&ring_, now_ns_, now_ms_, kNow, false, kBase);
+  journal_->OnCompletion(Journal::kJournalWrite, -EINVAL, now_ms_, kNow);
+  std::vector<Decided> decided = TakeDecided();
+  ASSERT_EQ(decided.size(), 1u);
+  EXPECT_FALSE(decided[0].committed);
+  EXPECT_FALSE(journal_->direct());
+  EXPECT_EQ(ContactOf("sip:a@x"), "sip:a1@h");
+  // The ring still holds the unsubmitted write: start from a fresh ring.
+  io_uring_queue_exit(&ring_);
+  ASSERT_EQ(io_uring_queue_init(64, &ring_, 0), 0);
+  Set("sip:a@x", "sip:a3@h");
+  Hold("a3");
+  Set("sip:b@x", "sip:b1@h");
+  Turn();
+  decided = TakeDecided();
+  ASSERT_EQ(decided.size(), 1u);
+  EXPECT_TRUE(decided[0].committed);
+  journal_.reset();
+  EXPECT_EQ(Load(), (std::map<std::string, std::string>{{"sip:a@x", "sip:a3@h"}, {"sip:b@x", "sip:b1@h"}}));
+}
+
 TEST_P(JournalTest, GroupsOfEverySizeAcrossBlockBoundariesReadBackWhole) {
   Make(DurabilityMode::kSync);
   // Groups of 1 to 40 changes with contacts of many lengths: group writes
