@@ -59,7 +59,14 @@ class BindingTable {
   // before each removal. Records left empty are erased. Cost: proportional to
   // the AORs whose timer is due, not to the table size.
   template <typename OnExpired>
-  void Expire(uint64_t now, OnExpired&& on_expired);
+  void Expire(uint64_t now, OnExpired&& on_expired) {
+    ExpireAtMost(now, SIZE_MAX, on_expired);
+  }
+  // Expire, for at most `max_aors` AORs whose timer is due (a mass expiry is
+  // then spread over several calls instead of pausing the caller). Returns
+  // false when AORs due by `now` are left for the next call.
+  template <typename OnExpired>
+  bool ExpireAtMost(uint64_t now, size_t max_aors, OnExpired&& on_expired);
 
   uint64_t now() const { return wheel_.now(); }
   size_t aor_count() const { return records_.size() + moving_.size(); }
@@ -127,8 +134,8 @@ class BindingTable {
 };
 
 template <typename OnExpired>
-void BindingTable::Expire(uint64_t now, OnExpired&& on_expired) {
-  wheel_.Advance(now, [&](TimerNode* node) {
+bool BindingTable::ExpireAtMost(uint64_t now, size_t max_aors, OnExpired&& on_expired) {
+  return wheel_.AdvanceAtMost(now, max_aors, [&](TimerNode* node) {
     AorRecord* record = static_cast<AorRecord*>(node);
     AorRecord::Bindings& bindings = record->mutable_bindings();
     for (size_t i = bindings.size(); i-- > 0;) {

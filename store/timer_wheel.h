@@ -99,6 +99,14 @@ class TimerWheel {
   // On return every armed timer has an expiry > now().
   template <typename OnExpire>
   void Advance(uint64_t now, OnExpire&& on_expire);
+  // Advance, calling on_expire at most `limit` times, so that a burst of
+  // timers due together is spread over several calls. Returns false when
+  // timers due by `now` are left: now() is then their tick, they sit on the
+  // due list (NextExpiryBound() is now()), and the next Advance or
+  // AdvanceAtMost fires them first. Armed, cancelled or re-armed meanwhile,
+  // they behave as any timer.
+  template <typename OnExpire>
+  bool AdvanceAtMost(uint64_t now, size_t limit, OnExpire&& on_expire);
 
   uint64_t now() const { return now_; }
   size_t size() const { return size_; }  // armed timers
@@ -155,6 +163,11 @@ class TimerWheel {
 
 template <typename OnExpire>
 void TimerWheel::Advance(uint64_t now, OnExpire&& on_expire) {
+  AdvanceAtMost(now, SIZE_MAX, on_expire);
+}
+
+template <typename OnExpire>
+bool TimerWheel::AdvanceAtMost(uint64_t now, size_t limit, OnExpire&& on_expire) {
   assert(!advancing_ && "TimerWheel::Advance called from its own callback");
   struct Reset {
     bool* flag;
@@ -162,15 +175,19 @@ void TimerWheel::Advance(uint64_t now, OnExpire&& on_expire) {
   } reset{&advancing_};  // also when on_expire throws: the wheel stays usable
   advancing_ = true;
   if (now < now_) now = now_;
+  size_t fired = 0;
   while (CollectDue(now)) {
     while (due_.next != &due_) {
+      if (fired == limit) return false;
       TimerNode* node = due_.next;
       Unlink(node);
       --size_;
       ++counters_.timers_fired;
+      ++fired;
       on_expire(node);
     }
   }
+  return true;
 }
 
 }  // namespace locus::store

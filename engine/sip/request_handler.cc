@@ -142,9 +142,10 @@ void RequestHandler::UpdateDate() {
 
 void RequestHandler::Expire() {
   transactions_.Expire(now_ms_);
-  table_.Expire(now_s_, [this](const store::AorRecord&, const store::Binding&) {
-    counters_.bindings_expired.Add();
-  });
+  expiry_left_ = !table_.ExpireAtMost(now_s_, kExpiryAorsPerCall,
+                                      [this](const store::AorRecord&, const store::Binding&) {
+                                        counters_.bindings_expired.Add();
+                                      });
 }
 
 void RequestHandler::RunInviteTimers(
@@ -181,6 +182,7 @@ void RequestHandler::FlowClosed(int connection_shard, uint64_t connection_id) {
 }
 
 std::optional<uint64_t> RequestHandler::NextTimerMs() const {
+  if (expiry_left_) return now_ms_;
   const std::optional<uint64_t> a = transactions_.NextExpiry();
   const std::optional<uint64_t> b = invites_.NextDue();
   if (!a) return b;

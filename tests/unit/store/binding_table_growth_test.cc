@@ -71,6 +71,32 @@ TEST(BindingTableGrowth, RemovalsAndExpiryWhileGrowing) {
   for (int i = 0; i < 1024; i += 3) EXPECT_EQ(table.Find(Aor(i)), nullptr);
 }
 
+TEST(BindingTableGrowth, AMassExpiryIsSpreadOverCalls) {
+  BindingTable table(1000);
+  for (int i = 0; i < 5000; ++i) Bind(table, Aor(i), i < 4000 ? 3000 : 3000 + i);
+  int expired = 0;
+  auto count = [&](const AorRecord&, const Binding&) { ++expired; };
+  EXPECT_FALSE(table.ExpireAtMost(3000, 1500, count));
+  EXPECT_EQ(expired, 1500);
+  EXPECT_EQ(table.aor_count(), 3500u);
+  // A refresh meanwhile saves an AOR still waiting for its turn.
+  int saved = -1;
+  for (int i = 0; i < 4000 && saved < 0; ++i) {
+    if (table.Find(Aor(i)) != nullptr) saved = i;
+  }
+  ASSERT_GE(saved, 0);
+  AorRecord* record = table.FindMutable(Aor(saved));
+  record->mutable_bindings()[0].expires_at = 9000;
+  table.Rearm(record);
+  EXPECT_FALSE(table.ExpireAtMost(3000, 1500, count));
+  EXPECT_TRUE(table.ExpireAtMost(3001, 1500, count));
+  EXPECT_EQ(expired, 3999);
+  EXPECT_EQ(table.aor_count(), 1001u);
+  EXPECT_EQ(table.binding_count(), 1001u);
+  EXPECT_NE(table.Find(Aor(saved)), nullptr);
+  for (int i = 4000; i < 5000; ++i) EXPECT_NE(table.Find(Aor(i)), nullptr);
+}
+
 TEST(BindingTableGrowth, ASnapshotTakenWhileGrowingHoldsEveryRecord) {
   BindingTable table(1000);
   for (int i = 0; i < 1025; ++i) Bind(table, Aor(i), 9000);

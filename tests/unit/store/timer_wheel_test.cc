@@ -135,6 +135,45 @@ TEST(TimerWheelExpiry, FiresAtExpiryNotBefore) {
   EXPECT_EQ(t.fired, 1);
 }
 
+TEST(TimerWheelExpiry, AdvanceAtMostSpreadsABurstOverCalls) {
+  TimerWheel wheel(0);
+  std::vector<Timer> timers(10);
+  for (int i = 0; i < 10; ++i) {
+    timers[i].id = i;
+    wheel.Schedule(&timers[i].node, i < 7 ? 5000 : 5000 + 64 * 64);  // 7 due together, 3 later
+  }
+  std::vector<int> order;
+  auto record = [&](TimerNode* node) {
+    ++Of(node)->fired;
+    Of(node)->fired_at = wheel.now();
+    order.push_back(Of(node)->id);
+  };
+  EXPECT_FALSE(wheel.AdvanceAtMost(9000, 3, record));
+  EXPECT_EQ(order.size(), 3u);
+  // The rest of the burst waits on the due list, at its own tick.
+  EXPECT_EQ(wheel.now(), 5000u);
+  EXPECT_EQ(wheel.NextExpiryBound(), 5000u);
+  EXPECT_EQ(wheel.size(), 7u);
+  // One of them is cancelled, another re-armed for later, meanwhile.
+  wheel.Cancel(&timers[6].node);
+  wheel.Schedule(&timers[5].node, 20000);
+  EXPECT_FALSE(wheel.AdvanceAtMost(9000, 1, record));
+  EXPECT_TRUE(wheel.AdvanceAtMost(9000, 100, record));
+  EXPECT_EQ(order.size(), 5u);  // 0..4: 5 re-armed, 6 cancelled
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(timers[i].fired, 1) << i;
+    EXPECT_EQ(timers[i].fired_at, 5000u);
+  }
+  EXPECT_EQ(wheel.now(), 9000u);
+  // A limit that is not reached leaves nothing due.
+  EXPECT_TRUE(wheel.AdvanceAtMost(30000, 100, record));
+  EXPECT_EQ(timers[5].fired, 1);
+  EXPECT_EQ(timers[5].fired_at, 20000u);
+  for (int i = 7; i < 10; ++i) EXPECT_EQ(timers[i].fired, 1) << i;
+  EXPECT_EQ(timers[6].fired, 0);
+  EXPECT_TRUE(wheel.empty());
+}
+
 TEST(TimerWheelExpiry, ExpiryEqualToNowFiresOnNextAdvance) {
   TimerWheel wheel(500);
   Timer t;

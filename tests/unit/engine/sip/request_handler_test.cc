@@ -100,6 +100,26 @@ TEST_F(RequestHandlerTest, QueryListsEveryBindingWithQInstanceAndRegId) {
   EXPECT_TRUE(Has("Contact: <sip:carol@10.0.0.2>;expires=100\r\n"));
 }
 
+TEST_F(RequestHandlerTest, AMassExpiryIsSpreadOverCalls) {
+  const size_t phones = RequestHandler::kExpiryAorsPerCall + 100;
+  for (size_t i = 0; i < phones; ++i) {
+    const std::string user = "m" + std::to_string(i);
+    Send(Register(user, "Contact: <sip:" + user + "@10.1.1.1>;expires=600\r\n", 1,
+                  "z9hG4bKm" + std::to_string(i)));
+    ASSERT_EQ(StatusLine(), "SIP/2.0 200 OK") << i;
+  }
+  // They all lapse in the same second: the first call takes its share only,
+  // and the handler is due again at once.
+  handler_.SetTime(kNow + 601, 5000 + 601000);
+  handler_.Expire();
+  EXPECT_EQ(counters_.bindings_expired.Get(), RequestHandler::kExpiryAorsPerCall);
+  EXPECT_EQ(handler_.NextTimerMs(), 5000u + 601000);
+  handler_.Expire();
+  EXPECT_EQ(counters_.bindings_expired.Get(), phones);
+  EXPECT_EQ(table_.aor_count(), 0u);
+  EXPECT_NE(handler_.NextTimerMs(), 5000u + 601000);
+}
+
 TEST_F(RequestHandlerTest, TooBriefAnswers423WithMinExpires) {
   Send(Register("dave", "Contact: <sip:dave@10.0.0.1>;expires=10\r\n"));
   EXPECT_EQ(StatusLine(), "SIP/2.0 423 Interval Too Brief");
