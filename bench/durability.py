@@ -100,6 +100,22 @@ class Daemon:
             self.log.close()
 
 
+def rounds_arguments(count, window, rate, seconds):
+    """The arguments of a bench made of rounds, each a closed-loop run of
+    --count REGISTERs with --window outstanding and an open-loop run at --rate
+    for --seconds (bench/shards, bench/generator)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--root", required=True)
+    p.add_argument("--build", required=True)
+    p.add_argument("--count", type=int, default=count, help="REGISTERs per closed-loop run")
+    p.add_argument("--window", type=int, default=window)
+    p.add_argument("--rate", type=int, default=rate, help="open-loop REGISTER/s")
+    p.add_argument("--seconds", type=int, default=seconds, help="of the open-loop run")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--write-docs", action="store_true")
+    return p
+
+
 @contextlib.contextmanager
 def one_shard(build, mode, count, settle_seconds):
     """locusd with one shard in `mode` on a fresh data directory, stopped after."""

@@ -14,7 +14,6 @@ regload sends changes what the server spends.
 Prints a table and, with --write-docs, replaces the section of
 docs/benchmarks.md between the generator markers.
 """
-import argparse
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import replace_docs_section  # noqa: E402
-from durability import Daemon, measured  # noqa: E402
+from durability import Daemon, measured, rounds_arguments  # noqa: E402
 
 BEGIN = "<!-- generator:begin (bench/generator writes this section) -->"
 END = "<!-- generator:end -->"
@@ -90,23 +89,14 @@ def markdown(args, results):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--root", required=True)
-    p.add_argument("--build", required=True)
-    p.add_argument("--count", type=int, default=1500000, help="REGISTERs per run")
-    p.add_argument("--window", type=int, default=2000)
-    p.add_argument("--rate", type=int, default=40000, help="open-loop REGISTER/s")
-    p.add_argument("--seconds", type=int, default=6, help="of the open-loop run")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--write-docs", action="store_true")
-    args = p.parse_args()
+    args = rounds_arguments(count=1500000, window=2000, rate=40000, seconds=6).parse_args()
     results = {gso: [] for _, gso in SETTINGS}
     offset = 0
     for i in range(args.rounds):
         print(f"round {i + 1}:", flush=True)
         for _, gso in SETTINGS:
             results[gso].append(one_run(args, gso, offset))
-            offset += args.count
+            offset += args.count + args.rate * args.seconds
     section = markdown(args, results)
     print(section)
     if args.write_docs:

@@ -19,7 +19,6 @@ open-loop rate (--rate) for the CPU per REGISTER and the latency. From (1) and
 Prints a table and, with --write-docs, replaces the section of
 docs/benchmarks.md between the shards markers.
 """
-import argparse
 import os
 import shutil
 import signal
@@ -30,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import CLIENT_CPU, SERVER_CPU, replace_docs_section  # noqa: E402
-from durability import Daemon, measured  # noqa: E402
+from durability import Daemon, measured, rounds_arguments  # noqa: E402
 
 BEGIN = "<!-- shards:begin (bench/shards writes this section) -->"
 END = "<!-- shards:end -->"
@@ -139,16 +138,7 @@ def markdown(args, results):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--root", required=True)
-    p.add_argument("--build", required=True)
-    p.add_argument("--count", type=int, default=400000, help="REGISTERs per closed-loop measure")
-    p.add_argument("--window", type=int, default=2000)
-    p.add_argument("--rate", type=int, default=20000)
-    p.add_argument("--seconds", type=int, default=8)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--write-docs", action="store_true")
-    args = p.parse_args()
+    args = rounds_arguments(count=400000, window=2000, rate=20000, seconds=8).parse_args()
     results = {s[0]: [] for s in SETUPS}
     offset = 0
     for i in range(args.rounds):

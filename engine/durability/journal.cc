@@ -28,8 +28,8 @@ constexpr uint64_t kAsyncEagerBytes = 1 << 20;        // async: write early past
 // the previous group already made it wait about a flush's time.
 constexpr size_t kFullGroup = 8;
 // The journal file is extended with zeros ahead of its records, a chunk at a
-// time, so that a group write lands inside the file's size and its
-// fdatasync has no metadata to commit.
+// time, so that a group write lands inside the file's size and its flush
+// has no metadata to commit.
 constexpr uint64_t kZeroChunkBytes = 1 << 20;
 constexpr uint64_t kZeroAheadLowWater = 256 << 10;  // extend when less is left
 alignas(kDirectBlock) char zero_chunk[kZeroChunkBytes];  // never written: zeros
@@ -196,7 +196,6 @@ void Journal::StartGroupWrite(io_uring* ring, uint64_t now_ms, uint32_t now_s,
   if (direct_) {
     if (!StageDirectWrite(*group)) {
       write_result_ = -ENOMEM;
-      sync_result_ = -ECANCELED;
       completions_due_ = 0;
       DecideGroup(now_s);
       return;

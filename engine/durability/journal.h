@@ -16,7 +16,7 @@
 // by a crash reads as the end of them. In
 // sync mode a group is written as soon as the previous one is back when it
 // holds enough requests (kFullGroup) or its first change is
-// `commit_window_us` old: at low load a few requests share one fdatasync
+// `commit_window_us` old: at low load a few requests share one flush
 // instead of each paying for its own. In async mode every
 // `async_interval_ms` (or sooner past 1 MiB), so a crash loses at most that
 // much plus one write. A failed write is cut back off the file (ftruncate)
