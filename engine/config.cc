@@ -263,7 +263,7 @@ const std::vector<SettingInfo>& Settings() {
        "ms between journal writes in async mode (1-10000): the most a crash loses",
        [](const Config& c) { return Number(c.async_flush_interval); }},
       {"sync_commit_window", G::kDurability, "US",
-       "sync: microseconds a group of fewer than 8 requests waits for more before its write and fdatasync "
+       "sync: microseconds a group of fewer than 8 requests waits for more before its durable write "
        "(0-100000; 0: no wait)",
        [](const Config& c) { return Number(c.sync_commit_window); }},
       {"snapshot_journal_size", G::kDurability, "BYTES",
