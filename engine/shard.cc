@@ -154,6 +154,8 @@ void Shard::Run() {
     // Every response of this turn is queued by now: one TLS write per
     // connection for all of them.
     streams_.FlushTlsWrites();
+    // And one sendmmsg per UDP socket for its datagrams.
+    udp_.FlushSends();
     PublishGauges();
     tap_.EndTurn();
     if (stopping) {
@@ -214,6 +216,7 @@ void Shard::Run() {
     udp_.ReturnBuffers();
     AnnounceClosedWebSockets();
   }
+  udp_.FlushSends();
   io_uring_submit(&ring_);
 }
 

@@ -19,15 +19,17 @@ namespace {
 constexpr uint32_t kBuffers = 256;           // provided buffers per shard
 constexpr size_t kPlainSlotsPerSocket = 16;  // fallback: recvmsg calls in flight
 constexpr size_t kSendSlots = 2048;
+constexpr size_t kMaxBatch = 1024;  // sendmmsg takes at most UIO_MAXIOV messages
 constexpr size_t kMaxDatagram = 65536;
 // Room for a receive's control data: the SO_TIMESTAMPNS stamp.
 constexpr size_t kControlBytes = CMSG_SPACE(sizeof(timespec));
 
 }  // namespace
 
-// A response in flight: its bytes and the sendmsg arguments.
+// A response queued or in flight: its bytes and the sendmsg arguments.
 struct UdpTransport::SendSlot {
   size_t index = 0;
+  size_t socket = 0;
   std::string data;
   sockaddr_storage to{};
   iovec iov{};
@@ -107,6 +109,8 @@ absl::Status UdpTransport::Open(io_uring* ring, const std::vector<Endpoint>& add
     }
   }
   send_slots_.reserve(kSendSlots);
+  queued_.reserve(kSendSlots);
+  batch_.resize(kMaxBatch);
   for (size_t i = 0; i < kSendSlots; ++i) {
     auto slot = std::make_unique<SendSlot>();
     slot->index = i;
@@ -234,29 +238,34 @@ void UdpTransport::OnSent(size_t slot_index, int result) {
   if (result < 0) {
     counters_.send_errors.Add();
   } else {
-    counters_.udp_packets_out.Add();
-    counters_.udp_bytes_out.Add(static_cast<uint64_t>(result));
+    CountSent(static_cast<size_t>(result));
   }
-  free_send_slots_.push_back(send_slots_[slot_index].get());
+  FreeSlot(send_slots_[slot_index].get());
   --sends_in_flight_;
+}
+
+void UdpTransport::CountSent(size_t bytes) {
+  counters_.udp_packets_out.Add();
+  counters_.udp_bytes_out.Add(bytes);
 }
 
 void UdpTransport::Send(size_t socket, const Endpoint& to, std::string_view bytes) {
   if (socket >= fds_.size() || !to.valid()) return;
+  if (free_send_slots_.empty()) FlushSends();
   if (free_send_slots_.empty()) {
-    // Every slot is in flight: send synchronously rather than drop.
+    // Every slot waits in the ring for room: send directly rather than drop.
     const ssize_t n =
         sendto(fds_[socket], bytes.data(), bytes.size(), MSG_DONTWAIT, to.addr(), to.len());
     if (n < 0) {
       counters_.send_errors.Add();
     } else {
-      counters_.udp_packets_out.Add();
-      counters_.udp_bytes_out.Add(static_cast<uint64_t>(n));
+      CountSent(static_cast<size_t>(n));
     }
     return;
   }
   SendSlot* slot = free_send_slots_.back();
   free_send_slots_.pop_back();
+  slot->socket = socket;
   slot->data.assign(bytes);
   std::memcpy(&slot->to, to.addr(), to.len());
   slot->iov = {slot->data.data(), slot->data.size()};
@@ -265,8 +274,55 @@ void UdpTransport::Send(size_t socket, const Endpoint& to, std::string_view byte
   slot->msg.msg_namelen = to.len();
   slot->msg.msg_iov = &slot->iov;
   slot->msg.msg_iovlen = 1;
+  queued_.push_back(slot);
+}
+
+void UdpTransport::FlushSends() {
+  size_t begin = 0;
+  while (begin < queued_.size()) {
+    size_t end = begin + 1;
+    while (end < queued_.size() && end - begin < kMaxBatch &&
+           queued_[end]->socket == queued_[begin]->socket) {
+      ++end;
+    }
+    SendRun(begin, end);
+    begin = end;
+  }
+  queued_.clear();
+}
+
+void UdpTransport::SendRun(size_t begin, size_t end) {
+  const int fd = fds_[queued_[begin]->socket];
+  for (size_t i = begin; i < end; ++i) {
+    batch_[i - begin] = {};
+    batch_[i - begin].msg_hdr = queued_[i]->msg;
+  }
+  size_t at = begin;
+  while (at < end) {
+    const int sent = sendmmsg(fd, &batch_[at - begin], static_cast<unsigned>(end - at), MSG_DONTWAIT);
+    if (sent > 0) {
+      for (size_t i = at; i < at + static_cast<size_t>(sent); ++i) {
+        CountSent(batch_[i - begin].msg_len);
+        FreeSlot(queued_[i]);
+      }
+      at += static_cast<size_t>(sent);
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      // The socket's send buffer is full: the rest wait in the ring.
+      for (; at < end; ++at) SubmitSend(queued_[at]);
+    } else {
+      // This datagram cannot go (its destination is refused); the rest can.
+      counters_.send_errors.Add();
+      FreeSlot(queued_[at]);
+      ++at;
+    }
+  }
+}
+
+void UdpTransport::SubmitSend(SendSlot* slot) {
   io_uring_sqe* sqe = GetSqe(ring_);
-  io_uring_prep_sendmsg(sqe, fds_[socket], &slot->msg, 0);
+  io_uring_prep_sendmsg(sqe, fds_[slot->socket], &slot->msg, 0);
   io_uring_sqe_set_data64(sqe, IoTag(IoOp::kUdpSend, slot->index));
   ++sends_in_flight_;
 }

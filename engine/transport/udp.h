@@ -1,7 +1,8 @@
 // UDP, one shard's side of it: a socket per configured address (shared
 // with the other shards through SO_REUSEPORT), datagrams received by one
-// multishot recvmsg per socket into a provided-buffer ring, responses sent
-// with sendmsg from a pool of slots that keep their buffers.
+// multishot recvmsg per socket into a provided-buffer ring; the responses of
+// a loop turn collected in a pool of slots and sent together, one sendmmsg
+// per socket (FlushSends).
 //
 // Contract:
 //  - Received datagrams are handed to the caller's sink with their socket
@@ -12,12 +13,18 @@
 //    malformed completion is counted as a parse error and dropped.
 //  - Kernels without provided-buffer rings (or --udp_receive=plain) get 16
 //    plain recvmsg in flight per socket instead.
-//  - Send() never blocks and never allocates once the pool is warm; when
-//    every slot is in flight it falls back to a non-blocking sendto.
+//  - Send() never blocks and never allocates once the pool is warm. A
+//    response leaves at the next FlushSends(), which the shard calls once
+//    per loop turn before it sleeps: one non-blocking sendmmsg per socket
+//    and no completion to handle. Only what the socket cannot take at once
+//    (EAGAIN) goes through the ring as a sendmsg that waits for room; while
+//    every slot is taken by those, Send() falls back to a non-blocking
+//    sendto.
 #ifndef LOCUS_ENGINE_TRANSPORT_UDP_H_
 #define LOCUS_ENGINE_TRANSPORT_UDP_H_
 
 #include <liburing.h>
+#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -63,18 +70,29 @@ class UdpTransport {
   // Gives the buffers of this completion batch back to the kernel.
   void ReturnBuffers();
 
-  // Sends `bytes` to `to` through socket `socket` (the one the request came
-  // in by, so the client sees one address).
+  // Queues `bytes` for `to` through socket `socket` (the one the request
+  // came in by, so the client sees one address), sent at the next
+  // FlushSends().
   void Send(size_t socket, const Endpoint& to, std::string_view bytes);
+  // Sends every queued response: one sendmmsg per run of responses on the
+  // same socket.
+  void FlushSends();
 
   bool multishot() const { return multishot_; }
-  size_t sends_in_flight() const { return sends_in_flight_; }
+  // Responses not yet on the wire: queued, or waiting in the ring for room.
+  size_t sends_in_flight() const { return sends_in_flight_ + queued_.size(); }
 
  private:
   struct SendSlot;
   struct RecvSlot;
   void ArmMultishot(size_t socket);
   void ArmPlain(RecvSlot* slot);
+  // Sends queued_[begin, end), all on one socket.
+  void SendRun(size_t begin, size_t end);
+  // Hands a queued response to the ring (the socket had no room).
+  void SubmitSend(SendSlot* slot);
+  void FreeSlot(SendSlot* slot) { free_send_slots_.push_back(slot); }
+  void CountSent(size_t bytes);
   void Received(size_t socket, std::string_view bytes, const Endpoint& source, uint64_t arrival_ns,
                 DatagramSink sink);
   // The arrival time (monotonic ns) in a received message's control data
@@ -95,7 +113,9 @@ class UdpTransport {
   std::vector<std::unique_ptr<RecvSlot>> recv_slots_;  // plain recvmsg fallback
   std::vector<std::unique_ptr<SendSlot>> send_slots_;
   std::vector<SendSlot*> free_send_slots_;
-  size_t sends_in_flight_ = 0;
+  std::vector<SendSlot*> queued_;    // this turn's responses, in order
+  std::vector<mmsghdr> batch_;       // sendmmsg's view of a run of queued_
+  size_t sends_in_flight_ = 0;       // sendmsg in the ring
 };
 
 }  // namespace locus::engine
