@@ -292,30 +292,28 @@ void UdpTransport::FlushSends() {
 }
 
 void UdpTransport::SendRun(size_t begin, size_t end) {
-  const int fd = fds_[queued_[begin]->socket];
-  for (size_t i = begin; i < end; ++i) {
-    batch_[i - begin] = {};
-    batch_[i - begin].msg_hdr = queued_[i]->msg;
-  }
-  size_t at = begin;
-  while (at < end) {
-    const int sent = sendmmsg(fd, &batch_[at - begin], static_cast<unsigned>(end - at), MSG_DONTWAIT);
+  SendSlot** slots = &queued_[begin];
+  const size_t count = end - begin;
+  for (size_t i = 0; i < count; ++i) batch_[i] = {slots[i]->msg, 0};
+  const int fd = fds_[slots[0]->socket];
+  size_t next = 0;
+  while (next < count) {
+    const int sent = sendmmsg(fd, &batch_[next], static_cast<unsigned>(count - next), MSG_DONTWAIT);
     if (sent > 0) {
-      for (size_t i = at; i < at + static_cast<size_t>(sent); ++i) {
-        CountSent(batch_[i - begin].msg_len);
-        FreeSlot(queued_[i]);
+      for (size_t i = next; i < next + static_cast<size_t>(sent); ++i) {
+        CountSent(batch_[i].msg_len);
+        FreeSlot(slots[i]);
       }
-      at += static_cast<size_t>(sent);
+      next += static_cast<size_t>(sent);
     } else if (errno == EINTR) {
       continue;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       // The socket's send buffer is full: the rest wait in the ring.
-      for (; at < end; ++at) SubmitSend(queued_[at]);
+      for (; next < count; ++next) SubmitSend(slots[next]);
     } else {
       // This datagram cannot go (its destination is refused); the rest can.
       counters_.send_errors.Add();
-      FreeSlot(queued_[at]);
-      ++at;
+      FreeSlot(slots[next++]);
     }
   }
 }
